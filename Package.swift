@@ -1,0 +1,84 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "molecule-reconciler",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "molecule-reconciler", targets: ["MoleculeReconcilerCLI"]),
+        .executable(name: "molecule-bench", targets: ["MoleculeBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+    ],
+    targets: [
+        // C libraries: each is called from exactly one Swift module.
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        .target(name: "Postgres", dependencies: [
+            "CLibPQ",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "CurlHTTP", dependencies: ["CCurl"]),
+        .target(name: "ReconcileRuntime", dependencies: []),
+        .target(name: "SchemaManifests", path: "manifests",
+                exclude: ["README.md"],
+                sources: ["SchemaManifests.swift"],
+                resources: [.copy("schema")]),
+        .target(name: "ReconcileStore", dependencies: [
+            "Postgres", "ReconcileRuntime", "SchemaManifests",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "ControllerHost", dependencies: [
+            "Postgres", "ReconcileRuntime", "ReconcileStore",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .target(name: "EmbeddedPostgres", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "HealthServer", dependencies: [
+            "ControllerHost",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "MoleculeReconcilerCLI", dependencies: [
+            "Postgres", "ReconcileRuntime", "ReconcileStore", "ControllerHost",
+            "EmbeddedPostgres", "HealthServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "MoleculeBench", dependencies: [
+            "Postgres", "ReconcileRuntime", "ReconcileStore", "ControllerHost", "EmbeddedPostgres",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .target(name: "PostgresTestSupport", dependencies: [
+            "Postgres", "ReconcileStore", "EmbeddedPostgres",
+        ], path: "Tests/PostgresTestSupport"),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresTestSupport"]),
+        .testTarget(name: "ReconcileRuntimeTests", dependencies: ["ReconcileRuntime"]),
+        .testTarget(name: "ReconcileStoreTests", dependencies: [
+            "ReconcileStore", "ReconcileRuntime", "Postgres", "PostgresTestSupport",
+        ]),
+        .testTarget(name: "ControllerHostTests", dependencies: [
+            "ControllerHost", "ReconcileStore", "ReconcileRuntime", "Postgres", "PostgresTestSupport",
+            "HealthServer", "CurlHTTP",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+    ]
+)

@@ -1,0 +1,8 @@
+import Logging
+
+/// Log metadata keys, defined once.
+enum LogKey {
+    static let controller = "controller"
+    static let key = "resource.key"
+    static let reconcileID = "reconcile.id"
+}

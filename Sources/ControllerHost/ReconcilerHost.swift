@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+import Postgres
+import ReconcileRuntime
+import ReconcileStore
+import ServiceLifecycle
+
+/// The sidecar: every controller's runner, the watch that feeds them, and graceful shutdown.
+///
+/// On SIGTERM/SIGINT (through `ServiceGroup`): stop taking work, let in-flight batches finish
+/// within `shutdownDeadline` (then cancel them), release every lease this replica holds, return.
+public final class ReconcilerHost: Service, Sendable {
+    public struct Controller: Sendable {
+        public var reconciler: any Reconciler
+        public var options: ControllerOptions
+
+        public init(_ reconciler: any Reconciler, options: ControllerOptions = ControllerOptions()) {
+            self.reconciler = reconciler
+            self.options = options
+        }
+    }
+
+    /// This replica's identity in `leases.holder`.
+    public let holder: String
+    let runners: [String: ControllerRunner]
+    private let pool: PostgresPool
+    private let listener: PostgresListener
+    private let shutdownDeadline: Duration
+    private let logger: Logger
+
+    /// - Parameter shutdownDeadline: how long in-flight reconciles may take after SIGTERM. Default 10 s.
+    public init(pool: PostgresPool, controllers: [Controller], listenerOptions: PostgresListener.Options = .init(),
+                shutdownDeadline: Duration = .seconds(10), holder: String = ReconcilerHost.defaultHolder(), logger: Logger) {
+        self.pool = pool
+        self.holder = holder
+        self.logger = logger
+        self.shutdownDeadline = shutdownDeadline
+        var runners: [String: ControllerRunner] = [:]
+        for controller in controllers {
+            runners[controller.reconciler.name] = ControllerRunner(reconciler: controller.reconciler, pool: pool,
+                                                                   options: controller.options, holder: holder, logger: logger)
+        }
+        self.runners = runners
+        self.listener = PostgresListener(configuration: pool.configuration, channels: runners.keys.sorted(),
+                                         options: listenerOptions, logger: logger)
+    }
+
+    /// `hostname:pid:random`, unique per process.
+    public static func defaultHolder() -> String {
+        "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// Whether the LISTEN session is up (part of readiness).
+    public var isListening: Bool { listener.isLive }
+
+    public func run() async throws {
+        logger.info("reconciler starting", metadata: ["holder": "\(holder)", "controllers": "\(runners.keys.sorted())"])
+        let watch = Watch(listener: listener, runners: runners, logger: logger)
+        let work = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for runner in runners.values { group.addTask { await runner.run() } }
+            }
+        }
+        let watching = Task { await watch.run() }
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await work.value
+            } onCancel: {
+                self.beginShutdown(abandoning: work)
+            }
+        } onGracefulShutdown: {
+            self.beginShutdown(abandoning: work)
+        }
+        listener.stop()
+        await watching.value
+        do {
+            let released = try await LeaseStore(pool: pool).releaseAll(holder: holder)
+            logger.info("reconciler stopped", metadata: ["leases_released": "\(released)"])
+        } catch {
+            logger.error("releasing leases at shutdown failed; they expire by themselves", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Stops taking work at once; in-flight reconciles are cancelled when the deadline passes.
+    private func beginShutdown(abandoning work: Task<Void, Never>) {
+        logger.info("shutting down: no new work is taken", metadata: ["deadline_s": "\(shutdownDeadline.seconds)"])
+        for runner in runners.values { runner.shutDown() }
+        Task { [shutdownDeadline] in
+            try? await Task.sleep(for: shutdownDeadline)
+            work.cancel()
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Logging
+import Postgres
+import ReconcileRuntime
+import ReconcileStore
+
+/// Tick mode: the sidecar's controllers, driven in passes instead of by the watch. A pass
+/// processes every key that is due (or, with `full`, every key) once, through the same claim,
+/// reconcile and fenced write-back as the sidecar, and returns a summary.
+///
+/// `now` is the injectable clock: it replaces the database's `now()` for leases and retry
+/// times, so a test can step time instead of sleeping.
+public struct TickDriver: Sendable {
+    private let processors: [BatchProcessor]
+    private let pool: PostgresPool
+
+    public init(pool: PostgresPool, controllers: [ReconcilerHost.Controller], holder: String = ReconcilerHost.defaultHolder(),
+                logger: Logger) {
+        self.pool = pool
+        self.processors = controllers.map {
+            BatchProcessor(reconciler: $0.reconciler, pool: pool, options: $0.options, holder: holder, logger: logger)
+        }
+    }
+
+    /// One pass over every controller.
+    public func tick(now: Date? = nil, full: Bool = false) async throws -> TickSummary {
+        var summary = TickSummary()
+        summary.passes = 1
+        let actions = ActionLog()
+        for processor in processors {
+            let keys = full ? try await allKeys(processor.store) : try await processor.store.selectPending(now: now).filter(\.isDue).map(\.key)
+            var controller = TickSummary.Controller()
+            controller.examined = keys.count
+            for batch in stride(from: 0, to: keys.count, by: max(1, processor.options.batchSize)) {
+                let slice = Array(keys[batch..<min(keys.count, batch + max(1, processor.options.batchSize))])
+                let report = await processor.process(keys: slice, now: now, actions: actions)
+                if let error = report.databaseError { throw error }
+                record(report, controller: processor.reconciler.name, into: &controller, failures: &summary.failures)
+            }
+            summary.controllers[processor.reconciler.name] = controller
+        }
+        summary.actions = actions.snapshot
+        summary.stillDue = try await dueCount(now: now)
+        return summary
+    }
+
+    /// Passes until nothing is due (at most `maxPasses`), summed.
+    public func tickUntilConverged(now: Date? = nil, maxPasses: Int = 20) async throws -> TickSummary {
+        var total = TickSummary()
+        for _ in 0..<maxPasses {
+            let pass = try await tick(now: now)
+            total.add(pass)
+            if pass.stillDue == 0 || pass.reconciled == 0 { break }
+        }
+        return total
+    }
+
+    /// What the idempotency check found.
+    public struct IdempotencyReport: Sendable, Codable {
+        public var converge: TickSummary
+        public var check: TickSummary
+        /// Tables written during the check pass (lease bookkeeping excluded), with row counts.
+        public var rowWrites: [String: Int64]
+        public var mutatingActions: [String: Int]
+        public var passed: Bool { rowWrites.isEmpty && mutatingActions.isEmpty && check.failures.isEmpty }
+    }
+
+    /// Converges, then runs one more full pass over every key and reports any mutating
+    /// provider action or row write it made. Lease claims and releases are bookkeeping of the
+    /// pass itself and are not counted; everything else is, whoever wrote it.
+    public func checkIdempotent(now: Date? = nil, maxPasses: Int = 20) async throws -> IdempotencyReport {
+        let converge = try await tickUntilConverged(now: now, maxPasses: maxPasses)
+        let audit = WriteAudit(pool: pool)
+        let before = try await audit.snapshot()
+        let check = try await tick(now: now, full: true)
+        let after = try await audit.snapshot()
+        var writes = WriteAudit.difference(from: before, to: after)
+        writes.removeValue(forKey: "leases")
+        return IdempotencyReport(converge: converge, check: check, rowWrites: writes, mutatingActions: check.actions.mutating)
+    }
+
+    private func record(_ report: BatchProcessor.Report, controller name: String, into controller: inout TickSummary.Controller,
+                        failures: inout [TickSummary.Failure]) {
+        controller.skipped += report.skipped.count
+        controller.statusWrites += report.written.count
+        for (key, outcome, _) in report.outcomes {
+            controller.reconciled += 1
+            switch outcome {
+            case .done, .requeueAfter:
+                controller.succeeded += 1
+            case .retry(let failure), .terminal(let failure):
+                controller.failed += 1
+                var terminal = false
+                if case .terminal = outcome { terminal = true }
+                failures.append(.init(controller: name, key: key, reason: failure.reason, message: failure.message,
+                                      terminal: terminal))
+            }
+        }
+    }
+
+    private func allKeys(_ store: ControllerStateStore) async throws -> [String] {
+        var keys: [String] = []
+        while true {
+            let page = try await store.selectKeys(after: keys.last, limit: 5_000)
+            keys += page
+            if page.count < 5_000 { return keys }
+        }
+    }
+
+    private func dueCount(now: Date?) async throws -> Int {
+        var count = 0
+        for processor in processors {
+            count += try await processor.store.selectPending(now: now).filter(\.isDue).count
+        }
+        return count
+    }
+}
+
+extension TickSummary {
+    mutating func add(_ pass: TickSummary) {
+        passes += pass.passes
+        for (name, controller) in pass.controllers {
+            var total = controllers[name] ?? Controller()
+            total.examined += controller.examined
+            total.reconciled += controller.reconciled
+            total.succeeded += controller.succeeded
+            total.failed += controller.failed
+            total.skipped += controller.skipped
+            total.statusWrites += controller.statusWrites
+            controllers[name] = total
+        }
+        actions.merge(pass.actions)
+        failures += pass.failures
+        stillDue = pass.stillDue
+    }
+}

@@ -1,0 +1,89 @@
+/// An error from PostgreSQL or libpq, classified once here at the boundary.
+///
+/// Descriptions carry the SQLSTATE, the server's primary message and hint, and the
+/// constraint/table/column names. They never carry bound values: the server's DETAIL field
+/// (which echoes row contents, e.g. "Failing row contains (...)") is deliberately dropped.
+public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    public enum Code: Sendable, Equatable {
+        case uniqueViolation
+        case foreignKeyViolation
+        case checkViolation
+        case notNullViolation
+        /// `RAISE EXCEPTION` from a trigger or function (SQLSTATE P0001).
+        case raisedException
+        case serializationFailure
+        case deadlockDetected
+        /// Statement timeout or cancellation (57014).
+        case queryCanceled
+        case undefinedTable
+        /// The connection could not be established.
+        case connectionFailed
+        /// An established connection died (server restart, `pg_terminate_backend`, network).
+        case connectionLost
+        /// A value could not be decoded into the requested Swift type.
+        case decoding
+        case other
+    }
+
+    public var code: Code
+    public var sqlState: String?
+    public var message: String
+    public var hint: String?
+    public var constraint: String?
+    public var table: String?
+    public var column: String?
+
+    public init(code: Code, sqlState: String? = nil, message: String, hint: String? = nil,
+                constraint: String? = nil, table: String? = nil, column: String? = nil) {
+        self.code = code
+        self.sqlState = sqlState
+        self.message = message
+        self.hint = hint
+        self.constraint = constraint
+        self.table = table
+        self.column = column
+    }
+
+    /// Whether running the same work again may succeed.
+    public var isRetryable: Bool {
+        switch code {
+        case .serializationFailure, .deadlockDetected, .connectionLost, .connectionFailed, .queryCanceled:
+            return true
+        default:
+            return false
+        }
+    }
+
+    public var description: String {
+        var text = message
+        if let sqlState { text = "\(text) (SQLSTATE \(sqlState))" }
+        if let hint { text += "; hint: \(hint)" }
+        return text
+    }
+
+    public var debugDescription: String {
+        var parts = ["PostgresError(\(code)", description]
+        if let constraint { parts.append("constraint: \(constraint)") }
+        if let table { parts.append("table: \(table)") }
+        if let column { parts.append("column: \(column)") }
+        return parts.joined(separator: ", ") + ")"
+    }
+
+    static func classify(sqlState: String?) -> Code {
+        guard let sqlState else { return .other }
+        switch sqlState {
+        case "23505": return .uniqueViolation
+        case "23503": return .foreignKeyViolation
+        case "23514": return .checkViolation
+        case "23502": return .notNullViolation
+        case "P0001": return .raisedException
+        case "40001": return .serializationFailure
+        case "40P01": return .deadlockDetected
+        case "57014": return .queryCanceled
+        case "42P01": return .undefinedTable
+        case "57P01", "57P02", "57P03": return .connectionLost
+        default:
+            return sqlState.hasPrefix("08") ? .connectionLost : .other
+        }
+    }
+}

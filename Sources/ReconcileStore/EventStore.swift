@@ -1,0 +1,60 @@
+import Foundation
+import Postgres
+
+/// Every statement on `events`: Kubernetes-style events, deduplicated on
+/// (controller, key, type, reason, message) with a growing count.
+public struct EventStore: Sendable {
+    /// Messages are clipped to this many characters.
+    static let maxMessageLength = 1024
+
+    private let pool: PostgresPool
+
+    public init(pool: PostgresPool) {
+        self.pool = pool
+    }
+
+    public struct Event: Sendable, Equatable, Codable {
+        public var controller: String
+        public var key: String
+        public var type: EventType
+        public var reason: String
+        public var message: String
+        public var count: Int
+        public var firstSeen: Date
+        public var lastSeen: Date
+    }
+
+    /// Records an event, or counts it again if the same one exists.
+    public func record(controller: String, key: String, type: EventType, reason: String, message: String,
+                       now: Date? = nil) async throws {
+        let sql = """
+            INSERT INTO events AS e (controller, key, type, reason, message, first_seen, last_seen)
+            VALUES ($1, $2::uuid, $3, $4, $5, coalesce($6::timestamptz, now()), coalesce($6::timestamptz, now()))
+            ON CONFLICT (controller, key, type, reason, md5(message))
+            DO UPDATE SET count = e.count + 1, last_seen = excluded.last_seen
+            """
+        try await pool.query(sql, [controller, key, type.rawValue, reason, Self.clip(message), now])
+    }
+
+    /// The events of one key, newest first.
+    public func select(key: String, limit: Int = 50) async throws -> [Event] {
+        let sql = """
+            SELECT controller, key, type, reason, message, count, first_seen, last_seen
+              FROM events WHERE key = $1::uuid ORDER BY last_seen DESC, id DESC LIMIT $2
+            """
+        return try await pool.query(sql, [key, limit]).rows.map { row in
+            Event(controller: try row.require(String.self, "controller"),
+                  key: try row.require(String.self, "key"),
+                  type: EventType(rawValue: try row.require(String.self, "type")) ?? .warning,
+                  reason: try row.require(String.self, "reason"),
+                  message: try row.require(String.self, "message"),
+                  count: try row.require(Int.self, "count"),
+                  firstSeen: try row.require(Date.self, "first_seen"),
+                  lastSeen: try row.require(Date.self, "last_seen"))
+        }
+    }
+
+    static func clip(_ message: String) -> String {
+        message.count <= maxMessageLength ? message : String(message.prefix(maxMessageLength - 1)) + "…"
+    }
+}

@@ -1,0 +1,24 @@
+import Foundation
+
+/// The SQL migrations under `manifests/schema/`, shipped inside the binary's resource bundle.
+public enum SchemaManifests {
+    public struct Migration: Sendable, Equatable {
+        /// The file name without `.sql`, e.g. `0001_spec_tables`; applied in this order.
+        public let name: String
+        public let sql: String
+    }
+
+    /// Every migration, sorted by name.
+    public static func migrations() throws -> [Migration] {
+        guard let directory = Bundle.module.url(forResource: "schema", withExtension: nil) else {
+            throw CocoaError(.fileNoSuchFile)
+        }
+        let files = try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
+            .filter { $0.pathExtension == "sql" }
+            .sorted { $0.lastPathComponent < $1.lastPathComponent }
+        return try files.map { url in
+            Migration(name: url.deletingPathExtension().lastPathComponent,
+                      sql: try String(contentsOf: url, encoding: .utf8))
+        }
+    }
+}
