@@ -82,9 +82,9 @@ public final class PostgresListener: Sendable {
             guard let session = handle else {
                 do {
                     handle = try openListening()
+                    live.store(true, ordering: .relaxed)
                     continuation.yield(.connected(reconnected: everConnected))
                     everConnected = true
-                    live.store(true, ordering: .relaxed)
                     delay = options.reconnectDelayMilliseconds
                 } catch {
                     continuation.yield(.disconnected(reason: "\(error)"))

@@ -1,0 +1,94 @@
+import CCurl
+import Dispatch
+import Foundation
+
+/// An HTTP/1.1 client on libcurl. Each request's blocking `curl_easy_perform` runs on a
+/// dispatch queue, never on Swift's cooperative pool; no curl pointer leaves this file.
+public struct CurlHTTPClient: Sendable {
+    public struct Request: Sendable {
+        public var method: String
+        public var url: String
+        public var headers: [String: String]
+        public var body: Data?
+        /// Whole-request timeout in milliseconds. Default 10 000.
+        public var timeoutMilliseconds: Int
+
+        public init(method: String = "GET", url: String, headers: [String: String] = [:], body: Data? = nil,
+                    timeoutMilliseconds: Int = 10_000) {
+            self.method = method
+            self.url = url
+            self.headers = headers
+            self.body = body
+            self.timeoutMilliseconds = timeoutMilliseconds
+        }
+    }
+
+    public struct Response: Sendable {
+        public var status: Int
+        public var body: Data
+        public var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    /// A transport failure (no HTTP status): curl's code and its message. Never contains the
+    /// request body or headers.
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var curlCode: Int
+        public var message: String
+        public var isTimeout: Bool { curlCode == Int(CURLE_OPERATION_TIMEDOUT.rawValue) }
+        public var description: String { "HTTP transport error \(curlCode): \(message)" }
+    }
+
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+    private let queue = DispatchQueue(label: "molecule.curl", attributes: .concurrent)
+
+    public init() {
+        _ = Self.globalInit
+    }
+
+    public func send(_ request: Request) async throws -> Response {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try Self.perform(request) }) }
+        }
+    }
+
+    private final class Sink {
+        var data = Data()
+    }
+
+    private static func perform(_ request: Request) throws -> Response {
+        guard let handle = curl_easy_init() else {
+            throw Failure(curlCode: -1, message: "curl_easy_init failed")
+        }
+        defer { curl_easy_cleanup(handle) }
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        defer { curl_slist_free_all(headerList) }
+        for (name, value) in request.headers.sorted(by: { $0.key < $1.key }) {
+            headerList = curl_slist_append(headerList, "\(name): \(value)")
+        }
+        let sink = Sink()
+        let sinkPointer = Unmanaged.passUnretained(sink).toOpaque()
+        _ = request.url.withCString { curl_setopt_ptr(handle, CURLOPT_URL, $0) }
+        _ = request.method.withCString { curl_setopt_ptr(handle, CURLOPT_CUSTOMREQUEST, $0) }
+        _ = curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        _ = curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, request.timeoutMilliseconds)
+        _ = curl_setopt_ptr(handle, CURLOPT_HTTPHEADER, headerList)
+        _ = curl_setopt_ptr(handle, CURLOPT_WRITEDATA, sinkPointer)
+        _ = curl_setopt_write(handle) { buffer, size, count, context in
+            guard let buffer, let context else { return 0 }
+            let sink = Unmanaged<Sink>.fromOpaque(context).takeUnretainedValue()
+            sink.data.append(UnsafeRawPointer(buffer).assumingMemoryBound(to: UInt8.self), count: size * count)
+            return size * count
+        }
+        if let body = request.body {
+            _ = curl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
+            _ = body.withUnsafeBytes { curl_setopt_ptr(handle, CURLOPT_COPYPOSTFIELDS, $0.baseAddress) }
+        }
+        let code = withExtendedLifetime(sink) { curl_easy_perform(handle) }
+        guard code == CURLE_OK else {
+            throw Failure(curlCode: Int(code.rawValue), message: String(cString: curl_easy_strerror(code)))
+        }
+        var status = 0
+        _ = curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        return Response(status: status, body: sink.data)
+    }
+}

@@ -1,0 +1,104 @@
+import EmbeddedPostgres
+import Foundation
+import Logging
+import Postgres
+import ReconcileStore
+
+/// One embedded PostgreSQL per test process, and a fresh database for each caller, cloned from
+/// a migrated template (fast: a file copy, not a migration run). The server is stopped and its
+/// directory removed when the process exits.
+public enum TestDatabase {
+    /// A new, migrated, empty database. `size` is the pool's connection count.
+    public static func create(poolSize: Int = 4) async throws -> PostgresPool {
+        let configuration = try await TestServer.shared.createDatabase()
+        return PostgresPool(configuration: configuration, size: poolSize)
+    }
+
+    /// The server's conninfo for a database name (for tests that start a subprocess).
+    public static func conninfo(database: String) async throws -> String {
+        try await TestServer.shared.conninfo(database: database)
+    }
+
+    public static let logger: Logger = {
+        var logger = Logger(label: "test")
+        logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
+        return logger
+    }()
+}
+
+actor TestServer {
+    static let shared = TestServer()
+
+    /// Started once; every caller awaits the same start (actor methods are re-entrant).
+    private var ready: Task<EmbeddedPostgres, Error>?
+    private var counter = 0
+
+    func conninfo(database: String) async throws -> String {
+        try await server().conninfo(database: database)
+    }
+
+    func createDatabase() async throws -> PostgresConfiguration {
+        let server = try await server()
+        counter += 1
+        let name = "test_\(counter)"
+        let admin = PostgresConnection(configuration: .init(conninfo: server.conninfo()))
+        try await admin.query("CREATE DATABASE \(name) TEMPLATE molecule_template")
+        await admin.close()
+        return PostgresConfiguration(conninfo: server.conninfo(database: name))
+    }
+
+    private func server() async throws -> EmbeddedPostgres {
+        if let ready { return try await ready.value }
+        let task = Task { try await Self.startAndPrepareTemplate() }
+        ready = task
+        return try await task.value
+    }
+
+    private static func startAndPrepareTemplate() async throws -> EmbeddedPostgres {
+        removeAbandonedServers()
+        let base = "/tmp/molecule-test-\(getpid())"
+        var options = EmbeddedPostgres.Options(baseDirectory: base)
+        options.port = 5433
+        options.fsync = false
+        let server = EmbeddedPostgres(options: options, logger: TestDatabase.logger)
+        try await server.startInBackground()
+        TestServerShutdown.register(server: server, directory: base)
+        let admin = PostgresConnection(configuration: .init(conninfo: server.conninfo()))
+        try await admin.query("CREATE DATABASE molecule_template")
+        await admin.close()
+        let template = PostgresPool(configuration: .init(conninfo: server.conninfo(database: "molecule_template")), size: 1)
+        try await Migrator(pool: template, logger: TestDatabase.logger).migrate()
+        await template.close()
+        return server
+    }
+}
+
+extension TestServer {
+    /// Stops servers left by test processes that were killed before their exit handler ran.
+    static func removeAbandonedServers() {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
+        for entry in entries where entry.hasPrefix("molecule-test-") {
+            guard let pid = Int32(entry.dropFirst("molecule-test-".count)), kill(pid, 0) != 0 else { continue }
+            let server = EmbeddedPostgres(options: .init(baseDirectory: "/tmp/\(entry)"), logger: TestDatabase.logger)
+            server.stop()
+            try? FileManager.default.removeItem(atPath: "/tmp/\(entry)")
+        }
+    }
+}
+
+/// Stops the server at process exit (atexit takes a C function, hence the global).
+enum TestServerShutdown {
+    nonisolated(unsafe) private static var server: EmbeddedPostgres?
+    nonisolated(unsafe) private static var directory: String?
+
+    static func register(server: EmbeddedPostgres, directory: String) {
+        Self.server = server
+        Self.directory = directory
+        atexit {
+            TestServerShutdown.server?.stop()
+            if let directory = TestServerShutdown.directory {
+                try? FileManager.default.removeItem(atPath: directory)
+            }
+        }
+    }
+}
