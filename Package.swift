@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresTestSupport"]),
         .testTarget(name: "ReconcileRuntimeTests", dependencies: ["ReconcileRuntime"]),
         .testTarget(name: "ReconcileStoreTests", dependencies: [
-            "ReconcileStore", "ReconcileRuntime", "Postgres", "PostgresTestSupport",
+            "ReconcileStore", "ReconcileRuntime", "Postgres", "PostgresTestSupport", "SchemaManifests",
         ]),
         .testTarget(name: "ControllerHostTests", dependencies: [
             "ControllerHost", "ReconcileStore", "ReconcileRuntime", "Postgres", "PostgresTestSupport",

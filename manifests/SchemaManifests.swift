@@ -6,6 +6,11 @@ public enum SchemaManifests {
         /// The file name without `.sql`, e.g. `0001_spec_tables`; applied in this order.
         public let name: String
         public let sql: String
+
+        public init(name: String, sql: String) {
+            self.name = name
+            self.sql = sql
+        }
     }
 
     /// Every migration, sorted by name.
