@@ -78,6 +78,9 @@ let package = Package(
         .testTarget(name: "ControllerHostTests", dependencies: [
             "ControllerHost", "ReconcileStore", "ReconcileRuntime", "Postgres", "PostgresTestSupport",
             "HealthServer", "CurlHTTP",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
     ]

@@ -1,0 +1,72 @@
+import ControllerHost
+import Foundation
+import Postgres
+import PostgresTestSupport
+import ReconcileRuntime
+import ReconcileStore
+import ServiceLifecycle
+import Testing
+
+@Suite("sidecar: watch, resync, shutdown")
+struct WatchTests {
+    static func options() -> ControllerOptions {
+        var options = ControllerOptions()
+        options.dueResyncInterval = .seconds(3_600)
+        options.fullResyncInterval = .seconds(3_600)
+        return options
+    }
+
+    @Test("an UPDATE reaches the controller through NOTIFY; shutdown releases every lease")
+    func updateReachesController() async throws {
+        let pool = try await TestDatabase.create()
+        let keys = try await Fleet.create(pool, count: 3)
+        let reconciler = RecordingReconciler()
+        let host = ReconcilerHost(pool: pool, controllers: [.init(reconciler, options: Self.options())], logger: TestDatabase.logger)
+        let running = Task { try await host.run() }
+        // The start-up resync converges the three new keys.
+        var seen = Set<String>()
+        for await key in reconciler.reconciled {
+            seen.insert(key)
+            if seen.count == 3 { break }
+        }
+        #expect(seen == Set(keys))
+        try await pool.query("UPDATE workspaces SET image = 'img:2' WHERE id = $1::uuid", [keys[1]])
+        #expect(await reconciler.reconciled.first() == keys[1])
+        running.cancel()
+        try await running.value
+        let held = try await pool.query("SELECT count(*) AS n FROM leases WHERE holder IS NOT NULL").rows[0].require(Int.self, "n")
+        #expect(held == 0)
+        let converged = try await pool.query("""
+            SELECT count(*) AS n FROM instances WHERE desired_generation = observed_generation
+            """).rows[0].require(Int.self, "n")
+        #expect(converged == 3)
+    }
+
+    @Test("notifications lost while the listener's session was killed are caught up by the resync")
+    func lostNotificationsAreResynced() async throws {
+        let pool = try await TestDatabase.create()
+        let keys = try await Fleet.create(pool, count: 2)
+        let reconciler = RecordingReconciler()
+        var listenerOptions = PostgresListener.Options()
+        listenerOptions.reconnectDelayMilliseconds = 1_000
+        let host = ReconcilerHost(pool: pool, controllers: [.init(reconciler, options: Self.options())],
+                                  listenerOptions: listenerOptions, logger: TestDatabase.logger)
+        let running = Task { try await host.run() }
+        var seen = Set<String>()
+        for await key in reconciler.reconciled {
+            seen.insert(key)
+            if seen.count == 2 { break }
+        }
+        try await pool.query("""
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'
+            """)
+        // Written while nobody listens: this notification is lost.
+        try await pool.query("UPDATE workspaces SET image = 'img:2' WHERE id = $1::uuid", [keys[0]])
+        let gens = try await pool.query("SELECT desired_generation FROM instances WHERE key = $1::uuid", [keys[0]]).rows[0]
+        #expect(try gens.decode(Int64.self, "desired_generation") == 2)
+        #expect(await reconciler.reconciled.first() == keys[0])
+        running.cancel()
+        try await running.value
+    }
+}
