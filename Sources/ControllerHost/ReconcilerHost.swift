@@ -4,6 +4,7 @@ import Postgres
 import ReconcileRuntime
 import ReconcileStore
 import ServiceLifecycle
+import Synchronization
 
 /// The sidecar: every controller's runner, the watch that feeds them, and graceful shutdown.
 ///
@@ -27,6 +28,7 @@ public final class ReconcilerHost: Service, Sendable {
     private let listener: PostgresListener
     private let shutdownDeadline: Duration
     private let logger: Logger
+    private let stopSignal = Mutex<AsyncStream<Void>.Continuation?>(nil)
 
     /// - Parameter shutdownDeadline: how long in-flight reconciles may take after SIGTERM. Default 10 s.
     public init(pool: PostgresPool, controllers: [Controller], listenerOptions: PostgresListener.Options = .init(),
@@ -56,11 +58,16 @@ public final class ReconcilerHost: Service, Sendable {
     public func run() async throws {
         logger.info("reconciler starting", metadata: ["holder": "\(holder)", "controllers": "\(runners.keys.sorted())"])
         let watch = Watch(listener: listener, runners: runners, logger: logger)
+        let (stopped, stop) = AsyncStream.makeStream(of: Void.self)
         let work = Task {
             await withTaskGroup(of: Void.self) { group in
                 for runner in runners.values { group.addTask { await runner.run() } }
+                // With no controllers the host still runs (health endpoints, migrations done)
+                // until it is told to stop.
+                group.addTask { for await _ in stopped {} }
             }
         }
+        self.stopSignal.withLock { $0 = stop }
         let watching = Task { await watch.run() }
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
@@ -85,6 +92,7 @@ public final class ReconcilerHost: Service, Sendable {
     private func beginShutdown(abandoning work: Task<Void, Never>) {
         logger.info("shutting down: no new work is taken", metadata: ["deadline_s": "\(shutdownDeadline.seconds)"])
         for runner in runners.values { runner.shutDown() }
+        stopSignal.withLock { $0?.finish() }
         Task { [shutdownDeadline] in
             try? await Task.sleep(for: shutdownDeadline)
             work.cancel()

@@ -51,8 +51,11 @@ public final class EmbeddedPostgres: Sendable {
         "host=\(socketDirectory) port=\(options.port) user=postgres dbname=\(database)"
     }
 
-    /// Creates the cluster if needed and starts the server unless it already runs.
-    public func start() throws {
+    /// Creates the cluster if needed and starts the server unless it already runs. Returns
+    /// true when this call started it (so the caller owns stopping it), false when it adopted
+    /// a running one.
+    @discardableResult
+    public func start() throws -> Bool {
         let initdb = (options.binDirectory as NSString).appendingPathComponent("initdb")
         guard FileManager.default.isExecutableFile(atPath: initdb) else {
             throw Failure(description: "PostgreSQL 15 binaries not found in \(options.binDirectory) (install postgresql-15, or set MOLECULE_PG_BIN)")
@@ -65,7 +68,7 @@ public final class EmbeddedPostgres: Sendable {
         }
         if isRunning() {
             logger.info("adopting running embedded PostgreSQL", metadata: ["socket": "\(socketDirectory)"])
-            return
+            return false
         }
         var settings = [
             "listen_addresses": "''",
@@ -82,12 +85,14 @@ public final class EmbeddedPostgres: Sendable {
         let serverOptions = settings.sorted { $0.key < $1.key }.map { "-c \($0.key)=\($0.value)" }.joined(separator: " ")
         try runAsServerUser(pgCtl, ["start", "-w", "-t", "60", "-D", dataDirectory, "-l", logFile, "-o", serverOptions])
         logger.info("embedded PostgreSQL started", metadata: ["socket": "\(socketDirectory)", "port": "\(options.port)"])
+        return true
     }
 
     /// `start()` on a dispatch thread: it blocks on initdb and pg_ctl, which must not hold a
     /// thread of Swift's cooperative pool.
-    public func startInBackground() async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+    @discardableResult
+    public func startInBackground() async throws -> Bool {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, Error>) in
             DispatchQueue.global().async {
                 continuation.resume(with: Result { try self.start() })
             }

@@ -17,6 +17,8 @@ enum PostgresTimestamp {
     }
 
     static func parse(_ text: String) throws -> Date {
+        if text == "infinity" { return .distantFuture }
+        if text == "-infinity" { return .distantPast }
         // yyyy-mm-dd hh:mm:ss[.ffffff]+zz[:zz]
         let bytes = Array(text.utf8)
         func number(_ from: Int, _ count: Int) throws -> Int {

@@ -1,0 +1,167 @@
+import ArgumentParser
+import ControllerHost
+import EmbeddedPostgres
+import Foundation
+import Logging
+import Postgres
+import ReconcileRuntime
+import ReconcileStore
+
+/// Prints the runtime's figures beside a baseline measured in the same run against the same
+/// server. It is a measurement, not a test: it never fails on a slow machine.
+@main
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "molecule-bench",
+        abstract: "Measure the reconcile runtime with a no-op controller against an embedded PostgreSQL (fsync on).")
+
+    @Option(help: "Keys in the fleet (use 100000 for the full-size figures).")
+    var keys = 10_000
+
+    @Option(help: "Keys each worker claims and writes per round trip.")
+    var batchSize = 64
+
+    @Option(help: "UPDATEs timed for the update-to-reconcile latency.")
+    var latencySamples = 300
+
+    @Option(help: "Seconds of idle time over which CPU use is measured.")
+    var idleSeconds = 5
+
+    @Option(help: "Directory of the benchmark's PostgreSQL (removed afterwards).")
+    var directory = "/tmp/molecule-bench-\(getpid())"
+
+    func run() async throws {
+        let logger = Logger(label: "bench")
+        var options = EmbeddedPostgres.Options(baseDirectory: directory)
+        options.port = 5434
+        options.fsync = true
+        let server = EmbeddedPostgres(options: options, logger: logger)
+        try await server.startInBackground()
+        defer {
+            server.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        let admin = PostgresConnection(configuration: .init(conninfo: server.conninfo()))
+        try await admin.query("DROP DATABASE IF EXISTS bench")
+        try await admin.query("CREATE DATABASE bench")
+        await admin.close()
+        let configuration = PostgresConfiguration(conninfo: server.conninfo(database: "bench"))
+        let setup = PostgresPool(configuration: configuration, size: 2)
+        try await Migrator(pool: setup, logger: logger).migrate()
+
+        print("molecule-bench: \(keys) keys, batch \(batchSize), PostgreSQL 15 with fsync on, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        let started = ContinuousClock.now
+        try await setup.query("""
+            INSERT INTO workspaces (org, name, image) SELECT 'bench', 'w' || g, 'img' FROM generate_series(1, $1) g
+            """, [keys])
+        try await setup.query("VACUUM ANALYZE")
+        print("fleet created in \(format(ContinuousClock.now - started))")
+
+        let fleet = try await setup.query("SELECT key FROM instances ORDER BY key").rows.map { try $0.require(String.self, "key") }
+        var throughput: [(workers: Int, runtime: Double, baseline: Double)] = []
+        for workers in [1, 4] {
+            let baseline = try await Baseline(configuration: configuration, keys: fleet, clients: workers).run()
+            let runtime = try await measureRuntime(configuration: configuration, workers: workers, logger: logger)
+            throughput.append((workers, runtime, baseline))
+        }
+        print("\n1. throughput (reconciles/s: watch + queue + lease + fenced status write)")
+        print("   workers   runtime   direct-SQL baseline   ratio")
+        for row in throughput {
+            print(String(format: "   %7d   %7.0f   %19.0f   %5.2fx", row.workers, row.runtime, row.baseline, row.runtime / row.baseline))
+        }
+
+        let latency = try await measureLatency(configuration: configuration, logger: logger)
+        print("\n2. UPDATE commit -> reconcile start (\(latency.count) samples): p50 \(ms(percentile(latency, 0.5))), p99 \(ms(percentile(latency, 0.99))), max \(ms(latency.max() ?? 0))")
+
+        let (resync, fullScan, idleCPU) = try await measureResyncAndIdle(configuration: configuration, logger: logger)
+        print("\n3. resync over \(keys) converged keys: due-key resync \(ms(resync)); paging every key (full resync's reads) \(ms(fullScan))")
+        print(String(format: "   reconciler CPU while idle: %.2f %% of one core over %d s", idleCPU * 100, idleSeconds))
+        print(String(format: "\n4. peak resident memory: %.1f MB", Double(peakRSSKilobytes()) / 1024))
+        await setup.close()
+    }
+
+    /// Bumps every key and times until the no-op controller has reconciled all of them.
+    private func measureRuntime(configuration: PostgresConfiguration, workers: Int, logger: Logger) async throws -> Double {
+        let pool = PostgresPool(configuration: configuration, size: workers + 2)
+        let reconciler = CountingReconciler()
+        var options = ControllerOptions()
+        options.workers = workers
+        options.batchSize = batchSize
+        options.fullResyncInterval = .seconds(3_600)
+        let host = ReconcilerHost(pool: pool, controllers: [.init(reconciler, options: options)], logger: logger)
+        let running = Task { try await host.run() }
+        // Wait for the start-up resync to settle whatever the previous phase left.
+        try await waitConverged(pool)
+        let target = reconciler.count + keys
+        let started = ContinuousClock.now
+        try await pool.query("SELECT molecule_bump('instances', ARRAY(SELECT key FROM instances))")
+        await reconciler.wait(untilCount: target)
+        try await waitConverged(pool)
+        let elapsed = ContinuousClock.now - started
+        running.cancel()
+        try await running.value
+        await pool.close()
+        return Double(keys) / elapsed.secondsValue
+    }
+
+    private func measureLatency(configuration: PostgresConfiguration, logger: Logger) async throws -> [Double] {
+        let pool = PostgresPool(configuration: configuration, size: 6)
+        let reconciler = CountingReconciler()
+        var options = ControllerOptions()
+        options.workers = 4
+        options.batchSize = batchSize
+        let host = ReconcilerHost(pool: pool, controllers: [.init(reconciler, options: options)], logger: logger)
+        let running = Task { try await host.run() }
+        try await waitConverged(pool)
+        let writer = PostgresConnection(configuration: configuration)
+        let ids = try await writer.query("SELECT id FROM workspaces ORDER BY random() LIMIT $1", [latencySamples]).rows
+            .map { try $0.require(String.self, "id") }
+        var samples: [Double] = []
+        for id in ids {
+            let starts = reconciler.expect(id)
+            try await writer.query("UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [id])
+            let committed = ContinuousClock.now
+            let start = await starts.value
+            samples.append(max(0, (start - committed).secondsValue))
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        running.cancel()
+        try await running.value
+        await pool.close()
+        return samples.sorted()
+    }
+
+    private func measureResyncAndIdle(configuration: PostgresConfiguration, logger: Logger) async throws -> (Double, Double, Double) {
+        let pool = PostgresPool(configuration: configuration, size: 4)
+        let store = ControllerStateStore(table: ControllerTable("instances"), pool: pool)
+        try await waitConverged(pool)
+        let resyncStart = ContinuousClock.now
+        let pending = try await store.selectPending()
+        let resync = (ContinuousClock.now - resyncStart).secondsValue
+        precondition(pending.isEmpty, "the fleet should be converged")
+        let scanStart = ContinuousClock.now
+        var last: String?
+        while let page = Optional(try await store.selectKeys(after: last, limit: 500)), !page.isEmpty { last = page.last }
+        let fullScan = (ContinuousClock.now - scanStart).secondsValue
+
+        let host = ReconcilerHost(pool: pool, controllers: [.init(CountingReconciler())], logger: logger)
+        let running = Task { try await host.run() }
+        try await Task.sleep(for: .seconds(1))
+        let cpuBefore = cpuSeconds()
+        let wallBefore = ContinuousClock.now
+        try await Task.sleep(for: .seconds(idleSeconds))
+        let idle = (cpuSeconds() - cpuBefore) / (ContinuousClock.now - wallBefore).secondsValue
+        running.cancel()
+        try await running.value
+        await pool.close()
+        return (resync, fullScan, idle)
+    }
+
+    private func waitConverged(_ pool: PostgresPool) async throws {
+        while try await pool.query("""
+            SELECT count(*) AS n FROM instances WHERE desired_generation <> observed_generation
+            """).rows[0].require(Int.self, "n") > 0 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}

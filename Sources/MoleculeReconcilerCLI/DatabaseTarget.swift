@@ -1,0 +1,48 @@
+import EmbeddedPostgres
+import Foundation
+import Logging
+import Postgres
+
+/// The database a command talks to: the one configured, or an embedded server started for it.
+struct DatabaseTarget {
+    let configuration: PostgresConfiguration
+    /// Set when this process uses an embedded server.
+    let embedded: EmbeddedPostgres?
+    /// Whether this process started that server (and so stops it when it is done); a server
+    /// adopted from another process (a running sidecar) is left running.
+    var ownsEmbedded = false
+
+    /// `--database-url`, then `DATABASE_URL`, then libpq's own `PG*` variables; with none of
+    /// them (or with `--embedded`), an embedded server.
+    static func resolve(_ options: GlobalOptions, logger: Logger) async throws -> DatabaseTarget {
+        let environment = ProcessInfo.processInfo.environment
+        if !options.embedded {
+            if let url = options.databaseURL ?? environment["DATABASE_URL"], !url.isEmpty {
+                return DatabaseTarget(configuration: .init(conninfo: url), embedded: nil)
+            }
+            let libpqVariables = ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGSERVICE", "PGUSER"]
+            if libpqVariables.contains(where: { environment[$0] != nil }) {
+                return DatabaseTarget(configuration: .init(conninfo: ""), embedded: nil)
+            }
+        }
+        let server = EmbeddedPostgres(options: .init(baseDirectory: options.embeddedDir ?? EmbeddedPostgres.defaultBaseDirectory),
+                                      logger: logger)
+        let started = try await server.startInBackground()
+        let admin = PostgresConnection(configuration: .init(conninfo: server.conninfo()))
+        let exists = try await admin.query("SELECT 1 FROM pg_database WHERE datname = 'molecule'").rows.isEmpty == false
+        if !exists { try await admin.query("CREATE DATABASE molecule") }
+        await admin.close()
+        return DatabaseTarget(configuration: .init(conninfo: server.conninfo(database: "molecule")), embedded: server,
+                              ownsEmbedded: started)
+    }
+
+    /// Stops the embedded server if this process started it.
+    func finish() {
+        if ownsEmbedded { embedded?.stop() }
+    }
+
+    /// Fails with a clear message (host and port, never a password) if the server is unreachable.
+    func checkReachable() async throws {
+        _ = try await PostgresConnection.connect(configuration)
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+@main
+struct MoleculeReconciler: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "molecule-reconciler",
+        abstract: "Keeps an agent-workspace platform converged: desired state in PostgreSQL, level-triggered controllers.",
+        subcommands: [Run.self, Tick.self, Migrate.self, Status.self],
+        defaultSubcommand: Run.self)
+}
+
+/// Options every subcommand shares: where the database is, and how much to log.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "libpq URL or conninfo (default: $DATABASE_URL, then libpq's PG* variables, then an embedded server).")
+    var databaseURL: String?
+
+    @Flag(name: .long, help: "Use the embedded PostgreSQL even if a database is configured.")
+    var embedded = false
+
+    @Option(name: .long, help: "Directory of the embedded PostgreSQL (default: $TMPDIR/molecule-reconciler).")
+    var embeddedDir: String?
+
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    func bootstrapLogging() {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import ControllerHost
+import Foundation
+import HealthServer
+import Logging
+import Metrics
+import Postgres
+import Prometheus
+import ReconcileStore
+import ServiceLifecycle
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the sidecar: every controller, plus /healthz, /readyz and /metrics.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Address of the health and metrics endpoints.")
+    var httpHost = "127.0.0.1"
+
+    @Option(help: "Port of the health and metrics endpoints.")
+    var httpPort = 9090
+
+    @Flag(inversion: .prefixedNo, help: "Apply missing migrations before starting (always on with the embedded database).")
+    var migrate = false
+
+    @Option(help: "Connections in the pool.")
+    var poolSize = 8
+
+    @Option(help: "Seconds in-flight reconciles may take after SIGTERM before they are abandoned.")
+    var shutdownDeadline = 10
+
+    func run() async throws {
+        global.bootstrapLogging()
+        let logger = Logger(label: "molecule-reconciler")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        try await CommandFailure.report {
+            let target = try await DatabaseTarget.resolve(global, logger: logger)
+            defer { target.finish() }
+            let pool = PostgresPool(configuration: target.configuration, size: poolSize)
+            let migrator = try Migrator(pool: pool, logger: logger)
+            if migrate || target.embedded != nil {
+                try await migrator.migrate()
+            } else {
+                try await migrator.verify()
+            }
+            let host = ReconcilerHost(pool: pool, controllers: Controllers.all(),
+                                      shutdownDeadline: .seconds(shutdownDeadline), logger: logger)
+            let health = HealthServer.make(host: httpHost, port: httpPort, registry: registry, readiness: {
+                guard host.isListening else { return "the LISTEN session is not connected" }
+                do {
+                    try await pool.query("SELECT 1")
+                    return nil
+                } catch {
+                    return "database unreachable: \(error)"
+                }
+            }, logger: logger)
+            if let embedded = target.embedded {
+                logger.info("using the embedded PostgreSQL; connect with psql",
+                            metadata: ["psql": "psql '\(embedded.conninfo(database: "molecule"))'"])
+            }
+            let group = ServiceGroup(configuration: .init(
+                services: [.init(service: host), .init(service: health)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+            try await group.run()
+        }
+    }
+}
