@@ -25,7 +25,7 @@ struct Bench: AsyncParsableCommand {
     var latencySamples = 300
 
     @Option(help: "Seconds of idle time over which CPU use is measured.")
-    var idleSeconds = 5
+    var idleSeconds = 10
 
     @Option(help: "Directory of the benchmark's PostgreSQL (removed afterwards).")
     var directory = "/tmp/molecule-bench-\(getpid())"
@@ -146,7 +146,7 @@ struct Bench: AsyncParsableCommand {
 
         let host = ReconcilerHost(pool: pool, controllers: [.init(CountingReconciler())], logger: logger)
         let running = Task { try await host.run() }
-        try await Task.sleep(for: .seconds(1))
+        try await Task.sleep(for: .seconds(3))
         let cpuBefore = cpuSeconds()
         let wallBefore = ContinuousClock.now
         try await Task.sleep(for: .seconds(idleSeconds))
