@@ -49,12 +49,7 @@ struct CommandLineTests {
 
     @Test("a schema that is too old is named; migrate fixes it; tick --check-idempotent passes")
     func schemaLifecycle() async throws {
-        let pool = try await TestDatabase.create(poolSize: 1)
-        let admin = PostgresConnection(configuration: pool.configuration)
-        let name = "cli_\(UUID().uuidString.prefix(8).lowercased())"
-        try await admin.query("CREATE DATABASE \(name)")
-        await admin.close()
-        let conninfo = try await TestDatabase.conninfo(database: name)
+        let conninfo = try await TestDatabase.createEmpty()
         let old = try Self.run(["status", "--database-url", conninfo])
         #expect(old.status == 1)
         #expect(old.output.contains("the database schema is too old"))

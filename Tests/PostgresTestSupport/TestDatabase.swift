@@ -14,9 +14,9 @@ public enum TestDatabase {
         return PostgresPool(configuration: configuration, size: poolSize)
     }
 
-    /// The server's conninfo for a database name (for tests that start a subprocess).
-    public static func conninfo(database: String) async throws -> String {
-        try await TestServer.shared.conninfo(database: database)
+    /// A new database with no schema at all; returns its conninfo.
+    public static func createEmpty() async throws -> String {
+        try await TestServer.shared.createDatabase(template: "template0").conninfo
     }
 
     public static let logger: Logger = {
@@ -33,16 +33,12 @@ actor TestServer {
     private var ready: Task<EmbeddedPostgres, Error>?
     private var counter = 0
 
-    func conninfo(database: String) async throws -> String {
-        try await server().conninfo(database: database)
-    }
-
-    func createDatabase() async throws -> PostgresConfiguration {
+    func createDatabase(template: String = "molecule_template") async throws -> PostgresConfiguration {
         let server = try await server()
         counter += 1
         let name = "test_\(counter)"
         let admin = PostgresConnection(configuration: .init(conninfo: server.conninfo()))
-        try await admin.query("CREATE DATABASE \(name) TEMPLATE molecule_template")
+        try await admin.query("CREATE DATABASE \(name) TEMPLATE \(template)")
         await admin.close()
         return PostgresConfiguration(conninfo: server.conninfo(database: name))
     }

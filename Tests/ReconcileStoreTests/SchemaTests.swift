@@ -10,12 +10,7 @@ import Testing
 struct SchemaTests {
     @Test("migrating from empty applies every file once; running again is a no-op")
     func migrateFromEmpty() async throws {
-        let template = try await TestDatabase.create(poolSize: 1)
-        let admin = PostgresConnection(configuration: template.configuration)
-        let name = "empty_\(UUID().uuidString.prefix(8).lowercased())"
-        try await admin.query("CREATE DATABASE \(name)")
-        await admin.close()
-        let conninfo = try await TestDatabase.conninfo(database: name)
+        let conninfo = try await TestDatabase.createEmpty()
         let pool = PostgresPool(configuration: .init(conninfo: conninfo), size: 2)
         let migrator = try Migrator(pool: pool, logger: TestDatabase.logger)
         await #expect(throws: Migrator.SchemaError.self) { try await migrator.verify() }
