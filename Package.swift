@@ -83,6 +83,6 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "CLITests", dependencies: ["Postgres", "PostgresTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Postgres", "PostgresTestSupport", "CurlHTTP"]),
     ]
 )

@@ -1,3 +1,4 @@
+import CurlHTTP
 import Foundation
 import Postgres
 import PostgresTestSupport
@@ -64,5 +65,29 @@ struct CommandLineTests {
         let status = try Self.run(["status", "--database-url", conninfo, "--log-level", "error"])
         #expect(status.status == 0)
         #expect(status.output.contains("instances: 0 key(s), converged"))
+    }
+
+    @Test("the sidecar becomes ready, and SIGTERM stops it gracefully with exit 0")
+    func runAndTerminate() async throws {
+        let pool = try await TestDatabase.create(poolSize: 1)
+        let port = Int.random(in: 40_000..<50_000)
+        let process = Process()
+        process.executableURL = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("molecule-reconciler")
+        process.arguments = ["run", "--database-url", pool.configuration.conninfo, "--http-port", "\(port)", "--log-level", "error"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let client = CurlHTTPClient()
+        var ready = false
+        for _ in 0..<200 where !ready {
+            let response = try? await client.send(.init(url: "http://127.0.0.1:\(port)/readyz", timeoutMilliseconds: 500))
+            ready = response?.status == 200
+            if !ready { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(ready)
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
     }
 }
