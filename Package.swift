@@ -29,6 +29,7 @@ let package = Package(
         ]),
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         .target(name: "ReconcileRuntime", dependencies: []),
+        .target(name: "Providers", dependencies: ["ReconcileRuntime"]),
         .target(name: "SchemaManifests", path: "manifests",
                 exclude: ["README.md"],
                 sources: ["SchemaManifests.swift"],
@@ -70,6 +71,8 @@ let package = Package(
         .target(name: "PostgresTestSupport", dependencies: [
             "Postgres", "ReconcileStore", "EmbeddedPostgres",
         ], path: "Tests/PostgresTestSupport"),
+        .target(name: "ProviderFakes", dependencies: ["Providers"], path: "Tests/ProviderFakes"),
+        .testTarget(name: "ProviderFakesTests", dependencies: ["Providers", "ProviderFakes"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresTestSupport"]),
         .testTarget(name: "ReconcileRuntimeTests", dependencies: ["ReconcileRuntime"]),
         .testTarget(name: "ReconcileStoreTests", dependencies: [

@@ -1,0 +1,63 @@
+/// The compute boundary: one instance per workspace generation (EC2, Docker, local processes).
+public protocol InstanceProvider: Sendable {
+    /// Launches an instance. Idempotent per `spec.idempotencyToken`: the same token returns the
+    /// instance already launched for it, never a second one.
+    func create(_ spec: InstanceSpec) async throws -> InstanceRecord
+    /// The workspace's instances the provider knows of, terminated ones included while visible.
+    /// Right after a create, the new instance may be missing (eventual consistency).
+    func list(workspaceID: String) async throws -> [InstanceRecord]
+    /// Terminates an instance; terminating a terminated one is not an error.
+    func terminate(instanceID: String) async throws
+}
+
+public struct InstanceSpec: Sendable, Equatable {
+    public var workspaceID: String
+    /// Moves on every replacement (restart, image or template change, remediation).
+    public var generation: Int64
+    public var image: String
+    /// Where the instance finds its staged bundle (secret name or directory).
+    public var bundleName: String
+
+    public init(workspaceID: String, generation: Int64, image: String, bundleName: String) {
+        self.workspaceID = workspaceID
+        self.generation = generation
+        self.image = image
+        self.bundleName = bundleName
+    }
+
+    /// `<workspace>-g<generation>`: the same for every retry of one launch intent (EC2
+    /// ClientToken rule), different for every new intent.
+    public var idempotencyToken: String { "\(workspaceID)-g\(generation)" }
+}
+
+public enum InstanceState: String, Sendable, Codable {
+    case pending
+    case running
+    case shuttingDown = "shutting-down"
+    case terminated
+    case stopping
+    case stopped
+
+    /// Counts towards "at most one live instance per workspace".
+    public var isLive: Bool { self == .pending || self == .running || self == .stopping || self == .stopped }
+}
+
+public struct InstanceRecord: Sendable, Equatable {
+    public var id: String
+    public var workspaceID: String
+    public var generation: Int64
+    public var idempotencyToken: String
+    public var state: InstanceState
+    /// Where its runtime answers (host:port), once known.
+    public var address: String?
+
+    public init(id: String, workspaceID: String, generation: Int64, idempotencyToken: String,
+                state: InstanceState, address: String?) {
+        self.id = id
+        self.workspaceID = workspaceID
+        self.generation = generation
+        self.idempotencyToken = idempotencyToken
+        self.state = state
+        self.address = address
+    }
+}
