@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // C libraries: each is called from exactly one Swift module.
@@ -30,6 +31,7 @@ let package = Package(
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         .target(name: "ReconcileRuntime", dependencies: []),
         .target(name: "Providers", dependencies: ["ReconcileRuntime"]),
+        .target(name: "WorkspaceModel", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "SchemaManifests", path: "manifests",
                 exclude: ["README.md"],
                 sources: ["SchemaManifests.swift"],
@@ -72,6 +74,7 @@ let package = Package(
             "Postgres", "ReconcileStore", "EmbeddedPostgres",
         ], path: "Tests/PostgresTestSupport"),
         .target(name: "ProviderFakes", dependencies: ["Providers"], path: "Tests/ProviderFakes"),
+        .testTarget(name: "WorkspaceModelTests", dependencies: ["WorkspaceModel"]),
         .testTarget(name: "ProviderFakesTests", dependencies: ["Providers", "ProviderFakes"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresTestSupport"]),
         .testTarget(name: "ReconcileRuntimeTests", dependencies: ["ReconcileRuntime"]),
