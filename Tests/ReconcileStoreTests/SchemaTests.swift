@@ -18,7 +18,7 @@ struct SchemaTests {
         async let first = migrator.migrate()
         async let second = Migrator(pool: PostgresPool(configuration: pool.configuration, size: 1), logger: TestDatabase.logger).migrate()
         let applied = try await first + second
-        #expect(applied.sorted() == ["0001_controller_machinery", "0002_spec_tables", "0003_controller_tables"])
+        #expect(applied.sorted() == ["0001_controller_machinery", "0002_spec_tables", "0003_controller_tables", "0004_workspace_lifecycle"])
         #expect(try await migrator.migrate().isEmpty)
         try await migrator.verify()
     }
@@ -110,15 +110,16 @@ struct SchemaTests {
         let other = try await Fixtures.workspace(pool, org: "globex")
         try await pool.query("UPDATE workspaces SET template = 'basic' WHERE id = $1::uuid", [a])
         #expect(try await Fixtures.generations(pool, table: "instances", key: a).desired == 2)
-        #expect(try await Fixtures.generations(pool, table: "secret_bundles", key: a).desired == 2)
+        // Once for the spec change, once because a template change means a new instance generation.
+        #expect(try await Fixtures.generations(pool, table: "secret_bundles", key: a).desired == 3)
 
         try await pool.query("INSERT INTO org_secrets (org, key, value) VALUES ('acme', 'API_KEY', 'x')")
-        #expect(try await Fixtures.generations(pool, table: "secret_bundles", key: a).desired == 3)
+        #expect(try await Fixtures.generations(pool, table: "secret_bundles", key: a).desired == 4)
         #expect(try await Fixtures.generations(pool, table: "secret_bundles", key: b).desired == 2)
         #expect(try await Fixtures.generations(pool, table: "secret_bundles", key: other).desired == 1)
 
         try await pool.query("UPDATE templates SET files = '{\"config.yaml\": \"a: 2\"}' WHERE name = 'basic'")
-        #expect(try await Fixtures.generations(pool, table: "secret_bundles", key: a).desired == 4)
+        #expect(try await Fixtures.generations(pool, table: "secret_bundles", key: a).desired == 5)
         #expect(try await Fixtures.generations(pool, table: "secret_bundles", key: b).desired == 2)
 
         try await pool.query("UPDATE workspaces SET phase = 'running', conditions = '{\"Ready\": {}}' WHERE id = $1::uuid", [a])
@@ -149,5 +150,30 @@ struct SchemaTests {
         #expect(await events.next() == .notification(channel: "secret_bundles", payload: "*"))
         #expect(await events.next() == .notification(channel: "secret_bundles", payload: "marker"))
         listener.stop()
+    }
+}
+
+@Suite("workspace lifecycle triggers")
+struct LifecycleTriggerTests {
+    @Test("a restart request moves the instance generation, which makes the bundle due; a staged bundle makes the instance due; a heartbeat transition wakes both controllers, a plain heartbeat nothing")
+    func chain() async throws {
+        let pool = try await TestDatabase.create(poolSize: 1)
+        let id = try await Fixtures.workspace(pool)
+        try await pool.query("UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [id])
+        let target = try await pool.query("SELECT target_generation FROM instances WHERE key = $1::uuid", [id]).rows[0]
+        #expect(try target.decode(Int64.self, "target_generation") == 2)
+        #expect(try await Fixtures.generations(pool, table: "secret_bundles", key: id).desired == 3)
+
+        let before = try await Fixtures.generations(pool, table: "instances", key: id).desired
+        try await pool.query("UPDATE secret_bundles SET staged_hash = 'h', staged_generation = 2 WHERE key = $1::uuid", [id])
+        #expect(try await Fixtures.generations(pool, table: "instances", key: id).desired == before + 1)
+
+        try await pool.query("INSERT INTO workspace_runtime_status (workspace_id, instance_id, ready) VALUES ($1::uuid, 'i-1', true)", [id])
+        let afterHeartbeat = try await Fixtures.generations(pool, table: "instances", key: id).desired
+        #expect(afterHeartbeat == before + 2)
+        try await pool.query("UPDATE workspace_runtime_status SET reported_at = now() + interval '1 minute' WHERE workspace_id = $1::uuid", [id])
+        #expect(try await Fixtures.generations(pool, table: "instances", key: id).desired == afterHeartbeat)
+        try await pool.query("UPDATE workspace_runtime_status SET busy_since = now() WHERE workspace_id = $1::uuid", [id])
+        #expect(try await Fixtures.generations(pool, table: "instances", key: id).desired == afterHeartbeat + 1)
     }
 }
