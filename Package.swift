@@ -31,6 +31,11 @@ let package = Package(
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         .target(name: "ReconcileRuntime", dependencies: []),
         .target(name: "Providers", dependencies: ["ReconcileRuntime"]),
+        .target(name: "WorkspaceStore", dependencies: ["Postgres", "ReconcileRuntime"]),
+        .target(name: "WorkspaceControllers", dependencies: [
+            "Postgres", "ReconcileRuntime", "Providers", "WorkspaceModel", "WorkspaceStore",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "WorkspaceModel", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "SchemaManifests", path: "manifests",
                 exclude: ["README.md"],
@@ -74,6 +79,10 @@ let package = Package(
             "Postgres", "ReconcileStore", "EmbeddedPostgres",
         ], path: "Tests/PostgresTestSupport"),
         .target(name: "ProviderFakes", dependencies: ["Providers"], path: "Tests/ProviderFakes"),
+        .testTarget(name: "WorkspaceControllersTests", dependencies: [
+            "WorkspaceControllers", "WorkspaceModel", "Providers", "ProviderFakes", "ControllerHost",
+            "ReconcileRuntime", "ReconcileStore", "Postgres", "PostgresTestSupport",
+        ]),
         .testTarget(name: "WorkspaceModelTests", dependencies: ["WorkspaceModel"]),
         .testTarget(name: "ProviderFakesTests", dependencies: ["Providers", "ProviderFakes"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresTestSupport"]),

@@ -54,6 +54,13 @@ public struct WorkspaceBundle: Sendable, Equatable {
         ]))
     }
 
+    /// The secret store's version token for this bundle: the same for every retry of one
+    /// staging, different whenever workspace, generation or content differ (so a value going
+    /// A -> B -> A still makes A current again).
+    public func versionToken(workspaceID: String) -> String {
+        Self.sha256(Data("\(workspaceID):\(instanceGeneration):\(hash)".utf8))
+    }
+
     static func canonical(_ object: [String: Any]) -> Data {
         // Sorted keys and no whitespace: JSONSerialization's output is then a function of the value.
         (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()

@@ -1,0 +1,130 @@
+import Foundation
+import Logging
+import Postgres
+import Providers
+import ReconcileRuntime
+import WorkspaceModel
+import WorkspaceStore
+
+/// Stages each workspace's bundle — template files, its org's and its own secrets, the
+/// instance token of the generation that should run — into the secret store, derived from the
+/// source of truth on every reconcile (seeds 003, 004). Staging is idempotent (compare the
+/// stored hash first); a name scheduled for deletion is restored and rewritten (seed 000's
+/// deprovision/provision race). A deleted workspace's bundle is deleted with a recovery window.
+public struct SecretsBundleReconciler: Reconciler {
+    public let name = "secret_bundles"
+    /// The recovery window of a deleted workspace's bundle, in days (7–30). Default 7.
+    public var recoveryWindowDays = 7
+
+    private let bundles: BundleStore
+    private let status: WorkspaceStatusStore
+    private let store: any SecretStore
+
+    public init(pool: PostgresPool, secretStore: any SecretStore) {
+        self.bundles = BundleStore(pool: pool)
+        self.status = WorkspaceStatusStore(pool: pool)
+        self.store = secretStore
+    }
+
+    public static func secretName(workspaceID: String) -> String { "molecule/workspace/\(workspaceID)/config" }
+
+    public func reconcile(_ request: ReconcileRequest) async throws -> ReconcileOutcome {
+        guard let inputs = try await bundles.selectInputs(workspaceID: request.key) else { return .done }
+        let name = Self.secretName(workspaceID: request.key)
+        do {
+            if inputs.desiredState == "deleted" {
+                try await deleteBundle(name, request)
+                try await report(request, .init(type: "BundleStaged", status: false, reason: "WorkspaceDeleted",
+                                                message: "the bundle is scheduled for deletion"), error: nil)
+                return .done
+            }
+            let bundle = try derive(inputs)
+            let version = try await stage(bundle, name: name, request)
+            try await bundles.recordStaged(workspaceID: request.key,
+                                           .init(hash: bundle.hash, runtimeHash: bundle.runtimeHash,
+                                                 generation: bundle.instanceGeneration, version: version),
+                                           fence: request.fence, now: request.now)
+            try await report(request, .init(type: "BundleStaged", status: true, reason: "Staged",
+                                            message: "bundle for instance generation \(bundle.instanceGeneration) is staged"),
+                             error: nil)
+            return .done
+        } catch let failure as ReconcileFailure {
+            try await report(request, .init(type: "BundleStaged", status: false, reason: failure.reason, message: failure.message),
+                             error: failure.message)
+            return .terminal(failure)
+        } catch let error as ProviderError {
+            let failure = error.failure
+            try await report(request, .init(type: "BundleStaged", status: false, reason: failure.reason, message: failure.message),
+                             error: failure.message)
+            return error.isTerminal ? .terminal(failure) : .retry(failure)
+        }
+    }
+
+    /// The bundle the source of truth asks for; a template that cannot be delivered is a
+    /// terminal failure (retrying will not fix it; editing the template will).
+    private func derive(_ inputs: BundleStore.Inputs) throws -> WorkspaceBundle {
+        guard let files = inputs.templateFiles else {
+            throw ReconcileFailure(reason: "InvalidTemplate",
+                                   message: "template '\(inputs.template ?? "")': files must map each path to text")
+        }
+        var org: [String: WorkspaceBundle.Secret] = [:]
+        var own: [String: WorkspaceBundle.Secret] = [:]
+        for secret in inputs.secrets {
+            let value = WorkspaceBundle.Secret(value: secret.value, runtimeConsumed: secret.runtimeConsumed)
+            if secret.scope == "org" { org[secret.key] = value } else { own[secret.key] = value }
+        }
+        let token = InstanceToken.derive(seed: inputs.tokenSeed, workspaceID: inputs.workspaceID,
+                                         generation: inputs.targetGeneration)
+        do {
+            return try WorkspaceBundle(instanceGeneration: inputs.targetGeneration, templateFiles: files,
+                                       orgSecrets: org, workspaceSecrets: own, instanceToken: token)
+        } catch let rejection as TemplateFiles.Rejection {
+            throw ReconcileFailure(reason: "InvalidTemplate", message: "template '\(inputs.template ?? "")': \(rejection)")
+        }
+    }
+
+    /// Puts the bundle unless the store already holds it; restores a name scheduled for
+    /// deletion first, including when the deletion lands between our describe and our put.
+    private func stage(_ bundle: WorkspaceBundle, name: String, _ request: ReconcileRequest) async throws -> String? {
+        request.actions.record("secret_store.describe", mutating: false)
+        let described = try await store.describe(name: name)
+        if let described, !described.scheduledForDeletion, described.contentHash == bundle.hash {
+            return described.currentVersion
+        }
+        if described?.scheduledForDeletion == true { try await restore(name, request) }
+        do {
+            return try await put(bundle, name: name, request)
+        } catch let error as ProviderError where error.kind == .scheduledForDeletion {
+            try await restore(name, request)
+            return try await put(bundle, name: name, request)
+        }
+    }
+
+    private func put(_ bundle: WorkspaceBundle, name: String, _ request: ReconcileRequest) async throws -> String {
+        request.actions.record("secret_store.put", mutating: true)
+        return try await store.put(name: name, value: bundle.canonicalData, contentHash: bundle.hash,
+                                   versionToken: bundle.versionToken(workspaceID: request.key))
+    }
+
+    private func restore(_ name: String, _ request: ReconcileRequest) async throws {
+        request.actions.record("secret_store.restore", mutating: true)
+        do {
+            try await store.restore(name: name)
+        } catch let error as ProviderError {
+            throw ProviderError(error.kind, provider: error.provider, operation: "restore",
+                                message: "name scheduled for deletion, restore failed: \(error.message)")
+        }
+    }
+
+    private func deleteBundle(_ name: String, _ request: ReconcileRequest) async throws {
+        request.actions.record("secret_store.describe", mutating: false)
+        guard let described = try await store.describe(name: name), !described.scheduledForDeletion else { return }
+        request.actions.record("secret_store.delete", mutating: true)
+        try await store.delete(name: name, recoveryWindowDays: recoveryWindowDays)
+    }
+
+    private func report(_ request: ReconcileRequest, _ condition: WorkspaceStatusStore.Condition, error: String?) async throws {
+        try await status.set(condition, error: error, workspaceID: request.key, controller: name,
+                             fence: request.fence, now: request.now)
+    }
+}
