@@ -31,6 +31,7 @@ let package = Package(
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         .target(name: "ReconcileRuntime", dependencies: []),
         .target(name: "Providers", dependencies: ["ReconcileRuntime"]),
+        .target(name: "LocalProviders", dependencies: ["Providers"]),
         .target(name: "WorkspaceStore", dependencies: ["Postgres", "ReconcileRuntime"]),
         .target(name: "WorkspaceControllers", dependencies: [
             "Postgres", "ReconcileRuntime", "Providers", "WorkspaceModel", "WorkspaceStore",
@@ -62,7 +63,7 @@ let package = Package(
         ]),
         .executableTarget(name: "MoleculeReconcilerCLI", dependencies: [
             "Postgres", "ReconcileRuntime", "ReconcileStore", "ControllerHost",
-            "EmbeddedPostgres", "HealthServer",
+            "EmbeddedPostgres", "HealthServer", "LocalProviders", "WorkspaceControllers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -83,6 +84,7 @@ let package = Package(
             "WorkspaceControllers", "WorkspaceModel", "Providers", "ProviderFakes", "ControllerHost",
             "ReconcileRuntime", "ReconcileStore", "Postgres", "PostgresTestSupport",
         ]),
+        .testTarget(name: "LocalProvidersTests", dependencies: ["LocalProviders", "Providers"]),
         .testTarget(name: "WorkspaceModelTests", dependencies: ["WorkspaceModel"]),
         .testTarget(name: "ProviderFakesTests", dependencies: ["Providers", "ProviderFakes"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresTestSupport"]),

@@ -1,10 +1,17 @@
 import ControllerHost
+import Foundation
+import LocalProviders
+import Postgres
+import WorkspaceControllers
 
-/// The controllers this binary runs. The runtime is complete; the workspace controllers
-/// (instances, secret bundles, declared plugins, tunnel ingress) are registered here as they
-/// land.
+/// The controllers this binary runs, on the local providers (the embedded default). The
+/// instances, declared-plugins and tunnel-ingress controllers are registered here as they land.
 enum Controllers {
-    static func all() -> [ReconcilerHost.Controller] {
-        []
+    /// - Parameter stateDirectory: where the local providers keep their state (bundles under `secrets/`).
+    static func all(pool: PostgresPool, stateDirectory: String) -> [ReconcilerHost.Controller] {
+        let secrets = FileSecretStore(root: URL(fileURLWithPath: stateDirectory).appendingPathComponent("secrets"))
+        return [
+            .init(SecretsBundleReconciler(pool: pool, secretStore: secrets)),
+        ]
     }
 }

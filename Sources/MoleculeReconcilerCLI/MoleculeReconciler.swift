@@ -1,4 +1,5 @@
 import ArgumentParser
+import EmbeddedPostgres
 import Foundation
 import Logging
 
@@ -22,8 +23,15 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Directory of the embedded PostgreSQL (default: $TMPDIR/molecule-reconciler).")
     var embeddedDir: String?
 
+    @Option(name: .long, help: "Where the local providers keep their state: staged bundles (0700/0600), instance records (default: $TMPDIR/molecule-reconciler/state).")
+    var stateDir: String?
+
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
+
+    var stateDirectory: String {
+        stateDir ?? (EmbeddedPostgres.defaultBaseDirectory as NSString).appendingPathComponent("state")
+    }
 
     func bootstrapLogging() {
         let level = logLevel

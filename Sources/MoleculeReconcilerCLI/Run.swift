@@ -45,7 +45,7 @@ struct Run: AsyncParsableCommand {
             } else {
                 try await migrator.verify()
             }
-            let host = ReconcilerHost(pool: pool, controllers: Controllers.all(),
+            let host = ReconcilerHost(pool: pool, controllers: Controllers.all(pool: pool, stateDirectory: global.stateDirectory),
                                       shutdownDeadline: .seconds(shutdownDeadline), logger: logger)
             let health = HealthServer.make(host: httpHost, port: httpPort, registry: registry, readiness: {
                 guard host.isListening else { return "the LISTEN session is not connected" }

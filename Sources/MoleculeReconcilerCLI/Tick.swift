@@ -43,7 +43,7 @@ struct Tick: AsyncParsableCommand {
             let pool = PostgresPool(configuration: target.configuration, size: 4)
             let migrator = try Migrator(pool: pool, logger: logger)
             if target.embedded != nil { try await migrator.migrate() } else { try await migrator.verify() }
-            let driver = TickDriver(pool: pool, controllers: Controllers.all(), logger: logger)
+            let driver = TickDriver(pool: pool, controllers: Controllers.all(pool: pool, stateDirectory: global.stateDirectory), logger: logger)
             if checkIdempotent {
                 let report = try await driver.checkIdempotent(now: instant)
                 try printIdempotency(report)

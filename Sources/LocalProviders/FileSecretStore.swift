@@ -1,0 +1,155 @@
+import Dispatch
+import Foundation
+import Providers
+
+/// The embedded default's secret store: each secret is a directory under `root` (0700) holding
+/// its versions as files (0600), a `current` pointer and, while scheduled for deletion, a
+/// `deleted-at` marker — the lifecycle of AWS Secrets Manager, on local disk. Every write is
+/// atomic (write a temporary file, fsync, rename, fsync the directory). File I/O runs on a
+/// dispatch queue, not on Swift's cooperative pool.
+public struct FileSecretStore: SecretStore {
+    public let root: URL
+    private let queue = DispatchQueue(label: "molecule.file-secret-store")
+    private let clock: @Sendable () -> Date
+
+    /// - Parameter clock: the time used for recovery windows (injectable for tests).
+    public init(root: URL, clock: @escaping @Sendable () -> Date = Date.init) {
+        self.root = root
+        self.clock = clock
+    }
+
+    public func describe(name: String) async throws -> SecretDescription? {
+        try await onQueue { try describeNow(name) }
+    }
+
+    public func put(name: String, value: Data, contentHash: String, versionToken: String) async throws -> String {
+        try await onQueue {
+            let directory = try secretDirectory(name, create: true)
+            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("deleted-at").path) {
+                throw error(.scheduledForDeletion, "put", "name \(name) is scheduled for deletion")
+            }
+            let version = directory.appendingPathComponent("versions").appendingPathComponent(try safeComponent(versionToken))
+            if let existing = FileManager.default.contents(atPath: version.path) {
+                guard existing == value else {
+                    throw error(.idempotencyMismatch, "put", "version \(versionToken) exists with other content")
+                }
+            } else {
+                try writeAtomically(value, to: version)
+            }
+            try writeAtomically(Data("\(versionToken)\n\(contentHash)\n".utf8), to: directory.appendingPathComponent("current"))
+            return versionToken
+        }
+    }
+
+    public func read(name: String) async throws -> Data {
+        try await onQueue {
+            guard let description = try describeNow(name), let current = description.currentVersion else {
+                throw error(.notFound, "read", "no secret named \(name)")
+            }
+            if description.scheduledForDeletion {
+                throw error(.scheduledForDeletion, "read", "name \(name) is scheduled for deletion")
+            }
+            let file = try secretDirectory(name, create: false).appendingPathComponent("versions").appendingPathComponent(current)
+            guard let data = FileManager.default.contents(atPath: file.path) else {
+                throw error(.notFound, "read", "version \(current) of \(name) is missing")
+            }
+            return data
+        }
+    }
+
+    public func delete(name: String, recoveryWindowDays: Int) async throws {
+        try await onQueue {
+            guard (7...30).contains(recoveryWindowDays) else {
+                throw error(.invalid, "delete", "recovery window must be 7 to 30 days, got \(recoveryWindowDays)")
+            }
+            guard let description = try describeNow(name), !description.scheduledForDeletion else { return }
+            let deadline = clock().addingTimeInterval(Double(recoveryWindowDays) * 86_400)
+            try writeAtomically(Data(String(deadline.timeIntervalSince1970).utf8),
+                                to: try secretDirectory(name, create: false).appendingPathComponent("deleted-at"))
+        }
+    }
+
+    public func restore(name: String) async throws {
+        try await onQueue {
+            guard try describeNow(name) != nil else { throw error(.notFound, "restore", "no secret named \(name)") }
+            let marker = try secretDirectory(name, create: false).appendingPathComponent("deleted-at")
+            if FileManager.default.fileExists(atPath: marker.path) {
+                try FileManager.default.removeItem(at: marker)
+                try syncDirectory(marker.deletingLastPathComponent())
+            }
+        }
+    }
+
+    /// Must run on `queue`. Purges a secret whose recovery window has passed.
+    private func describeNow(_ name: String) throws -> SecretDescription? {
+        let directory = try secretDirectory(name, create: false)
+        guard FileManager.default.fileExists(atPath: directory.path) else { return nil }
+        let marker = directory.appendingPathComponent("deleted-at")
+        var scheduled = false
+        if let text = FileManager.default.contents(atPath: marker.path).map({ String(decoding: $0, as: UTF8.self) }) {
+            if let deadline = Double(text), clock().timeIntervalSince1970 >= deadline {
+                try FileManager.default.removeItem(at: directory)
+                return nil
+            }
+            scheduled = true
+        }
+        let pointer = FileManager.default.contents(atPath: directory.appendingPathComponent("current").path)
+            .map { String(decoding: $0, as: UTF8.self).split(separator: "\n").map(String.init) } ?? []
+        return SecretDescription(name: name, currentVersion: pointer.first, contentHash: pointer.dropFirst().first,
+                                 scheduledForDeletion: scheduled)
+    }
+
+    private func secretDirectory(_ name: String, create: Bool) throws -> URL {
+        guard !name.isEmpty, name.count <= 512,
+              name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "/_+=.@-".contains($0)) }) else {
+            throw error(.invalid, "name", "secret names are 1-512 characters of [A-Za-z0-9/_+=.@-]")
+        }
+        let directory = root.appendingPathComponent(name.replacingOccurrences(of: "/", with: "%2F"))
+        if create {
+            for path in [root, directory, directory.appendingPathComponent("versions")] {
+                try FileManager.default.createDirectory(at: path, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+            }
+        }
+        return directory
+    }
+
+    private func safeComponent(_ token: String) throws -> String {
+        guard !token.isEmpty, token.count <= 128, token.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+            throw error(.invalid, "put", "version tokens are letters, digits and dashes")
+        }
+        return token
+    }
+
+    /// Write a temporary file (0600), fsync it, rename it over the target, fsync the directory.
+    private func writeAtomically(_ data: Data, to url: URL) throws {
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
+        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw error(.transient, "write", "cannot create \(temporary.lastPathComponent): errno \(errno)") }
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let synced = fsync(fd)
+        close(fd)
+        guard written == data.count, synced == 0, rename(temporary.path, url.path) == 0 else {
+            unlink(temporary.path)
+            throw error(.transient, "write", "cannot write \(url.lastPathComponent): errno \(errno)")
+        }
+        try syncDirectory(url.deletingLastPathComponent())
+    }
+
+    private func syncDirectory(_ directory: URL) throws {
+        let fd = open(directory.path, O_RDONLY | O_DIRECTORY)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+
+    private func error(_ kind: ProviderError.Kind, _ operation: String, _ message: String) -> ProviderError {
+        ProviderError(kind, provider: "secret store", operation: operation, message: message)
+    }
+
+    private func onQueue<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+}
