@@ -2,6 +2,7 @@ import EmbeddedPostgres
 import Foundation
 import Logging
 import Postgres
+import ReconcileStore
 
 /// The database a command talks to: the one configured, or an embedded server started for it.
 struct DatabaseTarget {
@@ -44,5 +45,41 @@ struct DatabaseTarget {
     /// Fails with a clear message (host and port, never a password) if the server is unreachable.
     func checkReachable() async throws {
         _ = try await PostgresConnection.connect(configuration)
+    }
+}
+
+/// What a command does with the schema before it starts.
+enum SchemaCheck {
+    /// The command manages the schema itself (`migrate`).
+    case none
+    /// Refuse a schema that is too old, or newer than this binary.
+    case verify
+    /// Apply missing migrations on the embedded database (or when `force`), verify otherwise.
+    case migrateIfEmbedded(force: Bool)
+}
+
+extension GlobalOptions {
+    /// The common frame of every command: logging, the database (embedded if none is
+    /// configured, stopped afterwards if this process started it), the schema check, and one
+    /// clear line instead of a stack dump for the errors people meet.
+    func withDatabase(poolSize: Int, schema: SchemaCheck,
+                      _ body: (PostgresPool, DatabaseTarget, Logger) async throws -> Void) async throws {
+        bootstrapLogging()
+        let logger = Logger(label: "molecule-reconciler")
+        try await CommandFailure.report {
+            let target = try await DatabaseTarget.resolve(self, logger: logger)
+            defer { target.finish() }
+            let pool = PostgresPool(configuration: target.configuration, size: poolSize)
+            let migrator = try Migrator(pool: pool, logger: logger)
+            switch schema {
+            case .none:
+                break
+            case .verify:
+                try await migrator.verify()
+            case .migrateIfEmbedded(let force):
+                if force || target.embedded != nil { try await migrator.migrate() } else { try await migrator.verify() }
+            }
+            try await body(pool, target, logger)
+        }
     }
 }

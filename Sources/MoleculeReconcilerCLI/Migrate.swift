@@ -9,12 +9,7 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        global.bootstrapLogging()
-        let logger = Logger(label: "molecule-reconciler")
-        try await CommandFailure.report {
-            let target = try await DatabaseTarget.resolve(global, logger: logger)
-            defer { target.finish() }
-            let pool = PostgresPool(configuration: target.configuration, size: 1)
+        try await global.withDatabase(poolSize: 1, schema: .none) { pool, _, logger in
             let applied = try await Migrator(pool: pool, logger: logger).migrate()
             print(applied.isEmpty ? "schema is up to date" : "applied: \(applied.joined(separator: ", "))")
         }

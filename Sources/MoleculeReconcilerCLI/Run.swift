@@ -31,20 +31,9 @@ struct Run: AsyncParsableCommand {
     var shutdownDeadline = 10
 
     func run() async throws {
-        global.bootstrapLogging()
-        let logger = Logger(label: "molecule-reconciler")
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        try await CommandFailure.report {
-            let target = try await DatabaseTarget.resolve(global, logger: logger)
-            defer { target.finish() }
-            let pool = PostgresPool(configuration: target.configuration, size: poolSize)
-            let migrator = try Migrator(pool: pool, logger: logger)
-            if migrate || target.embedded != nil {
-                try await migrator.migrate()
-            } else {
-                try await migrator.verify()
-            }
+        try await global.withDatabase(poolSize: poolSize, schema: .migrateIfEmbedded(force: migrate)) { pool, target, logger in
             let host = ReconcilerHost(pool: pool, controllers: Controllers.all(pool: pool, stateDirectory: global.stateDirectory),
                                       shutdownDeadline: .seconds(shutdownDeadline), logger: logger)
             let health = HealthServer.make(host: httpHost, port: httpPort, registry: registry, readiness: {

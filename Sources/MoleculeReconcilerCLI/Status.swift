@@ -30,13 +30,7 @@ struct Status: AsyncParsableCommand {
     }
 
     func run() async throws {
-        global.bootstrapLogging()
-        let logger = Logger(label: "molecule-reconciler")
-        try await CommandFailure.report {
-            let target = try await DatabaseTarget.resolve(global, logger: logger)
-            defer { target.finish() }
-            let pool = PostgresPool(configuration: target.configuration, size: 1)
-            try await Migrator(pool: pool, logger: logger).verify()
+        try await global.withDatabase(poolSize: 1, schema: .verify) { pool, _, _ in
             var report = Report(controllers: [])
             for name in Self.tables {
                 let store = ControllerStateStore(table: ControllerTable(name), pool: pool)

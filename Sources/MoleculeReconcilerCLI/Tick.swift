@@ -34,15 +34,8 @@ struct Tick: AsyncParsableCommand {
     }
 
     func run() async throws {
-        global.bootstrapLogging()
-        let logger = Logger(label: "molecule-reconciler")
         let instant = now.flatMap { ISO8601DateFormatter().date(from: $0) }
-        try await CommandFailure.report {
-            let target = try await DatabaseTarget.resolve(global, logger: logger)
-            defer { target.finish() }
-            let pool = PostgresPool(configuration: target.configuration, size: 4)
-            let migrator = try Migrator(pool: pool, logger: logger)
-            if target.embedded != nil { try await migrator.migrate() } else { try await migrator.verify() }
+        try await global.withDatabase(poolSize: 4, schema: .migrateIfEmbedded(force: false)) { pool, _, logger in
             let driver = TickDriver(pool: pool, controllers: Controllers.all(pool: pool, stateDirectory: global.stateDirectory), logger: logger)
             if checkIdempotent {
                 let report = try await driver.checkIdempotent(now: instant)
