@@ -34,8 +34,7 @@ let package = Package(
         .target(name: "LocalProviders", dependencies: ["Providers"]),
         .target(name: "WorkspaceStore", dependencies: ["Postgres", "ReconcileRuntime"]),
         .target(name: "WorkspaceControllers", dependencies: [
-            "Postgres", "ReconcileRuntime", "Providers", "WorkspaceModel", "WorkspaceStore",
-            .product(name: "Logging", package: "swift-log"),
+            "Postgres", "ReconcileRuntime", "ReconcileStore", "Providers", "WorkspaceModel", "WorkspaceStore",
         ]),
         .target(name: "WorkspaceModel", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "SchemaManifests", path: "manifests",

@@ -37,6 +37,18 @@ public actor FakeCloud: InstanceProvider {
         instances[instanceID]?.address = address
     }
 
+    /// Launches an instance without an idempotency token, as something other than the
+    /// reconciler would (a watchdog, a person); it sorts after the reconciler's own.
+    public func launchOutOfBand(workspaceID: String, generation: Int64) -> InstanceRecord {
+        let id = "i-zz\(String(nextID, radix: 16).leftPadded(to: 6))"
+        nextID += 1
+        let record = InstanceRecord(id: id, workspaceID: workspaceID, generation: generation,
+                                    idempotencyToken: "out-of-band-\(id)", state: .running, address: nil)
+        instances[id] = record
+        launches += 1
+        return record
+    }
+
     public func create(_ spec: InstanceSpec) async throws -> InstanceRecord {
         let loseResponse = try await faults.next(for: "create")?.apply(provider: "instances", operation: "create") ?? false
         let record: InstanceRecord
