@@ -34,6 +34,7 @@ public struct InstancesReconciler: Reconciler {
                                            stagedGeneration: inputs.stagedGeneration,
                                            live: listed.map { .init(id: $0.id, generation: $0.generation, running: $0.state == .running) })
             var kept = plan.keep.flatMap { keep in listed.first { $0.id == keep.id } }
+            var created = false
             for step in plan.steps {
                 switch step {
                 case .terminateStale(let id):
@@ -51,15 +52,37 @@ public struct InstancesReconciler: Reconciler {
                     kept = try await provider.create(InstanceSpec(
                         workspaceID: request.key, generation: generation, image: inputs.image,
                         bundleName: SecretsBundleReconciler.secretName(workspaceID: request.key)))
+                    created = true
                 case .waitForBundle:
                     break
                 }
             }
+            // An instance we launch or adopt now boots with the bundle staged for its generation.
+            let booted = kept.map { created || inputs.instanceID != $0.id ? inputs.stagedRuntimeHash : inputs.bootedRuntimeHash } ?? nil
+            let decision = created ? .none : restartDecision(inputs, kept: kept, booted: booted, now: request.now ?? Date())
             let observed = InstanceStore.Observed(instanceID: kept?.id, generation: kept?.generation ?? 0,
-                                                  state: kept?.state.rawValue, address: kept?.address)
-            try await instances.record(observed, phase: plan.phase, workspaceID: request.key, fence: request.fence, now: request.now)
+                                                  state: kept?.state.rawValue, address: kept?.address, bootedRuntimeHash: booted)
+            let pending: Bool
+            switch decision {
+            case .waitForTurnEnd, .pending: pending = true
+            default: pending = false
+            }
+            try await instances.record(observed, phase: plan.phase, restartPending: pending, workspaceID: request.key,
+                                       fence: request.fence, now: request.now)
             try await status.set(condition(for: plan, kept: kept, target: inputs.targetGeneration), error: nil,
                                  workspaceID: request.key, controller: name, fence: request.fence, now: request.now)
+            switch decision {
+            case .restartNow:
+                try await instances.requestRestart(workspaceID: request.key, expected: inputs.targetGeneration, fence: request.fence)
+                try await events.record(controller: name, key: request.key, fence: request.fence, type: .normal,
+                                        reason: "RestartingForConfig",
+                                        message: "a secret or template change the runtime consumes needs a new instance",
+                                        now: request.now)
+            case .debounce(let until):
+                return .requeueAfter(.seconds(max(1, until.timeIntervalSince(request.now ?? Date()))))
+            default:
+                break
+            }
             return .done
         } catch let error as ProviderError {
             let failure = error.failure
@@ -68,6 +91,19 @@ public struct InstancesReconciler: Reconciler {
                                  fence: request.fence, now: request.now)
             return error.isTerminal ? .terminal(failure) : .retry(failure)
         }
+    }
+
+    /// Seed 000's rules, for a running instance of the current generation whose staged bundle
+    /// differs from the one it booted with.
+    private func restartDecision(_ inputs: InstanceStore.Inputs, kept: InstanceRecord?, booted: String?, now: Date) -> RestartDecision {
+        guard let kept, inputs.desiredState == "running", kept.generation == inputs.targetGeneration,
+              inputs.stagedGeneration == inputs.targetGeneration, let booted, let staged = inputs.stagedRuntimeHash else {
+            return .none
+        }
+        return RestartDecision.decide(.init(
+            kind: inputs.kind, restartPolicy: inputs.restartPolicy, runtimeHashChanged: staged != booted,
+            authoredByWorkspace: inputs.lastSecretWriter == "workspace:\(inputs.workspaceID)",
+            busySince: inputs.busySince, lastChangeAt: inputs.lastSecretWriteAt ?? .distantPast, now: now))
     }
 
     private func condition(for plan: InstancePlan, kept: InstanceRecord?, target: Int64) -> WorkspaceStatusStore.Condition {

@@ -21,12 +21,29 @@ public struct InstanceStore: Sendable {
         public var targetGeneration: Int64
         public var stagedGeneration: Int64?
         public var instanceID: String?
+        public var restartPolicy: String
+        public var stagedRuntimeHash: String?
+        public var bootedRuntimeHash: String?
+        /// The runtime's heartbeat says it is in a turn (for the instance we know).
+        public var busySince: Date?
+        /// The latest write to the workspace's secrets or its org's, and who wrote it.
+        public var lastSecretWriteAt: Date?
+        public var lastSecretWriter: String?
     }
 
     public func selectInputs(workspaceID: String) async throws -> Inputs? {
         let sql = """
-            SELECT w.id, w.kind, w.desired_state, w.image, w.phase, i.target_generation, i.instance_id, b.staged_generation
+            SELECT w.id, w.kind, w.desired_state, w.image, w.phase, w.restart_policy,
+                   i.target_generation, i.instance_id, i.booted_runtime_hash,
+                   b.staged_generation, b.staged_runtime_hash,
+                   r.busy_since, last.written_at AS last_write_at, last.written_by AS last_writer
               FROM workspaces w JOIN instances i ON i.key = w.id JOIN secret_bundles b ON b.key = w.id
+              LEFT JOIN workspace_runtime_status r ON r.workspace_id = w.id AND r.instance_id = i.instance_id
+              LEFT JOIN LATERAL (
+                    SELECT written_at, written_by FROM workspace_secrets WHERE workspace_id = w.id
+                    UNION ALL
+                    SELECT written_at, written_by FROM org_secrets WHERE org = w.org
+                    ORDER BY written_at DESC LIMIT 1) last ON true
              WHERE w.id = $1::uuid
             """
         guard let row = try await pool.query(sql, [workspaceID]).rows.first else { return nil }
@@ -35,7 +52,13 @@ public struct InstanceStore: Sendable {
                       phase: try row.require(String.self, "phase"),
                       targetGeneration: try row.require(Int64.self, "target_generation"),
                       stagedGeneration: try row.decode(Int64.self, "staged_generation"),
-                      instanceID: try row.decode(String.self, "instance_id"))
+                      instanceID: try row.decode(String.self, "instance_id"),
+                      restartPolicy: try row.require(String.self, "restart_policy"),
+                      stagedRuntimeHash: try row.decode(String.self, "staged_runtime_hash"),
+                      bootedRuntimeHash: try row.decode(String.self, "booted_runtime_hash"),
+                      busySince: try row.decode(Date.self, "busy_since"),
+                      lastSecretWriteAt: try row.decode(Date.self, "last_write_at"),
+                      lastSecretWriter: try row.decode(String.self, "last_writer"))
     }
 
     public struct Observed: Sendable, Equatable {
@@ -43,34 +66,51 @@ public struct InstanceStore: Sendable {
         public var generation: Int64
         public var state: String?
         public var address: String?
+        public var bootedRuntimeHash: String?
 
-        public init(instanceID: String?, generation: Int64, state: String?, address: String?) {
+        public init(instanceID: String?, generation: Int64, state: String?, address: String?, bootedRuntimeHash: String?) {
             self.instanceID = instanceID
             self.generation = generation
             self.state = state
             self.address = address
+            self.bootedRuntimeHash = bootedRuntimeHash
         }
     }
 
     /// Records the observed instance and the workspace's phase, each only if it changed.
-    public func record(_ observed: Observed, phase: String, workspaceID: String, fence: Fence, now: Date?) async throws {
+    public func record(_ observed: Observed, phase: String, restartPending: Bool, workspaceID: String, fence: Fence,
+                       now: Date?) async throws {
         let sql = """
             WITH fence AS (
                 SELECT 1 FROM leases WHERE controller = 'instances' AND key = $1::uuid AND holder = $2 AND token = $3
             ), observed AS (
                 UPDATE instances i
                    SET instance_id = $4, instance_generation = $5, instance_state = $6, address = $7,
+                       booted_runtime_hash = $10,
                        launched_at = CASE WHEN i.instance_id IS DISTINCT FROM $4 THEN coalesce($9::timestamptz, now())
                                           ELSE i.launched_at END
                  WHERE i.key = $1::uuid AND EXISTS (SELECT 1 FROM fence)
-                   AND (i.instance_id, i.instance_generation, i.instance_state, i.address)
-                       IS DISTINCT FROM ($4, $5::bigint, $6, $7)
+                   AND (i.instance_id, i.instance_generation, i.instance_state, i.address, i.booted_runtime_hash)
+                       IS DISTINCT FROM ($4, $5::bigint, $6, $7, $10)
                 RETURNING 1
             )
-            UPDATE workspaces w SET phase = $8
-             WHERE w.id = $1::uuid AND EXISTS (SELECT 1 FROM fence) AND w.phase IS DISTINCT FROM $8
+            UPDATE workspaces w SET phase = $8, restart_pending = $11
+             WHERE w.id = $1::uuid AND EXISTS (SELECT 1 FROM fence)
+               AND (w.phase, w.restart_pending) IS DISTINCT FROM ($8, $11::boolean)
             """
         try await pool.query(sql, [workspaceID, fence.holder, fence.token, observed.instanceID, observed.generation,
-                                   observed.state, observed.address, phase, now])
+                                   observed.state, observed.address, phase, now, observed.bootedRuntimeHash, restartPending])
+    }
+
+    /// Asks for a new instance generation (a restart), if the target is still `expected` and
+    /// the lease ours. The bundle controller then stages the new generation's bundle.
+    public func requestRestart(workspaceID: String, expected: Int64, fence: Fence) async throws {
+        let sql = """
+            UPDATE instances i SET target_generation = i.target_generation + 1
+             WHERE i.key = $1::uuid AND i.target_generation = $2
+               AND EXISTS (SELECT 1 FROM leases l WHERE l.controller = 'instances' AND l.key = i.key
+                           AND l.holder = $3 AND l.token = $4)
+            """
+        try await pool.query(sql, [workspaceID, expected, fence.holder, fence.token])
     }
 }
