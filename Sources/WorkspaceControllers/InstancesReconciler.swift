@@ -57,9 +57,47 @@ public struct InstancesReconciler: Reconciler {
                     break
                 }
             }
+            let now = request.now ?? Date()
             // An instance we launch or adopt now boots with the bundle staged for its generation.
-            let booted = kept.map { created || inputs.instanceID != $0.id ? inputs.stagedRuntimeHash : inputs.bootedRuntimeHash } ?? nil
-            let decision = created ? .none : restartDecision(inputs, kept: kept, booted: booted, now: request.now ?? Date())
+            let adopted = kept.map { created || inputs.instanceID != $0.id } ?? false
+            let booted = kept == nil ? nil : (adopted ? inputs.stagedRuntimeHash : inputs.bootedRuntimeHash)
+            let verdict = health(inputs, kept: kept, adopted: adopted, now: now) ?? .init(phase: plan.phase, problem: nil)
+            var problem = verdict.problem
+            // A kept instance is watched: its heartbeat may stop at any time.
+            var outcome: ReconcileOutcome = kept == nil || inputs.desiredState != "running" ? .done : .requeueAfter(.seconds(60))
+            if verdict.phase == "failed" {
+                // A failure is acted on once it has been recorded in an earlier pass: the fleet
+                // count the circuit breaker reads then includes every workspace failing at once,
+                // however many are reconciled concurrently.
+                outcome = .retry(ReconcileFailure(reason: "RuntimeUnhealthy", message: problem ?? "the runtime is unhealthy"))
+                if inputs.phase == "failed" {
+                    let (failing, total) = try await instances.selectFleetHealth()
+                    let decision = Remediation.decide(kind: inputs.kind, phase: verdict.phase, attempts: inputs.remediations,
+                                                      lastAttemptAt: inputs.lastRemediationAt, now: now,
+                                                      failing: failing, total: total)
+                    switch decision {
+                    case .remediate:
+                        try await instances.requestRestart(workspaceID: request.key, expected: inputs.targetGeneration,
+                                                           fence: request.fence)
+                        try await instances.recordRemediations(inputs.remediations + 1, at: request.now,
+                                                               workspaceID: request.key, fence: request.fence)
+                        try await warn(request, "Remediating",
+                                       "recreating the failed platform workspace (remediation \(inputs.remediations + 1)): \(problem ?? "")")
+                        outcome = .done
+                    case .waitUntil(let due):
+                        outcome = .requeueAfter(.seconds(max(1, due.timeIntervalSince(now))))
+                    case .budgetSpent(let message), .circuitOpen(let message):
+                        problem = [problem, message].compactMap { $0 }.joined(separator: "; ")
+                        try await warn(request, decision == .budgetSpent(message) ? "RemediationBudgetSpent" : "RemediationPaused",
+                                       message)
+                    case .none:
+                        break
+                    }
+                }
+            } else if verdict.phase == "running", inputs.remediations > 0 {
+                try await instances.recordRemediations(0, at: request.now, workspaceID: request.key, fence: request.fence)
+            }
+            let decision = created ? .none : restartDecision(inputs, kept: kept, booted: booted, now: now)
             let observed = InstanceStore.Observed(instanceID: kept?.id, generation: kept?.generation ?? 0,
                                                   state: kept?.state.rawValue, address: kept?.address, bootedRuntimeHash: booted)
             let pending: Bool
@@ -67,10 +105,13 @@ public struct InstancesReconciler: Reconciler {
             case .waitForTurnEnd, .pending: pending = true
             default: pending = false
             }
-            try await instances.record(observed, phase: plan.phase, restartPending: pending, workspaceID: request.key,
+            try await instances.record(observed, phase: verdict.phase, restartPending: pending, workspaceID: request.key,
                                        fence: request.fence, now: request.now)
-            try await status.set(condition(for: plan, kept: kept, target: inputs.targetGeneration), error: nil,
-                                 workspaceID: request.key, controller: name, fence: request.fence, now: request.now)
+            let condition = problem.map {
+                WorkspaceStatusStore.Condition(type: "InstanceReady", status: false, reason: "RuntimeUnhealthy", message: $0)
+            } ?? self.condition(for: plan, kept: kept, target: inputs.targetGeneration)
+            try await status.set(condition, error: problem, workspaceID: request.key, controller: name,
+                                 fence: request.fence, now: request.now)
             switch decision {
             case .restartNow:
                 try await instances.requestRestart(workspaceID: request.key, expected: inputs.targetGeneration, fence: request.fence)
@@ -79,11 +120,11 @@ public struct InstancesReconciler: Reconciler {
                                         message: "a secret or template change the runtime consumes needs a new instance",
                                         now: request.now)
             case .debounce(let until):
-                return .requeueAfter(.seconds(max(1, until.timeIntervalSince(request.now ?? Date()))))
+                return .requeueAfter(.seconds(max(1, until.timeIntervalSince(now))))
             default:
                 break
             }
-            return .done
+            return outcome
         } catch let error as ProviderError {
             let failure = error.failure
             try await status.set(.init(type: "InstanceReady", status: false, reason: failure.reason, message: failure.message),
@@ -91,6 +132,22 @@ public struct InstancesReconciler: Reconciler {
                                  fence: request.fence, now: request.now)
             return error.isTerminal ? .terminal(failure) : .retry(failure)
         }
+    }
+
+    /// The health of the instance we keep, from its heartbeat; nil when there is none to judge.
+    private func health(_ inputs: InstanceStore.Inputs, kept: InstanceRecord?, adopted: Bool, now: Date) -> InstanceHealth.Verdict? {
+        guard let kept, inputs.desiredState == "running" else { return nil }
+        var heartbeat: InstanceHealth.Heartbeat?
+        if !adopted, let ready = inputs.heartbeatReady, let at = inputs.heartbeatAt {
+            heartbeat = .init(ready: ready, reportedAt: at)
+        }
+        return InstanceHealth.evaluate(instanceID: kept.id, launchedAt: adopted ? now : inputs.launchedAt,
+                                       heartbeat: heartbeat, now: now)
+    }
+
+    private func warn(_ request: ReconcileRequest, _ reason: String, _ message: String) async throws {
+        try await events.record(controller: name, key: request.key, fence: request.fence, type: .warning,
+                                reason: reason, message: message, now: request.now)
     }
 
     /// Seed 000's rules, for a running instance of the current generation whose staged bundle

@@ -29,12 +29,19 @@ public struct InstanceStore: Sendable {
         /// The latest write to the workspace's secrets or its org's, and who wrote it.
         public var lastSecretWriteAt: Date?
         public var lastSecretWriter: String?
+        public var launchedAt: Date?
+        /// The runtime's latest heartbeat for the instance we know, if any.
+        public var heartbeatReady: Bool?
+        public var heartbeatAt: Date?
+        public var remediations: Int
+        public var lastRemediationAt: Date?
     }
 
     public func selectInputs(workspaceID: String) async throws -> Inputs? {
         let sql = """
             SELECT w.id, w.kind, w.desired_state, w.image, w.phase, w.restart_policy,
-                   i.target_generation, i.instance_id, i.booted_runtime_hash,
+                   i.target_generation, i.instance_id, i.booted_runtime_hash, i.launched_at,
+                   i.remediations, i.last_remediation_at, r.ready AS heartbeat_ready, r.reported_at AS heartbeat_at,
                    b.staged_generation, b.staged_runtime_hash,
                    r.busy_since, last.written_at AS last_write_at, last.written_by AS last_writer
               FROM workspaces w JOIN instances i ON i.key = w.id JOIN secret_bundles b ON b.key = w.id
@@ -58,7 +65,12 @@ public struct InstanceStore: Sendable {
                       bootedRuntimeHash: try row.decode(String.self, "booted_runtime_hash"),
                       busySince: try row.decode(Date.self, "busy_since"),
                       lastSecretWriteAt: try row.decode(Date.self, "last_write_at"),
-                      lastSecretWriter: try row.decode(String.self, "last_writer"))
+                      lastSecretWriter: try row.decode(String.self, "last_writer"),
+                      launchedAt: try row.decode(Date.self, "launched_at"),
+                      heartbeatReady: try row.decode(Bool.self, "heartbeat_ready"),
+                      heartbeatAt: try row.decode(Date.self, "heartbeat_at"),
+                      remediations: try row.require(Int.self, "remediations"),
+                      lastRemediationAt: try row.decode(Date.self, "last_remediation_at"))
     }
 
     public struct Observed: Sendable, Equatable {
@@ -100,6 +112,28 @@ public struct InstanceStore: Sendable {
             """
         try await pool.query(sql, [workspaceID, fence.holder, fence.token, observed.instanceID, observed.generation,
                                    observed.state, observed.address, phase, now, observed.bootedRuntimeHash, restartPending])
+    }
+
+    /// Workspaces that should run, and how many of them are failed (for the circuit breaker).
+    public func selectFleetHealth() async throws -> (failing: Int, total: Int) {
+        let row = try await pool.query("""
+            SELECT count(*) AS total, count(*) FILTER (WHERE phase = 'failed') AS failing
+              FROM workspaces WHERE desired_state = 'running'
+            """).rows[0]
+        return (try row.require(Int.self, "failing"), try row.require(Int.self, "total"))
+    }
+
+    /// Counts a remediation (a restart asked for a failed workspace), or resets the count once
+    /// the workspace is healthy; only if it changes and the lease is ours.
+    public func recordRemediations(_ count: Int, at time: Date?, workspaceID: String, fence: Fence) async throws {
+        let sql = """
+            UPDATE instances i SET remediations = $2,
+                   last_remediation_at = CASE WHEN $2 = 0 THEN NULL ELSE coalesce($5::timestamptz, now()) END
+             WHERE i.key = $1::uuid AND i.remediations <> $2
+               AND EXISTS (SELECT 1 FROM leases l WHERE l.controller = 'instances' AND l.key = i.key
+                           AND l.holder = $3 AND l.token = $4)
+            """
+        try await pool.query(sql, [workspaceID, count, fence.holder, fence.token, time])
     }
 
     /// Asks for a new instance generation (a restart), if the target is still `expected` and
