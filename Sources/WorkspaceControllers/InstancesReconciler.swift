@@ -17,8 +17,10 @@ public struct InstancesReconciler: Reconciler {
     private let status: WorkspaceStatusStore
     private let provider: any InstanceProvider
     private let events: EventStore
+    private let pacer: RestartPacer
 
-    public init(pool: PostgresPool, provider: any InstanceProvider) {
+    public init(pool: PostgresPool, provider: any InstanceProvider, pacer: RestartPacer = RestartPacer()) {
+        self.pacer = pacer
         self.instances = InstanceStore(pool: pool)
         self.status = WorkspaceStatusStore(pool: pool)
         self.provider = provider
@@ -97,7 +99,11 @@ public struct InstancesReconciler: Reconciler {
             } else if verdict.phase == "running", inputs.remediations > 0 {
                 try await instances.recordRemediations(0, at: request.now, workspaceID: request.key, fence: request.fence)
             }
-            let decision = created ? .none : restartDecision(inputs, kept: kept, booted: booted, now: now)
+            var decision = created ? .none : restartDecision(inputs, kept: kept, booted: booted, now: now)
+            if decision == .restartNow {
+                let wait = pacer.reserve(at: now)
+                if wait > .zero { decision = .debounce(until: now.addingTimeInterval(wait.seconds)) }
+            }
             let observed = InstanceStore.Observed(instanceID: kept?.id, generation: kept?.generation ?? 0,
                                                   state: kept?.state.rawValue, address: kept?.address, bootedRuntimeHash: booted)
             let pending: Bool

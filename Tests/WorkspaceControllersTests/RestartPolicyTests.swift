@@ -88,3 +88,41 @@ struct RestartPolicyTests {
         #expect(try await Self.restartPending(world) == false)
     }
 }
+
+@Suite("seed 000: org-wide changes")
+struct FanOutRestartTests {
+    @Test("an org-wide secret change restarts the org's agents at a bounded rate")
+    func pacedFanOut() async throws {
+        let world = try await InstancesTests.world()
+        try await world.pool.query("""
+            INSERT INTO workspaces (org, name, template, image) SELECT 'acme', 'w' || g, 'seo-agent', 'agent:1' FROM generate_series(1, 9) g
+            """)
+        let pacer = RestartPacer(rate: 0.1, burst: 3)
+        func driver() -> TickDriver {
+            TickDriver(pool: world.pool, controllers: [
+                .init(SecretsBundleReconciler(pool: world.pool, secretStore: world.store)),
+                .init(InstancesReconciler(pool: world.pool, provider: world.cloud, pacer: pacer)),
+            ], logger: TestDatabase.logger)
+        }
+        let t0 = Date(timeIntervalSince1970: 1_900_000_000)
+        _ = try await driver().tickUntilConverged(now: t0)
+        #expect(await world.cloud.launches == 10)
+        try await world.pool.query("INSERT INTO org_secrets (org, key, value) VALUES ('acme', 'SHARED_TOKEN', 'v2')")
+        _ = try await driver().tickUntilConverged(now: t0 + 60)
+        #expect(await world.cloud.launches == 13)
+        // One token per 10 s, at most 3 saved: every 30 s at most three more restart.
+        var now = t0 + 60
+        var previous = await world.cloud.launches
+        while previous < 20 {
+            now += 30
+            _ = try await driver().tick(now: now, full: true)
+            _ = try await driver().tickUntilConverged(now: now)
+            let launches = await world.cloud.launches
+            #expect(launches - previous <= 3)
+            #expect(launches > previous, "no progress at \(now)")
+            if launches == previous { break }
+            previous = launches
+        }
+        #expect(await world.cloud.launches == 20)
+    }
+}
