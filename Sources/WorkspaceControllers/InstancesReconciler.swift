@@ -30,113 +30,145 @@ public struct InstancesReconciler: Reconciler {
     public func reconcile(_ request: ReconcileRequest) async throws -> ReconcileOutcome {
         guard let inputs = try await instances.selectInputs(workspaceID: request.key) else { return .done }
         do {
-            request.actions.record("instances.list", mutating: false)
-            let listed = try await provider.list(workspaceID: request.key).filter(\.state.isLive)
-            let plan = InstancePlan.decide(desiredState: inputs.desiredState, targetGeneration: inputs.targetGeneration,
-                                           stagedGeneration: inputs.stagedGeneration,
-                                           live: listed.map { .init(id: $0.id, generation: $0.generation, running: $0.state == .running) })
-            var kept = plan.keep.flatMap { keep in listed.first { $0.id == keep.id } }
-            var created = false
-            for step in plan.steps {
-                switch step {
-                case .terminateStale(let id):
-                    request.actions.record("instances.terminate", mutating: true)
-                    try await provider.terminate(instanceID: id)
-                case .terminateExtra(let id):
-                    request.actions.record("instances.terminate", mutating: true)
-                    try await provider.terminate(instanceID: id)
-                    try await events.record(controller: name, key: request.key, fence: request.fence, type: .warning,
-                                            reason: "DuplicateInstance",
-                                            message: "terminated extra instance \(id) of generation \(inputs.targetGeneration)",
-                                            now: request.now)
-                case .create(let generation):
-                    request.actions.record("instances.create", mutating: true)
-                    kept = try await provider.create(InstanceSpec(
-                        workspaceID: request.key, generation: generation, image: inputs.image,
-                        bundleName: SecretsBundleReconciler.secretName(workspaceID: request.key)))
-                    created = true
-                case .waitForBundle:
-                    break
-                }
-            }
+            let (plan, listed) = try await plan(inputs, request)
+            let (kept, created) = try await carryOut(plan, listed: listed, inputs, request)
             let now = request.now ?? Date()
             // An instance we launch or adopt now boots with the bundle staged for its generation.
             let adopted = kept.map { created || inputs.instanceID != $0.id } ?? false
             let booted = kept == nil ? nil : (adopted ? inputs.stagedRuntimeHash : inputs.bootedRuntimeHash)
             let verdict = health(inputs, kept: kept, adopted: adopted, now: now) ?? .init(phase: plan.phase, problem: nil)
-            var problem = verdict.problem
             // A kept instance is watched: its heartbeat may stop at any time.
-            var outcome: ReconcileOutcome = kept == nil || inputs.desiredState != "running" ? .done : .requeueAfter(.seconds(60))
-            if verdict.phase == "failed" {
-                // A failure is acted on once it has been recorded in an earlier pass: the fleet
-                // count the circuit breaker reads then includes every workspace failing at once,
-                // however many are reconciled concurrently.
-                outcome = .retry(ReconcileFailure(reason: "RuntimeUnhealthy", message: problem ?? "the runtime is unhealthy"))
-                if inputs.phase == "failed" {
-                    let (failing, total) = try await instances.selectFleetHealth()
-                    let decision = Remediation.decide(kind: inputs.kind, phase: verdict.phase, attempts: inputs.remediations,
-                                                      lastAttemptAt: inputs.lastRemediationAt, now: now,
-                                                      failing: failing, total: total)
-                    switch decision {
-                    case .remediate:
-                        try await instances.requestRestart(workspaceID: request.key, expected: inputs.targetGeneration,
-                                                           fence: request.fence)
-                        try await instances.recordRemediations(inputs.remediations + 1, at: request.now,
-                                                               workspaceID: request.key, fence: request.fence)
-                        try await warn(request, "Remediating",
-                                       "recreating the failed platform workspace (remediation \(inputs.remediations + 1)): \(problem ?? "")")
-                        outcome = .done
-                    case .waitUntil(let due):
-                        outcome = .requeueAfter(.seconds(max(1, due.timeIntervalSince(now))))
-                    case .budgetSpent(let message), .circuitOpen(let message):
-                        problem = [problem, message].compactMap { $0 }.joined(separator: "; ")
-                        try await warn(request, decision == .budgetSpent(message) ? "RemediationBudgetSpent" : "RemediationPaused",
-                                       message)
-                    case .none:
-                        break
-                    }
-                }
-            } else if verdict.phase == "running", inputs.remediations > 0 {
-                try await instances.recordRemediations(0, at: request.now, workspaceID: request.key, fence: request.fence)
-            }
-            var decision = created ? .none : restartDecision(inputs, kept: kept, booted: booted, now: now)
-            if decision == .restartNow {
-                let wait = pacer.reserve(at: now)
-                if wait > .zero { decision = .debounce(until: now.addingTimeInterval(wait.seconds)) }
-            }
-            let observed = InstanceStore.Observed(instanceID: kept?.id, generation: kept?.generation ?? 0,
-                                                  state: kept?.state.rawValue, address: kept?.address, bootedRuntimeHash: booted)
-            let pending: Bool
-            switch decision {
-            case .waitForTurnEnd, .pending: pending = true
-            default: pending = false
-            }
-            try await instances.record(observed, phase: verdict.phase, restartPending: pending, workspaceID: request.key,
-                                       fence: request.fence, now: request.now)
-            let condition = problem.map {
-                WorkspaceStatusStore.Condition(type: "InstanceReady", status: false, reason: "RuntimeUnhealthy", message: $0)
-            } ?? self.condition(for: plan, kept: kept, target: inputs.targetGeneration)
-            try await status.set(condition, error: problem, workspaceID: request.key, controller: name,
-                                 fence: request.fence, now: request.now)
-            switch decision {
-            case .restartNow:
-                try await instances.requestRestart(workspaceID: request.key, expected: inputs.targetGeneration, fence: request.fence)
-                try await events.record(controller: name, key: request.key, fence: request.fence, type: .normal,
-                                        reason: "RestartingForConfig",
-                                        message: "a secret or template change the runtime consumes needs a new instance",
-                                        now: request.now)
-            case .debounce(let until):
-                return .requeueAfter(.seconds(max(1, until.timeIntervalSince(now))))
-            default:
-                break
-            }
-            return outcome
+            let watching: ReconcileOutcome = kept == nil || inputs.desiredState != "running" ? .done : .requeueAfter(.seconds(60))
+            let (outcome, problem) = try await remediateIfFailed(verdict, inputs, request, now: now, otherwise: watching)
+            let decision = created ? .none : pacedRestartDecision(inputs, kept: kept, booted: booted, now: now)
+            try await record(plan, verdict: verdict, problem: problem, kept: kept, booted: booted, decision: decision,
+                             inputs, request)
+            return try await applyRestart(decision, inputs, request, now: now) ?? outcome
         } catch let error as ProviderError {
             let failure = error.failure
             try await status.set(.init(type: "InstanceReady", status: false, reason: failure.reason, message: failure.message),
                                  error: failure.message, workspaceID: request.key, controller: name,
                                  fence: request.fence, now: request.now)
             return error.isTerminal ? .terminal(failure) : .retry(failure)
+        }
+    }
+
+    /// What the provider has, and what to do about it.
+    private func plan(_ inputs: InstanceStore.Inputs, _ request: ReconcileRequest) async throws -> (InstancePlan, [InstanceRecord]) {
+        request.actions.record("instances.list", mutating: false)
+        let listed = try await provider.list(workspaceID: request.key).filter(\.state.isLive)
+        let plan = InstancePlan.decide(desiredState: inputs.desiredState, targetGeneration: inputs.targetGeneration,
+                                       stagedGeneration: inputs.stagedGeneration,
+                                       live: listed.map { .init(id: $0.id, generation: $0.generation, running: $0.state == .running) })
+        return (plan, listed)
+    }
+
+    /// The plan's steps, in order; returns the instance that serves the workspace, and whether
+    /// it was created now.
+    private func carryOut(_ plan: InstancePlan, listed: [InstanceRecord], _ inputs: InstanceStore.Inputs,
+                          _ request: ReconcileRequest) async throws -> (InstanceRecord?, Bool) {
+        var kept = plan.keep.flatMap { keep in listed.first { $0.id == keep.id } }
+        var created = false
+        for step in plan.steps {
+            switch step {
+            case .terminateStale(let id):
+                request.actions.record("instances.terminate", mutating: true)
+                try await provider.terminate(instanceID: id)
+            case .terminateExtra(let id):
+                request.actions.record("instances.terminate", mutating: true)
+                try await provider.terminate(instanceID: id)
+                try await warn(request, "DuplicateInstance", "terminated extra instance \(id) of generation \(inputs.targetGeneration)")
+            case .create(let generation):
+                request.actions.record("instances.create", mutating: true)
+                kept = try await provider.create(InstanceSpec(
+                    workspaceID: request.key, generation: generation, image: inputs.image,
+                    bundleName: SecretsBundleReconciler.secretName(workspaceID: request.key)))
+                created = true
+            case .waitForBundle:
+                break
+            }
+        }
+        return (kept, created)
+    }
+
+    /// A failed workspace is a failed reconcile (retried with backoff); a failed platform
+    /// workspace is recreated once its failure was recorded in an earlier pass — so the fleet
+    /// count the circuit breaker reads includes every workspace failing at once, however many
+    /// are reconciled concurrently. Returns the outcome and the problem to surface.
+    private func remediateIfFailed(_ verdict: InstanceHealth.Verdict, _ inputs: InstanceStore.Inputs, _ request: ReconcileRequest,
+                                   now: Date, otherwise: ReconcileOutcome) async throws -> (ReconcileOutcome, String?) {
+        guard verdict.phase == "failed" else {
+            if verdict.phase == "running", inputs.remediations > 0 {
+                try await instances.recordRemediations(0, at: request.now, workspaceID: request.key, fence: request.fence)
+            }
+            return (otherwise, verdict.problem)
+        }
+        let problem = verdict.problem ?? "the runtime is unhealthy"
+        let failed = ReconcileOutcome.retry(ReconcileFailure(reason: "RuntimeUnhealthy", message: problem))
+        guard inputs.phase == "failed" else { return (failed, problem) }
+        let (failing, total) = try await instances.selectFleetHealth()
+        let decision = Remediation.decide(kind: inputs.kind, phase: verdict.phase, attempts: inputs.remediations,
+                                          lastAttemptAt: inputs.lastRemediationAt, now: now, failing: failing, total: total)
+        switch decision {
+        case .remediate:
+            try await instances.requestRestart(workspaceID: request.key, expected: inputs.targetGeneration, fence: request.fence)
+            try await instances.recordRemediations(inputs.remediations + 1, at: request.now, workspaceID: request.key,
+                                                   fence: request.fence)
+            try await warn(request, "Remediating",
+                           "recreating the failed platform workspace (remediation \(inputs.remediations + 1)): \(problem)")
+            return (.done, problem)
+        case .waitUntil(let due):
+            return (.requeueAfter(.seconds(max(1, due.timeIntervalSince(now)))), problem)
+        case .budgetSpent(let message):
+            try await warn(request, "RemediationBudgetSpent", message)
+            return (failed, "\(problem); \(message)")
+        case .circuitOpen(let message):
+            try await warn(request, "RemediationPaused", message)
+            return (failed, "\(problem); \(message)")
+        case .none:
+            return (failed, problem)
+        }
+    }
+
+    /// The seed-000 restart decision, with restarts paced across the fleet.
+    private func pacedRestartDecision(_ inputs: InstanceStore.Inputs, kept: InstanceRecord?, booted: String?,
+                                      now: Date) -> RestartDecision {
+        let decision = restartDecision(inputs, kept: kept, booted: booted, now: now)
+        guard decision == .restartNow else { return decision }
+        let wait = pacer.reserve(at: now)
+        return wait > .zero ? .debounce(until: now.addingTimeInterval(wait.seconds)) : decision
+    }
+
+    /// The observed instance, phase, restart_pending and the InstanceReady condition.
+    private func record(_ plan: InstancePlan, verdict: InstanceHealth.Verdict, problem: String?, kept: InstanceRecord?,
+                        booted: String?, decision: RestartDecision, _ inputs: InstanceStore.Inputs,
+                        _ request: ReconcileRequest) async throws {
+        let observed = InstanceStore.Observed(instanceID: kept?.id, generation: kept?.generation ?? 0,
+                                              state: kept?.state.rawValue, address: kept?.address, bootedRuntimeHash: booted)
+        try await instances.record(observed, phase: verdict.phase, restartPending: decision.marksRestartPending, workspaceID: request.key,
+                                   fence: request.fence, now: request.now)
+        let condition = problem.map {
+            WorkspaceStatusStore.Condition(type: "InstanceReady", status: false, reason: "RuntimeUnhealthy", message: $0)
+        } ?? self.condition(for: plan, kept: kept, target: inputs.targetGeneration)
+        try await status.set(condition, error: problem, workspaceID: request.key, controller: name,
+                             fence: request.fence, now: request.now)
+    }
+
+    /// Carries out a restart decision; returns an outcome that replaces the default, if any.
+    private func applyRestart(_ decision: RestartDecision, _ inputs: InstanceStore.Inputs, _ request: ReconcileRequest,
+                              now: Date) async throws -> ReconcileOutcome? {
+        switch decision {
+        case .restartNow:
+            try await instances.requestRestart(workspaceID: request.key, expected: inputs.targetGeneration, fence: request.fence)
+            try await events.record(controller: name, key: request.key, fence: request.fence, type: .normal,
+                                    reason: "RestartingForConfig",
+                                    message: "a secret or template change the runtime consumes needs a new instance",
+                                    now: request.now)
+            return nil
+        case .debounce(let until):
+            return .requeueAfter(.seconds(max(1, until.timeIntervalSince(now))))
+        default:
+            return nil
         }
     }
 

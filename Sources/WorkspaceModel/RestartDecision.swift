@@ -14,6 +14,14 @@ public enum RestartDecision: Sendable, Equatable {
     /// Never restarted automatically: `restart_pending` until an operator or the workspace asks.
     case pending(reason: String)
 
+    /// Whether `workspaces.restart_pending` should say a restart is waiting.
+    public var marksRestartPending: Bool {
+        switch self {
+        case .waitForTurnEnd, .pending: return true
+        case .none, .restartNow, .debounce: return false
+        }
+    }
+
     public struct Inputs: Sendable {
         public var kind: String
         public var restartPolicy: String
