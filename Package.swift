@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "molecule-reconciler", targets: ["MoleculeReconcilerCLI"]),
         .executable(name: "molecule-bench", targets: ["MoleculeBench"]),
+        .executable(name: "molecule-workspace-runtime", targets: ["MoleculeWorkspaceRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -69,6 +70,13 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        .executableTarget(name: "MoleculeWorkspaceRuntime", dependencies: [
+            "LocalProviders",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .executableTarget(name: "MoleculeBench", dependencies: [
             "Postgres", "ReconcileRuntime", "ReconcileStore", "ControllerHost", "EmbeddedPostgres",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -83,7 +91,7 @@ let package = Package(
             "WorkspaceControllers", "WorkspaceModel", "Providers", "ProviderFakes", "ControllerHost",
             "ReconcileRuntime", "ReconcileStore", "Postgres", "PostgresTestSupport",
         ]),
-        .testTarget(name: "LocalProvidersTests", dependencies: ["LocalProviders", "Providers"]),
+        .testTarget(name: "LocalProvidersTests", dependencies: ["LocalProviders", "Providers", "CurlHTTP"]),
         .testTarget(name: "WorkspaceModelTests", dependencies: ["WorkspaceModel"]),
         .testTarget(name: "ProviderFakesTests", dependencies: ["Providers", "ProviderFakes"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresTestSupport"]),

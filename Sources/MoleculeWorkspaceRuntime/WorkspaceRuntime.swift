@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import LocalProviders
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// The small workspace runtime the local instance provider runs, one process per instance: it
+/// loads its staged bundle (template files, secrets, instance token) from the file secret store,
+/// and serves on loopback what a real runtime reports and accepts — status, plugin delivery
+/// (authenticated with the instance token), and a way to begin and end a turn. SIGTERM stops it
+/// cleanly.
+@main
+struct WorkspaceRuntime: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "molecule-workspace-runtime",
+        abstract: "A minimal workspace runtime for the local provider: status, plugins and turns over HTTP.")
+
+    @Option(help: "Root of the file secret store.")
+    var secretStore: String
+
+    @Option(help: "The bundle's secret name.")
+    var bundle: String
+
+    @Option(help: "Loopback port; 0 picks a free one.")
+    var port = 0
+
+    @Option(help: "Where to write the port once listening.")
+    var portFile: String?
+
+    @Option(help: "The plugin that provides the management MCP server.")
+    var managementPlugin = "molecule-platform-mcp"
+
+    func run() async throws {
+        let logger = Logger(label: "molecule-workspace-runtime")
+        let store = FileSecretStore(root: URL(fileURLWithPath: secretStore))
+        let description = try await store.describe(name: bundle)
+        let loaded = try JSONDecoder().decode(LoadedBundle.self, from: try await store.read(name: bundle))
+        let state = RuntimeState(bundleHash: description?.contentHash, token: loaded.instanceToken,
+                                 managementPlugin: managementPlugin)
+        let router = Router()
+        state.routes(router)
+        let portFile = self.portFile
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
+                              onServerRunning: { channel in
+                                  if let portFile, let bound = channel.localAddress?.port {
+                                      try? Data("\(bound)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
+                                  }
+                              }, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint],
+                                                      logger: logger))
+        try await group.run()
+    }
+}
+
+/// The bundle's canonical JSON, as staged by the secrets-bundle controller.
+struct LoadedBundle: Decodable {
+    var files: [String: String]
+    var env: [String: String]
+    var instanceToken: String
+
+    enum CodingKeys: String, CodingKey {
+        case files, env
+        case instanceToken = "instance_token"
+    }
+}
