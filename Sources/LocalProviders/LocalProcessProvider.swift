@@ -1,0 +1,154 @@
+import Dispatch
+import Foundation
+import Providers
+
+/// The embedded default's compute: every instance is a `molecule-workspace-runtime` process on
+/// loopback. Each instance has a record file (written before the process is started, so a crash
+/// between the two leaves a trace), holding its pid and the process's start time, so that a
+/// restarted reconciler — even after `kill -9` — adopts running instances and never mistakes a
+/// reused pid for one of them. Idempotent per token like EC2's ClientToken. Blocking work runs
+/// on a dispatch queue.
+public struct LocalProcessProvider: InstanceProvider {
+    struct Record: Codable {
+        var id: String
+        var workspaceID: String
+        var generation: Int64
+        var token: String
+        var pid: Int32
+        var startTime: String?
+        var terminated: Bool
+    }
+
+    public let directory: URL
+    public let runtimeExecutable: URL
+    public let secretStoreRoot: URL
+    private let queue = DispatchQueue(label: "molecule.local-process-provider")
+
+    /// - Parameters:
+    ///   - directory: where instance records and port files live.
+    ///   - runtimeExecutable: the `molecule-workspace-runtime` binary.
+    ///   - secretStoreRoot: the file secret store the runtimes read their bundles from.
+    public init(directory: URL, runtimeExecutable: URL, secretStoreRoot: URL) {
+        self.directory = directory
+        self.runtimeExecutable = runtimeExecutable
+        self.secretStoreRoot = secretStoreRoot
+    }
+
+    public func create(_ spec: InstanceSpec) async throws -> InstanceRecord {
+        try await onQueue {
+            let id = "local-\(spec.idempotencyToken)"
+            if let existing = try read(workspaceID: spec.workspaceID, id: id) { return describe(existing) }
+            var record = Record(id: id, workspaceID: spec.workspaceID, generation: spec.generation,
+                                token: spec.idempotencyToken, pid: 0, startTime: nil, terminated: false)
+            try write(record)
+            record.pid = try spawn(record, bundleName: spec.bundleName)
+            record.startTime = Self.startTime(of: record.pid)
+            try write(record)
+            return describe(record)
+        }
+    }
+
+    public func list(workspaceID: String) async throws -> [InstanceRecord] {
+        try await onQueue {
+            let folder = directory.appendingPathComponent(workspaceID)
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+            return try names.filter { $0.hasSuffix(".json") }.sorted().compactMap { name in
+                try read(workspaceID: workspaceID, id: String(name.dropLast(5))).map(describe)
+            }
+        }
+    }
+
+    public func terminate(instanceID: String) async throws {
+        try await onQueue {
+            guard var record = try findRecord(id: instanceID) else {
+                throw ProviderError(.notFound, provider: "instances", operation: "terminate",
+                                    message: "the instance ID '\(instanceID)' does not exist")
+            }
+            if isAlive(record) {
+                kill(record.pid, SIGTERM)
+                for _ in 0..<100 where isAlive(record) { usleep(50_000) }
+                if isAlive(record) { kill(record.pid, SIGKILL) }
+            }
+            record.terminated = true
+            try write(record)
+        }
+    }
+
+    private func describe(_ record: Record) -> InstanceRecord {
+        let alive = !record.terminated && isAlive(record)
+        let port = (try? String(contentsOf: portFile(record), encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let state: InstanceState = alive ? (port == nil ? .pending : .running) : .terminated
+        return InstanceRecord(id: record.id, workspaceID: record.workspaceID, generation: record.generation,
+                              idempotencyToken: record.token, state: state,
+                              address: alive ? port.map { "127.0.0.1:\($0)" } : nil)
+    }
+
+    /// Alive, and the same process that was started (not a reused pid). Reaps our own exited
+    /// children so they do not linger as zombies.
+    private func isAlive(_ record: Record) -> Bool {
+        guard record.pid > 0 else { return false }
+        var status: Int32 = 0
+        if waitpid(record.pid, &status, WNOHANG) == record.pid { return false }
+        guard kill(record.pid, 0) == 0 else { return false }
+        return record.startTime == nil || Self.startTime(of: record.pid) == record.startTime
+    }
+
+    /// Field 22 of /proc/<pid>/stat: the process's start time in clock ticks since boot.
+    static func startTime(of pid: Int32) -> String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? String(fields[19]) : nil
+    }
+
+    private func spawn(_ record: Record, bundleName: String) throws -> Int32 {
+        let arguments = [runtimeExecutable.path, "--secret-store", secretStoreRoot.path, "--bundle", bundleName,
+                         "--port-file", portFile(record).path]
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        let log = directory.appendingPathComponent(record.workspaceID).appendingPathComponent("\(record.id).log").path
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, runtimeExecutable.path, &actions, nil, argv, environ)
+        guard result == 0 else {
+            throw ProviderError(.transient, provider: "instances", operation: "create",
+                                message: "cannot start \(runtimeExecutable.lastPathComponent): \(String(cString: strerror(result)))")
+        }
+        return pid
+    }
+
+    private func portFile(_ record: Record) -> URL {
+        directory.appendingPathComponent(record.workspaceID).appendingPathComponent("\(record.id).port")
+    }
+
+    private func read(workspaceID: String, id: String) throws -> Record? {
+        let file = directory.appendingPathComponent(workspaceID).appendingPathComponent("\(id).json")
+        guard let data = FileManager.default.contents(atPath: file.path) else { return nil }
+        return try JSONDecoder().decode(Record.self, from: data)
+    }
+
+    private func findRecord(id: String) throws -> Record? {
+        let workspaces = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        for workspace in workspaces {
+            if let record = try read(workspaceID: workspace, id: id) { return record }
+        }
+        return nil
+    }
+
+    private func write(_ record: Record) throws {
+        let folder = directory.appendingPathComponent(record.workspaceID)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try JSONEncoder().encode(record).write(to: folder.appendingPathComponent("\(record.id).json"), options: .atomic)
+    }
+
+    private func onQueue<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import CurlHTTP
+import Foundation
+import LocalProviders
+import Providers
+import Testing
+
+@Suite("local process provider")
+struct LocalProcessProviderTests {
+    @Test("instances are real runtime processes: idempotent per token, adopted by a new provider, terminated for good")
+    func lifecycle() async throws {
+        let root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("lp-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let secrets = FileSecretStore(root: root.appendingPathComponent("secrets"))
+        let bundle = #"{"env":{},"files":{"config.yaml":"a: 1"},"instance_generation":"1","instance_token":"tok"}"#
+        _ = try await secrets.put(name: "molecule/workspace/ws-1/config", value: Data(bundle.utf8), contentHash: "h", versionToken: "v1")
+        let runtime = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("molecule-workspace-runtime")
+        func provider() -> LocalProcessProvider {
+            LocalProcessProvider(directory: root.appendingPathComponent("instances"), runtimeExecutable: runtime,
+                                 secretStoreRoot: secrets.root)
+        }
+        let spec = InstanceSpec(workspaceID: "ws-1", generation: 1, image: "local", bundleName: "molecule/workspace/ws-1/config")
+        let created = try await provider().create(spec)
+        #expect(try await provider().create(spec).id == created.id)
+        var listed: [InstanceRecord] = []
+        for _ in 0..<200 {
+            listed = try await provider().list(workspaceID: "ws-1")
+            if listed.first?.state == .running { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        // A new provider (a restarted reconciler) finds the same running process.
+        #expect(listed.count == 1 && listed[0].state == .running && listed[0].id == created.id)
+        let address = try #require(listed[0].address)
+        #expect(try await CurlHTTPClient().send(.init(url: "http://\(address)/status")).status == 200)
+        try await provider().terminate(instanceID: created.id)
+        #expect(try await provider().list(workspaceID: "ws-1").map(\.state) == [.terminated])
+        #expect(await (try? CurlHTTPClient().send(.init(url: "http://\(address)/status", timeoutMilliseconds: 500))) == nil)
+        // The token stays spent: asking again returns the terminated instance, as EC2 does.
+        #expect(try await provider().create(spec).state == .terminated)
+    }
+}
