@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         .target(name: "ReconcileRuntime", dependencies: []),
         .target(name: "Providers", dependencies: ["ReconcileRuntime"]),
-        .target(name: "LocalProviders", dependencies: ["Providers"]),
+        .target(name: "LocalProviders", dependencies: ["Providers", "CurlHTTP"]),
         .target(name: "WorkspaceStore", dependencies: ["Postgres", "ReconcileRuntime"]),
         .target(name: "WorkspaceControllers", dependencies: [
             "Postgres", "ReconcileRuntime", "ReconcileStore", "Providers", "WorkspaceModel", "WorkspaceStore",
@@ -88,7 +88,7 @@ let package = Package(
         ], path: "Tests/PostgresTestSupport"),
         .target(name: "ProviderFakes", dependencies: ["Providers"], path: "Tests/ProviderFakes"),
         .testTarget(name: "WorkspaceControllersTests", dependencies: [
-            "WorkspaceControllers", "WorkspaceModel", "Providers", "ProviderFakes", "ControllerHost",
+            "WorkspaceControllers", "WorkspaceModel", "Providers", "ProviderFakes", "ControllerHost", "LocalProviders",
             "ReconcileRuntime", "ReconcileStore", "Postgres", "PostgresTestSupport",
         ]),
         .testTarget(name: "LocalProvidersTests", dependencies: ["LocalProviders", "Providers", "CurlHTTP"]),

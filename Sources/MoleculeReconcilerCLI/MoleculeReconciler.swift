@@ -26,11 +26,19 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Where the local providers keep their state: staged bundles (0700/0600), instance records (default: $TMPDIR/molecule-reconciler/state).")
     var stateDir: String?
 
+    @Option(name: .long, help: "The molecule-workspace-runtime binary the local instances run (default: beside this binary).")
+    var runtimeExecutable: String?
+
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
     var stateDirectory: String {
         stateDir ?? (EmbeddedPostgres.defaultBaseDirectory as NSString).appendingPathComponent("state")
+    }
+
+    var runtimeExecutablePath: String {
+        runtimeExecutable ?? (Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0]))
+            .deletingLastPathComponent().appendingPathComponent("molecule-workspace-runtime").path
     }
 
     func bootstrapLogging() {

@@ -34,7 +34,7 @@ struct Run: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         try await global.withDatabase(poolSize: poolSize, schema: .migrateIfEmbedded(force: migrate)) { pool, target, logger in
-            let host = ReconcilerHost(pool: pool, controllers: Controllers.all(pool: pool, stateDirectory: global.stateDirectory),
+            let host = ReconcilerHost(pool: pool, controllers: Controllers.all(pool: pool, global: global),
                                       shutdownDeadline: .seconds(shutdownDeadline), logger: logger)
             let health = HealthServer.make(host: httpHost, port: httpPort, registry: registry, readiness: {
                 guard host.isListening else { return "the LISTEN session is not connected" }

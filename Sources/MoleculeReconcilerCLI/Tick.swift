@@ -36,7 +36,7 @@ struct Tick: AsyncParsableCommand {
     func run() async throws {
         let instant = now.flatMap { ISO8601DateFormatter().date(from: $0) }
         try await global.withDatabase(poolSize: 4, schema: .migrateIfEmbedded(force: false)) { pool, _, logger in
-            let driver = TickDriver(pool: pool, controllers: Controllers.all(pool: pool, stateDirectory: global.stateDirectory), logger: logger)
+            let driver = TickDriver(pool: pool, controllers: Controllers.all(pool: pool, global: global), logger: logger)
             if checkIdempotent {
                 let report = try await driver.checkIdempotent(now: instant)
                 try printIdempotency(report)

@@ -18,9 +18,14 @@ public struct InstancesReconciler: Reconciler {
     private let provider: any InstanceProvider
     private let events: EventStore
     private let pacer: RestartPacer
+    private let probe: (any RuntimeStatusSource)?
 
-    public init(pool: PostgresPool, provider: any InstanceProvider, pacer: RestartPacer = RestartPacer()) {
+    /// - Parameter probe: asks runtimes for their status directly; without it the controller
+    ///   reads the heartbeats the platform writes into `workspace_runtime_status`.
+    public init(pool: PostgresPool, provider: any InstanceProvider, pacer: RestartPacer = RestartPacer(),
+                probe: (any RuntimeStatusSource)? = nil) {
         self.pacer = pacer
+        self.probe = probe
         self.instances = InstanceStore(pool: pool)
         self.status = WorkspaceStatusStore(pool: pool)
         self.provider = provider
@@ -28,11 +33,18 @@ public struct InstancesReconciler: Reconciler {
     }
 
     public func reconcile(_ request: ReconcileRequest) async throws -> ReconcileOutcome {
-        guard let inputs = try await instances.selectInputs(workspaceID: request.key) else { return .done }
+        guard var inputs = try await instances.selectInputs(workspaceID: request.key) else { return .done }
         do {
             let (plan, listed) = try await plan(inputs, request)
             let (kept, created) = try await carryOut(plan, listed: listed, inputs, request)
             let now = request.now ?? Date()
+            if let probe, let kept, !created {
+                request.actions.record("runtime.status", mutating: false)
+                let reported = try await probe.status(of: kept)
+                inputs.heartbeatReady = reported?.ready
+                inputs.heartbeatAt = reported.map { _ in now }
+                inputs.busySince = reported?.busySince
+            }
             // An instance we launch or adopt now boots with the bundle staged for its generation.
             let adopted = kept.map { created || inputs.instanceID != $0.id } ?? false
             let booted = kept == nil ? nil : (adopted ? inputs.stagedRuntimeHash : inputs.bootedRuntimeHash)
