@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "SchemaManifests", path: "manifests",
                 exclude: ["README.md"],
                 sources: ["SchemaManifests.swift"],
-                resources: [.copy("schema")]),
+                resources: [.copy("schema"), .copy("example")]),
         .target(name: "ReconcileStore", dependencies: [
             "Postgres", "ReconcileRuntime", "SchemaManifests",
             .product(name: "Logging", package: "swift-log"),

@@ -13,6 +13,16 @@ public enum SchemaManifests {
         }
     }
 
+    /// The example fleet (`manifests/example/fleet.sql`) the embedded default loads into an
+    /// empty database.
+    public static func exampleFleet() throws -> String {
+        guard let url = Bundle.module.url(forResource: "example/fleet", withExtension: "sql")
+                ?? Bundle.module.url(forResource: "fleet", withExtension: "sql", subdirectory: "example") else {
+            throw CocoaError(.fileNoSuchFile)
+        }
+        return try String(contentsOf: url, encoding: .utf8)
+    }
+
     /// Every migration, sorted by name.
     public static func migrations() throws -> [Migration] {
         guard let directory = Bundle.module.url(forResource: "schema", withExtension: nil) else {

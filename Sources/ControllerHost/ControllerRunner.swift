@@ -61,7 +61,12 @@ public final class ControllerRunner: Sendable {
         await withTaskGroup(of: Void.self) { background in
             background.addTask { await self.queue.runDelays() }
             background.addTask { await self.periodically(self.options.dueResyncInterval) { await self.resyncDue() } }
-            background.addTask { await self.periodically(self.options.fullResyncInterval) { await self.fullResync() } }
+            background.addTask {
+                // Like an informer's initial list: every key is looked at once at start, so drift
+                // that happened while no reconciler ran (a dead instance) is found at once.
+                if self.options.fullResyncAtStart { await self.fullResync() }
+                await self.periodically(self.options.fullResyncInterval) { await self.fullResync() }
+            }
             // Workers return once the queue is shut down and their current batch is written.
             await withTaskGroup(of: Void.self) { workers in
                 for _ in 0..<max(1, options.workers) {

@@ -88,6 +88,7 @@ struct Bench: AsyncParsableCommand {
         options.workers = workers
         options.batchSize = batchSize
         options.fullResyncInterval = .seconds(3_600)
+        options.fullResyncAtStart = false
         let host = ReconcilerHost(pool: pool, controllers: [.init(reconciler, options: options)], logger: logger)
         let running = Task { try await host.run() }
         // Wait for the start-up resync to settle whatever the previous phase left.
@@ -110,6 +111,7 @@ struct Bench: AsyncParsableCommand {
         var options = ControllerOptions()
         options.workers = 4
         options.batchSize = batchSize
+        options.fullResyncAtStart = false
         let host = ReconcilerHost(pool: pool, controllers: [.init(reconciler, options: options)], logger: logger)
         let running = Task { try await host.run() }
         try await waitConverged(pool)
@@ -144,7 +146,10 @@ struct Bench: AsyncParsableCommand {
         while let page = Optional(try await store.selectKeys(after: last, limit: 500)), !page.isEmpty { last = page.last }
         let fullScan = (ContinuousClock.now - scanStart).secondsValue
 
-        let host = ReconcilerHost(pool: pool, controllers: [.init(CountingReconciler())], logger: logger)
+        // Idle means no work: the start-up full resync (which would re-examine every key) is off.
+        var idleOptions = ControllerOptions()
+        idleOptions.fullResyncAtStart = false
+        let host = ReconcilerHost(pool: pool, controllers: [.init(CountingReconciler(), options: idleOptions)], logger: logger)
         let running = Task { try await host.run() }
         try await Task.sleep(for: .seconds(3))
         let cpuBefore = cpuSeconds()

@@ -24,6 +24,9 @@ struct Run: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Apply missing migrations before starting (always on with the embedded database).")
     var migrate = false
 
+    @Flag(inversion: .prefixedNo, help: "Load manifests/example/fleet.sql into an empty embedded database.")
+    var exampleFleet = true
+
     @Option(help: "Connections in the pool.")
     var poolSize = 8
 
@@ -34,6 +37,9 @@ struct Run: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         try await global.withDatabase(poolSize: poolSize, schema: .migrateIfEmbedded(force: migrate)) { pool, target, logger in
+            if exampleFleet, target.embedded != nil {
+                try await ExampleFleet.loadIfEmpty(pool, logger: logger)
+            }
             let host = ReconcilerHost(pool: pool, controllers: Controllers.all(pool: pool, global: global),
                                       shutdownDeadline: .seconds(shutdownDeadline), logger: logger)
             let health = HealthServer.make(host: httpHost, port: httpPort, registry: registry, readiness: {

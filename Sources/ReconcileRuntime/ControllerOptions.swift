@@ -19,6 +19,8 @@ public struct ControllerOptions: Sendable {
     /// A full resync re-examines every key (drift in the outside world), spread over this
     /// period rather than all at once. Default 10 min.
     public var fullResyncInterval: Duration = .seconds(600)
+    /// Also run a full resync when the controller starts (paced the same way). Default true.
+    public var fullResyncAtStart = true
 
     public init() {}
 }

@@ -47,7 +47,9 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
         let readyAt = now + delay
         state.withLock { state in
             guard !state.core.isShuttingDown, state.delays.add(key, readyAt: readyAt) else { return }
-            if let until = state.sleepingUntil, readyAt < until { state.sleeper?.cancel() }
+            // Wake the delay loop when this key is due before whatever it sleeps for (an idle
+            // loop, with nothing delayed, sleeps with no target at all).
+            if state.sleepingUntil.map({ readyAt < $0 }) ?? true { state.sleeper?.cancel() }
         }
     }
 

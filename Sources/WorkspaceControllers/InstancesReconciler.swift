@@ -49,8 +49,9 @@ public struct InstancesReconciler: Reconciler {
             let adopted = kept.map { created || inputs.instanceID != $0.id } ?? false
             let booted = kept == nil ? nil : (adopted ? inputs.stagedRuntimeHash : inputs.bootedRuntimeHash)
             let verdict = health(inputs, kept: kept, adopted: adopted, now: now) ?? .init(phase: plan.phase, problem: nil)
-            // A kept instance is watched: its heartbeat may stop at any time.
-            let watching: ReconcileOutcome = kept == nil || inputs.desiredState != "running" ? .done : .requeueAfter(.seconds(60))
+            // A kept instance is watched: closely while it starts or wavers, calmly once running.
+            let watching: ReconcileOutcome = kept == nil || inputs.desiredState != "running" ? .done
+                : .requeueAfter(verdict.phase == "running" ? .seconds(30) : .seconds(2))
             let (outcome, problem) = try await remediateIfFailed(verdict, inputs, request, now: now, otherwise: watching)
             let decision = created ? .none : pacedRestartDecision(inputs, kept: kept, booted: booted, now: now)
             try await record(plan, verdict: verdict, problem: problem, kept: kept, booted: booted, decision: decision,
@@ -92,10 +93,19 @@ public struct InstancesReconciler: Reconciler {
                 try await warn(request, "DuplicateInstance", "terminated extra instance \(id) of generation \(inputs.targetGeneration)")
             case .create(let generation):
                 request.actions.record("instances.create", mutating: true)
-                kept = try await provider.create(InstanceSpec(
+                let launched = try await provider.create(InstanceSpec(
                     workspaceID: request.key, generation: generation, image: inputs.image,
                     bundleName: SecretsBundleReconciler.secretName(workspaceID: request.key)))
-                created = true
+                if launched.state.isLive {
+                    kept = launched
+                    created = true
+                } else {
+                    // This generation's token is spent on an instance that died (a crash, a
+                    // person): replace it with the next generation, as after a restart.
+                    try await instances.requestRestart(workspaceID: request.key, expected: generation, fence: request.fence)
+                    try await warn(request, "InstanceLost",
+                                   "instance \(launched.id) of generation \(generation) is \(launched.state.rawValue); starting generation \(generation + 1)")
+                }
             case .waitForBundle:
                 break
             }

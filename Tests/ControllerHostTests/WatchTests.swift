@@ -13,6 +13,8 @@ struct WatchTests {
         var options = ControllerOptions()
         options.dueResyncInterval = .seconds(3_600)
         options.fullResyncInterval = .seconds(3_600)
+        // The watch and the due resync alone: no start-up full resync.
+        options.fullResyncAtStart = false
         return options
     }
 
@@ -66,6 +68,28 @@ struct WatchTests {
         let gens = try await pool.query("SELECT desired_generation FROM instances WHERE key = $1::uuid", [keys[0]]).rows[0]
         #expect(try gens.decode(Int64.self, "desired_generation") == 2)
         #expect(await reconciler.reconciled.first() == keys[0])
+        running.cancel()
+        try await running.value
+    }
+
+    @Test("at start every key is looked at once, so drift from while no reconciler ran is found")
+    func startupFullResync() async throws {
+        let pool = try await TestDatabase.create()
+        let keys = try await Fleet.create(pool, count: 3)
+        let first = RecordingReconciler()
+        let converge = TickDriver(pool: pool, controllers: [.init(first)], logger: TestDatabase.logger)
+        _ = try await converge.tickUntilConverged()
+        var options = Self.options()
+        options.fullResyncAtStart = true
+        let reconciler = RecordingReconciler()
+        let host = ReconcilerHost(pool: pool, controllers: [.init(reconciler, options: options)], logger: TestDatabase.logger)
+        let running = Task { try await host.run() }
+        var seen = Set<String>()
+        for await key in reconciler.reconciled {
+            seen.insert(key)
+            if seen.count == 3 { break }
+        }
+        #expect(seen == Set(keys))
         running.cancel()
         try await running.value
     }

@@ -28,4 +28,18 @@ struct WorkQueueTests {
         queue.shutDown()
         await delays.value
     }
+
+    @Test("a delayed add wakes a delay loop that is already idle", .timeLimit(.minutes(1)))
+    func delayedAddWakesIdleLoop() async throws {
+        let queue = WorkQueue<String>()
+        let delays = Task { await queue.runDelays() }
+        // Let the loop go idle (nothing delayed: it sleeps without a target).
+        try await Task.sleep(for: .milliseconds(50))
+        let started = ContinuousClock.now
+        queue.add("later", after: .milliseconds(20))
+        #expect(await queue.get(max: 1) == ["later"])
+        #expect(ContinuousClock.now - started < .seconds(5))
+        queue.shutDown()
+        await delays.value
+    }
 }

@@ -177,3 +177,18 @@ struct LifecycleTriggerTests {
         #expect(try await Fixtures.generations(pool, table: "instances", key: id).desired == afterHeartbeat + 1)
     }
 }
+
+@Suite("example fleet")
+struct ExampleFleetTests {
+    @Test("the example fleet passes every write-time check and loads only into an empty database")
+    func loadsOnce() async throws {
+        let pool = try await TestDatabase.create(poolSize: 1)
+        #expect(try await ExampleFleet.loadIfEmpty(pool, logger: TestDatabase.logger))
+        #expect(try await !ExampleFleet.loadIfEmpty(pool, logger: TestDatabase.logger))
+        let kinds = try await pool.query("SELECT kind, count(*) AS n FROM workspaces GROUP BY kind ORDER BY kind").rows
+            .map { "\(try $0.require(String.self, "kind"))=\(try $0.require(Int.self, "n"))" }
+        #expect(kinds == ["agent=3", "platform=1"])
+        let leases = try await pool.query("SELECT count(*) AS n FROM leases").rows[0].require(Int.self, "n")
+        #expect(leases == 4 * 3)
+    }
+}

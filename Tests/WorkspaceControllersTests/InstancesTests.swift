@@ -126,3 +126,20 @@ struct InstancesTests {
         #expect(try await world.store.describe(name: name)?.scheduledForDeletion == true)
     }
 }
+
+@Suite("instances controller: lost instances")
+struct LostInstanceTests {
+    @Test("an instance that dies by itself is replaced by the next generation, with a fresh bundle")
+    func replacedAfterCrash() async throws {
+        let world = try await InstancesTests.world()
+        _ = try await world.driver().tickUntilConverged()
+        let first = await world.cloud.live(workspaceID: world.workspace)[0]
+        try await world.cloud.terminate(instanceID: first.id)
+        _ = try await world.driver().tick(full: true)
+        _ = try await world.driver().tickUntilConverged()
+        let live = await world.cloud.live(workspaceID: world.workspace)
+        #expect(live.count == 1 && live[0].generation == 2)
+        let events = try await EventStore(pool: world.pool).select(key: world.workspace)
+        #expect(events.contains { $0.reason == "InstanceLost" })
+    }
+}
