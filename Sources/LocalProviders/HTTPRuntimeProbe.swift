@@ -12,21 +12,6 @@ public struct HTTPRuntimeProbe: RuntimeStatusSource {
 
     public init() {}
 
-    struct Reported: Decodable {
-        var ready: Bool
-        var busySince: Date?
-        var plugins: [String: String]
-        var bundleHash: String?
-        var managementMCPPresent: Bool
-
-        enum CodingKeys: String, CodingKey {
-            case ready, plugins
-            case busySince = "busy_since"
-            case bundleHash = "bundle_hash"
-            case managementMCPPresent = "management_mcp_present"
-        }
-    }
-
     /// nil when the instance has no address yet, or its runtime does not answer.
     public func status(of instance: InstanceRecord) async throws -> RuntimeStatus? {
         guard let address = instance.address,
@@ -34,7 +19,7 @@ public struct HTTPRuntimeProbe: RuntimeStatusSource {
               response.status == 200 else { return nil }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        guard let reported = try? decoder.decode(Reported.self, from: response.body) else { return nil }
+        guard let reported = try? decoder.decode(RuntimeStatusDocument.self, from: response.body) else { return nil }
         return RuntimeStatus(ready: reported.ready, busySince: reported.busySince,
                              managementMCPPresent: reported.managementMCPPresent, plugins: reported.plugins,
                              bundleHash: reported.bundleHash, reportedAt: Date())

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import LocalProviders
 import Synchronization
 
 /// What the runtime reports, and the HTTP routes that read and change it.
@@ -9,31 +10,17 @@ import Synchronization
 /// - `PUT /plugins/{name}` with `{"ref": "..."}` and `Authorization: Bearer <instance token>`:
 ///   install (idempotent); `DELETE /plugins/{name}`: remove.
 final class RuntimeState: Sendable {
-    struct Status: Codable {
-        var ready: Bool
-        var busySince: Date?
-        var plugins: [String: String]
-        var bundleHash: String?
-        var managementMCPPresent: Bool
-
-        enum CodingKeys: String, CodingKey {
-            case ready, plugins
-            case busySince = "busy_since"
-            case bundleHash = "bundle_hash"
-            case managementMCPPresent = "management_mcp_present"
-        }
-    }
-
     struct PluginRequest: Decodable {
         var ref: String
     }
 
-    private let status: Mutex<Status>
+    private let status: Mutex<RuntimeStatusDocument>
     private let token: String
     private let managementPlugin: String
 
     init(bundleHash: String?, token: String, managementPlugin: String) {
-        self.status = Mutex(Status(ready: true, busySince: nil, plugins: [:], bundleHash: bundleHash, managementMCPPresent: false))
+        self.status = Mutex(RuntimeStatusDocument(ready: true, busySince: nil, plugins: [:], bundleHash: bundleHash,
+                                                  managementMCPPresent: false))
         self.token = token
         self.managementPlugin = managementPlugin
     }
@@ -73,7 +60,7 @@ final class RuntimeState: Sendable {
         request.headers[.authorization] == "Bearer \(token)"
     }
 
-    private func json(_ status: Status) throws -> Response {
+    private func json(_ status: RuntimeStatusDocument) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
