@@ -63,7 +63,7 @@ let package = Package(
         ]),
         .executableTarget(name: "MoleculeReconcilerCLI", dependencies: [
             "Postgres", "ReconcileRuntime", "ReconcileStore", "ControllerHost",
-            "EmbeddedPostgres", "HealthServer", "LocalProviders", "WorkspaceControllers",
+            "EmbeddedPostgres", "HealthServer", "LocalProviders", "WorkspaceControllers", "WorkspaceStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),

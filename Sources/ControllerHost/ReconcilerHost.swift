@@ -27,13 +27,20 @@ public final class ReconcilerHost: Service, Sendable {
     private let pool: PostgresPool
     private let listener: PostgresListener
     private let shutdownDeadline: Duration
+    private let sweepers: [any Sweeper]
+    private let sweepInterval: Duration
     private let logger: Logger
     private let stopSignal = Mutex<AsyncStream<Void>.Continuation?>(nil)
 
-    /// - Parameter shutdownDeadline: how long in-flight reconciles may take after SIGTERM. Default 10 s.
-    public init(pool: PostgresPool, controllers: [Controller], listenerOptions: PostgresListener.Options = .init(),
-                shutdownDeadline: Duration = .seconds(10), holder: String = ReconcilerHost.defaultHolder(), logger: Logger) {
+    /// - Parameters:
+    ///   - shutdownDeadline: how long in-flight reconciles may take after SIGTERM. Default 10 s.
+    ///   - sweepers: keyless collectors, run at start and every `sweepInterval` (default 60 s).
+    public init(pool: PostgresPool, controllers: [Controller], sweepers: [any Sweeper] = [], sweepInterval: Duration = .seconds(60),
+                listenerOptions: PostgresListener.Options = .init(), shutdownDeadline: Duration = .seconds(10),
+                holder: String = ReconcilerHost.defaultHolder(), logger: Logger) {
         self.pool = pool
+        self.sweepers = sweepers
+        self.sweepInterval = sweepInterval
         self.holder = holder
         self.logger = logger
         self.shutdownDeadline = shutdownDeadline
@@ -69,6 +76,7 @@ public final class ReconcilerHost: Service, Sendable {
         }
         self.stopSignal.withLock { $0 = stop }
         let watching = Task { await watch.run() }
+        let sweeping = Task { await sweepPeriodically() }
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 await work.value
@@ -78,13 +86,31 @@ public final class ReconcilerHost: Service, Sendable {
         } onGracefulShutdown: {
             self.beginShutdown(abandoning: work)
         }
+        sweeping.cancel()
         listener.stop()
         await watching.value
+        await sweeping.value
         do {
             let released = try await LeaseStore(pool: pool).releaseAll(holder: holder)
             logger.info("reconciler stopped", metadata: ["leases_released": "\(released)"])
         } catch {
             logger.error("releasing leases at shutdown failed; they expire by themselves", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Every sweeper at start, then every `sweepInterval`, until cancelled at shutdown.
+    private func sweepPeriodically() async {
+        guard !sweepers.isEmpty else { return }
+        while !Task.isCancelled {
+            for sweeper in sweepers {
+                do {
+                    let collected = try await sweeper.sweep(now: nil, actions: ActionLog())
+                    if collected > 0 { logger.notice("sweep collected orphans", metadata: ["sweeper": "\(sweeper.name)", "count": "\(collected)"]) }
+                } catch {
+                    logger.error("sweep failed; retried at the next interval", metadata: ["sweeper": "\(sweeper.name)", "error": "\(error)"])
+                }
+            }
+            do { try await Task.sleep(for: sweepInterval) } catch { return }
         }
     }
 

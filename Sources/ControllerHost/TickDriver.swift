@@ -12,17 +12,19 @@ import ReconcileStore
 /// times, so a test can step time instead of sleeping.
 public struct TickDriver: Sendable {
     private let processors: [BatchProcessor]
+    private let sweepers: [any Sweeper]
     private let pool: PostgresPool
 
-    public init(pool: PostgresPool, controllers: [ReconcilerHost.Controller], holder: String = ReconcilerHost.defaultHolder(),
-                logger: Logger) {
+    public init(pool: PostgresPool, controllers: [ReconcilerHost.Controller], sweepers: [any Sweeper] = [],
+                holder: String = ReconcilerHost.defaultHolder(), logger: Logger) {
         self.pool = pool
+        self.sweepers = sweepers
         self.processors = controllers.map {
             BatchProcessor(reconciler: $0.reconciler, pool: pool, options: $0.options, holder: holder, logger: logger)
         }
     }
 
-    /// One pass over every controller.
+    /// One pass over every controller, then every sweeper.
     public func tick(now: Date? = nil, full: Bool = false) async throws -> TickSummary {
         var summary = TickSummary()
         summary.passes = 1
@@ -38,6 +40,14 @@ public struct TickDriver: Sendable {
                 record(report, controller: processor.reconciler.name, into: &controller, failures: &summary.failures)
             }
             summary.controllers[processor.reconciler.name] = controller
+        }
+        for sweeper in sweepers {
+            do {
+                _ = try await sweeper.sweep(now: now, actions: actions)
+            } catch {
+                summary.failures.append(.init(controller: sweeper.name, key: "*", reason: "SweepFailed",
+                                              message: "\(error)", terminal: false))
+            }
         }
         summary.actions = actions.snapshot
         summary.stillDue = try await dueCount(now: now)

@@ -17,6 +17,8 @@ public struct LocalProcessProvider: InstanceProvider {
         var pid: Int32
         var startTime: String?
         var terminated: Bool
+        /// Absent in records written before owners existed: such instances are never swept.
+        var owner: String?
     }
 
     public let directory: URL
@@ -39,7 +41,8 @@ public struct LocalProcessProvider: InstanceProvider {
             let id = "local-\(spec.idempotencyToken)"
             if let existing = try read(workspaceID: spec.workspaceID, id: id) { return describe(existing) }
             var record = Record(id: id, workspaceID: spec.workspaceID, generation: spec.generation,
-                                token: spec.idempotencyToken, pid: 0, startTime: nil, terminated: false)
+                                token: spec.idempotencyToken, pid: 0, startTime: nil, terminated: false,
+                                owner: spec.owner)
             try write(record)
             record.pid = try spawn(record, bundleName: spec.bundleName)
             record.startTime = Self.startTime(of: record.pid)
@@ -55,6 +58,23 @@ public struct LocalProcessProvider: InstanceProvider {
             return try names.filter { $0.hasSuffix(".json") }.sorted().compactMap { name in
                 try read(workspaceID: workspaceID, id: String(name.dropLast(5))).map(describe)
             }
+        }
+    }
+
+    public func listAll(owner: String) async throws -> [InstanceRecord] {
+        try await onQueue {
+            let workspaces = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+            var all: [InstanceRecord] = []
+            for workspace in workspaces.sorted() where UUID(uuidString: workspace) != nil {
+                let folder = directory.appendingPathComponent(workspace)
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+                for name in names.sorted() where name.hasSuffix(".json") {
+                    if let record = try read(workspaceID: workspace, id: String(name.dropLast(5))), record.owner == owner {
+                        all.append(describe(record))
+                    }
+                }
+            }
+            return all
         }
     }
 

@@ -2,22 +2,33 @@ import ControllerHost
 import Foundation
 import LocalProviders
 import Postgres
+import ReconcileRuntime
 import WorkspaceControllers
+import WorkspaceStore
 
 /// The controllers this binary runs, on the local providers (the embedded default): bundles
 /// staged as files under `<state>/secrets`, instances as `molecule-workspace-runtime` processes
-/// recorded under `<state>/instances`, probed over HTTP for their status. The declared-plugins
-/// and tunnel-ingress controllers are registered here when they land.
-enum Controllers {
-    static func all(pool: PostgresPool, global: GlobalOptions) -> [ReconcilerHost.Controller] {
+/// recorded under `<state>/instances`, probed over HTTP for their status.
+struct Controllers {
+    var controllers: [ReconcilerHost.Controller]
+    var sweepers: [any Sweeper]
+
+    /// Instances are tagged with the database's identity, so that sweeping orphans never
+    /// touches the runtimes of another database sharing the state directory.
+    static func make(pool: PostgresPool, global: GlobalOptions) async throws -> Controllers {
+        Controllers(pool: pool, global: global, owner: try await DatabaseIdentity.owner(pool))
+    }
+
+    init(pool: PostgresPool, global: GlobalOptions, owner: String) {
         let state = URL(fileURLWithPath: global.stateDirectory)
         let secrets = FileSecretStore(root: state.appendingPathComponent("secrets"))
         let processes = LocalProcessProvider(directory: state.appendingPathComponent("instances"),
                                              runtimeExecutable: URL(fileURLWithPath: global.runtimeExecutablePath),
                                              secretStoreRoot: secrets.root)
-        return [
+        controllers = [
             .init(SecretsBundleReconciler(pool: pool, secretStore: secrets)),
-            .init(InstancesReconciler(pool: pool, provider: processes, probe: HTTPRuntimeProbe())),
+            .init(InstancesReconciler(pool: pool, provider: processes, probe: HTTPRuntimeProbe(), owner: owner)),
         ]
+        sweepers = [OrphanSweeper(pool: pool, provider: processes, owner: owner)]
     }
 }

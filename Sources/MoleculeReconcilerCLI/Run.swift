@@ -33,6 +33,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Seconds in-flight reconciles may take after SIGTERM before they are abandoned.")
     var shutdownDeadline = 10
 
+    @Option(help: "Seconds between sweeps for orphans (instances whose workspace row is gone).")
+    var sweepInterval = 60
+
     func run() async throws {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
@@ -40,7 +43,9 @@ struct Run: AsyncParsableCommand {
             if exampleFleet, target.embedded != nil {
                 try await ExampleFleet.loadIfEmpty(pool, logger: logger)
             }
-            let host = ReconcilerHost(pool: pool, controllers: Controllers.all(pool: pool, global: global),
+            let set = try await Controllers.make(pool: pool, global: global)
+            let host = ReconcilerHost(pool: pool, controllers: set.controllers, sweepers: set.sweepers,
+                                      sweepInterval: .seconds(max(1, sweepInterval)),
                                       shutdownDeadline: .seconds(shutdownDeadline), logger: logger)
             let health = HealthServer.make(host: httpHost, port: httpPort, registry: registry, readiness: {
                 guard host.isListening else { return "the LISTEN session is not connected" }

@@ -6,6 +6,10 @@ public protocol InstanceProvider: Sendable {
     /// The workspace's instances the provider knows of, terminated ones included while visible.
     /// Right after a create, the new instance may be missing (eventual consistency).
     func list(workspaceID: String) async throws -> [InstanceRecord]
+    /// Every instance created with this `owner` (EC2: by the owner tag), of all workspaces, for
+    /// finding the orphans of workspaces that no longer exist. Instances of other owners (another
+    /// database sharing the account or the state directory) are never listed.
+    func listAll(owner: String) async throws -> [InstanceRecord]
     /// Terminates an instance; terminating a terminated one is not an error.
     func terminate(instanceID: String) async throws
 }
@@ -17,9 +21,13 @@ public struct InstanceSpec: Sendable, Equatable {
     public var image: String
     /// Where the instance finds its staged bundle (secret name or directory).
     public var bundleName: String
+    /// Which database's reconciler launched it (a tag), so that orphan collection never touches
+    /// another fleet's instances.
+    public var owner: String
 
-    public init(workspaceID: String, generation: Int64, image: String, bundleName: String) {
+    public init(workspaceID: String, generation: Int64, image: String, bundleName: String, owner: String = "") {
         self.workspaceID = workspaceID
+        self.owner = owner
         self.generation = generation
         self.image = image
         self.bundleName = bundleName

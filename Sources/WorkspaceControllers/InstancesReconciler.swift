@@ -19,12 +19,17 @@ public struct InstancesReconciler: Reconciler {
     private let events: EventStore
     private let pacer: RestartPacer
     private let probe: (any RuntimeStatusSource)?
+    private let owner: String
 
-    /// - Parameter probe: asks runtimes for their status directly; without it the controller
-    ///   reads the heartbeats the platform writes into `workspace_runtime_status`.
+    /// - Parameters:
+    ///   - probe: asks runtimes for their status directly; without it the controller reads the
+    ///     heartbeats the platform writes into `workspace_runtime_status`.
+    ///   - owner: the tag every launched instance carries (see `DatabaseIdentity`); the orphan
+    ///     sweeper collects only instances of this owner.
     public init(pool: PostgresPool, provider: any InstanceProvider, pacer: RestartPacer = RestartPacer(),
-                probe: (any RuntimeStatusSource)? = nil) {
+                probe: (any RuntimeStatusSource)? = nil, owner: String = "") {
         self.pacer = pacer
+        self.owner = owner
         self.probe = probe
         self.instances = InstanceStore(pool: pool)
         self.status = WorkspaceStatusStore(pool: pool)
@@ -95,7 +100,7 @@ public struct InstancesReconciler: Reconciler {
                 request.actions.record("instances.create", mutating: true)
                 let launched = try await provider.create(InstanceSpec(
                     workspaceID: request.key, generation: generation, image: inputs.image,
-                    bundleName: SecretsBundleReconciler.secretName(workspaceID: request.key)))
+                    bundleName: SecretsBundleReconciler.secretName(workspaceID: request.key), owner: owner))
                 if launched.state.isLive {
                     kept = launched
                     created = true

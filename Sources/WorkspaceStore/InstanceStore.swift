@@ -147,4 +147,25 @@ public struct InstanceStore: Sendable {
             """
         try await pool.query(sql, [workspaceID, expected, fence.holder, fence.token])
     }
+
+    /// Of these workspace IDs, the ones that still have a workspace row (an instance of any
+    /// other is an orphan).
+    public func selectExistingWorkspaces(among ids: [String]) async throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        let rows = try await pool.query("SELECT id FROM workspaces WHERE id = ANY($1::uuid[])", [ids]).rows
+        return Set(try rows.map { try $0.require(String.self, "id") })
+    }
+}
+
+/// Names the database a reconciler serves, for tagging what it launches: the cluster's system
+/// identifier and the database's OID, which differ for every database (a copy made from a
+/// template included) and need no table of their own.
+public enum DatabaseIdentity {
+    public static func owner(_ pool: PostgresPool) async throws -> String {
+        let sql = """
+            SELECT 'pg:' || (SELECT system_identifier FROM pg_control_system())::text || ':' || d.oid::text AS owner
+              FROM pg_database d WHERE d.datname = current_database()
+            """
+        return try await pool.query(sql).rows[0].require(String.self, "owner")
+    }
 }

@@ -9,6 +9,7 @@ public actor FakeCloud: InstanceProvider {
     public private(set) var launches = 0
     public private(set) var terminations = 0
     private var byToken: [String: String] = [:]
+    private var owners: [String: String] = [:]
     private var hiddenFromList: [String: Int] = [:]
     private var listDelay = 0
     private var faults = FaultScript()
@@ -60,6 +61,7 @@ public actor FakeCloud: InstanceProvider {
             record = InstanceRecord(id: id, workspaceID: spec.workspaceID, generation: spec.generation,
                                     idempotencyToken: spec.idempotencyToken, state: .pending, address: nil)
             instances[id] = record
+            owners[id] = spec.owner
             byToken[spec.idempotencyToken] = id
             hiddenFromList[id] = listDelay
             launches += 1
@@ -81,6 +83,11 @@ public actor FakeCloud: InstanceProvider {
             visible.append(record)
         }
         return visible.sorted { $0.id < $1.id }
+    }
+
+    public func listAll(owner: String) async throws -> [InstanceRecord] {
+        _ = try await faults.next(for: "list")?.apply(provider: "instances", operation: "list")
+        return instances.values.filter { owners[$0.id] == owner }.sorted { $0.id < $1.id }
     }
 
     public func terminate(instanceID: String) async throws {

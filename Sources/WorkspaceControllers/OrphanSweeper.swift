@@ -1,0 +1,42 @@
+import Foundation
+import Postgres
+import Providers
+import ReconcileRuntime
+import ReconcileStore
+import WorkspaceStore
+
+/// Terminates live instances whose workspace row is gone (deleted with `DELETE FROM
+/// workspaces`, which cascades away the controller rows and so leaves no key to reconcile).
+/// A workspace set to `desired_state = 'deleted'` is not an orphan: the instances controller
+/// tears it down. Each termination is recorded as a Warning event under the gone workspace's key.
+public struct OrphanSweeper: Sweeper {
+    public let name = "orphan_instances"
+    private let provider: any InstanceProvider
+    private let owner: String
+    private let instances: InstanceStore
+    private let events: EventStore
+
+    /// - Parameter owner: the owner the instances controller launches with; only its instances are swept.
+    public init(pool: PostgresPool, provider: any InstanceProvider, owner: String) {
+        self.provider = provider
+        self.owner = owner
+        self.instances = InstanceStore(pool: pool)
+        self.events = EventStore(pool: pool)
+    }
+
+    public func sweep(now: Date?, actions: ActionLog) async throws -> Int {
+        actions.record("instances.list_all", mutating: false)
+        let live = try await provider.listAll(owner: owner).filter(\.state.isLive)
+        guard !live.isEmpty else { return 0 }
+        let existing = try await instances.selectExistingWorkspaces(among: Array(Set(live.map(\.workspaceID))).sorted())
+        var terminated = 0
+        for orphan in live where !existing.contains(orphan.workspaceID) {
+            actions.record("instances.terminate", mutating: true)
+            try await provider.terminate(instanceID: orphan.id)
+            terminated += 1
+            try await events.record(controller: "instances", key: orphan.workspaceID, type: .warning, reason: "OrphanTerminated",
+                                    message: "terminated instance \(orphan.id): its workspace no longer exists", now: now)
+        }
+        return terminated
+    }
+}
