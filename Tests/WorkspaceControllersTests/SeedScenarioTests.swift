@@ -3,6 +3,7 @@ import Foundation
 import Postgres
 import PostgresTestSupport
 import ProviderFakes
+import ReconcileStore
 import Testing
 import WorkspaceControllers
 
@@ -76,5 +77,54 @@ struct SeedScenarioTests {
         let report = try await world.driver().checkIdempotent(now: now)
         #expect(report.rowWrites.isEmpty, "\(report.rowWrites)")
         #expect(report.mutatingActions.isEmpty, "\(report.mutatingActions)")
+    }
+
+    @Test("seed 000: a provision that fails after a restart shows last_error, a condition and a Warning event in the same pass, and is retried with backoff")
+    func seed000ProvisionFailureAfterRestart() async throws {
+        let world = try await InstancesTests.world()
+        _ = try await world.driver().tickUntilConverged(now: Self.t0)
+        let launchesBefore = await world.cloud.launches
+        await world.cloud.inject(.error(.transient), on: "create", times: 2)
+        try await world.pool.query("UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [world.workspace])
+
+        // One pass: the old instance goes, the new launch fails — and says so at once.
+        let t1 = Self.t0 + 10
+        let pass = try await world.driver().tickUntilConverged(now: t1)
+        #expect(pass.failures.contains { $0.controller == "instances" && $0.message.contains("injected") && !$0.terminal })
+        let row = try await world.pool.query("""
+            SELECT w.last_error, w.last_error_at, w.conditions -> 'InstanceReady' ->> 'status' AS ready,
+                   i.attempts, extract(epoch FROM i.next_attempt_at - $2::timestamptz)::float8 AS wait
+              FROM workspaces w JOIN instances i ON i.key = w.id WHERE w.id = $1::uuid
+            """, [world.workspace, t1]).rows[0]
+        #expect(try row.decode(String.self, "last_error")?.hasPrefix("instances: ") == true)
+        #expect(try row.decode(String.self, "last_error")?.contains("create") == true)
+        #expect(try row.decode(Date.self, "last_error_at") == t1)
+        #expect(try row.decode(String.self, "ready") == "False")
+        #expect(try row.require(Int.self, "attempts") == 1)
+        let wait = try row.require(Double.self, "wait")
+        #expect(wait >= 1 && wait <= 1.5, "first retry after ~1 s, got \(wait)")
+        let events = try await EventStore(pool: world.pool).select(key: world.workspace)
+        #expect(events.contains { $0.type == .warning && $0.controller == "instances" && $0.message.contains("injected") })
+        #expect(await world.cloud.live(workspaceID: world.workspace).isEmpty)
+
+        // Within the backoff nothing is attempted, however often a pass runs (or the reconciler restarts).
+        for _ in 0..<3 {
+            let early = try await world.driver().tick(now: t1 + 0.5)
+            #expect(early.controllers["instances"]?.reconciled == 0)
+        }
+        // The retries follow the backoff: a second failure doubles it, the third attempt launches.
+        _ = try await world.driver().tick(now: t1 + 2)
+        let second = try await world.pool.query("""
+            SELECT attempts, extract(epoch FROM next_attempt_at - $2::timestamptz)::float8 AS wait FROM instances WHERE key = $1::uuid
+            """, [world.workspace, t1 + 2]).rows[0]
+        #expect(try second.require(Int.self, "attempts") == 2)
+        #expect(try second.require(Double.self, "wait") >= 2)
+        _ = try await world.driver().tickUntilConverged(now: t1 + 10)
+        #expect(await world.cloud.launches == launchesBefore + 1)
+        #expect(await world.cloud.live(workspaceID: world.workspace).map(\.generation) == [2])
+        let healed = try await world.pool.query("SELECT last_error FROM workspaces WHERE id = $1::uuid", [world.workspace]).rows[0]
+        #expect(try healed.decode(String.self, "last_error") == nil)
+        #expect(try await EventStore(pool: world.pool).select(key: world.workspace)
+            .contains { $0.type == .normal && $0.reason == "Reconciled" && $0.message.contains("2 failed attempt(s)") })
     }
 }
