@@ -28,6 +28,7 @@ struct Controllers {
         controllers = [
             .init(SecretsBundleReconciler(pool: pool, secretStore: secrets)),
             .init(InstancesReconciler(pool: pool, provider: processes, probe: HTTPRuntimeProbe(), owner: owner)),
+            .init(DeclaredPluginsReconciler(pool: pool, delivery: HTTPPluginDelivery(), probe: HTTPRuntimeProbe())),
         ]
         sweepers = [OrphanSweeper(pool: pool, provider: processes, owner: owner)]
     }

@@ -18,9 +18,9 @@ final class RuntimeState: Sendable {
     private let token: String
     private let managementPlugin: String
 
-    init(bundleHash: String?, token: String, managementPlugin: String) {
-        self.status = Mutex(RuntimeStatusDocument(ready: true, busySince: nil, plugins: [:], bundleHash: bundleHash,
-                                                  managementMCPPresent: false))
+    init(bundleHash: String?, token: String, managementPlugin: String, bootPlugins: [String: String] = [:]) {
+        self.status = Mutex(RuntimeStatusDocument(ready: true, busySince: nil, plugins: bootPlugins, bundleHash: bundleHash,
+                                                  managementMCPPresent: bootPlugins[managementPlugin] != nil))
         self.token = token
         self.managementPlugin = managementPlugin
     }

@@ -39,7 +39,7 @@ struct WorkspaceRuntime: AsyncParsableCommand {
         let description = try await store.describe(name: bundle)
         let loaded = try JSONDecoder().decode(LoadedBundle.self, from: try await store.read(name: bundle))
         let state = RuntimeState(bundleHash: description?.contentHash, token: loaded.instanceToken,
-                                 managementPlugin: managementPlugin)
+                                 managementPlugin: managementPlugin, bootPlugins: loaded.plugins ?? [:])
         let router = Router()
         state.routes(router)
         let portFile = self.portFile
@@ -60,9 +60,11 @@ struct LoadedBundle: Decodable {
     var files: [String: String]
     var env: [String: String]
     var instanceToken: String
+    /// Plugins to install at boot (those that need a restart to load): name -> ref.
+    var plugins: [String: String]?
 
     enum CodingKeys: String, CodingKey {
-        case files, env
+        case files, env, plugins
         case instanceToken = "instance_token"
     }
 }

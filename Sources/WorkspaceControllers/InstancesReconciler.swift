@@ -48,6 +48,7 @@ public struct InstancesReconciler: Reconciler {
                 let reported = try await probe.status(of: kept)
                 inputs.heartbeatReady = reported?.ready
                 inputs.heartbeatAt = reported.map { _ in now }
+                inputs.heartbeatMCPPresent = reported?.managementMCPPresent
                 inputs.busySince = reported?.busySince
             }
             // An instance we launch or adopt now boots with the bundle staged for its generation.
@@ -132,7 +133,7 @@ public struct InstancesReconciler: Reconciler {
         }
         let problem = verdict.problem ?? "the runtime is unhealthy"
         let failed = ReconcileOutcome.retry(ReconcileFailure(reason: "RuntimeUnhealthy", message: problem))
-        guard inputs.phase == "failed" else { return (failed, problem) }
+        guard inputs.phase == "failed", verdict.remediable else { return (failed, problem) }
         let (failing, total) = try await instances.selectFleetHealth()
         let decision = Remediation.decide(kind: inputs.kind, phase: verdict.phase, attempts: inputs.remediations,
                                           lastAttemptAt: inputs.lastRemediationAt, now: now, failing: failing, total: total)
@@ -204,10 +205,10 @@ public struct InstancesReconciler: Reconciler {
         guard let kept, inputs.desiredState == "running" else { return nil }
         var heartbeat: InstanceHealth.Heartbeat?
         if !adopted, let ready = inputs.heartbeatReady, let at = inputs.heartbeatAt {
-            heartbeat = .init(ready: ready, reportedAt: at)
+            heartbeat = .init(ready: ready, reportedAt: at, managementMCPPresent: inputs.heartbeatMCPPresent ?? false)
         }
         return InstanceHealth.evaluate(instanceID: kept.id, launchedAt: adopted ? now : inputs.launchedAt,
-                                       heartbeat: heartbeat, now: now)
+                                       heartbeat: heartbeat, now: now, requiresManagementMCP: inputs.requiresManagementMCP)
     }
 
     private func warn(_ request: ReconcileRequest, _ reason: String, _ message: String) async throws {

@@ -76,7 +76,8 @@ public struct SecretsBundleReconciler: Reconciler {
                                          generation: inputs.targetGeneration)
         do {
             return try WorkspaceBundle(instanceGeneration: inputs.targetGeneration, templateFiles: files,
-                                       orgSecrets: org, workspaceSecrets: own, instanceToken: token)
+                                       orgSecrets: org, workspaceSecrets: own, instanceToken: token,
+                                       bootPlugins: inputs.bootPlugins)
         } catch let rejection as TemplateFiles.Rejection {
             throw ReconcileFailure(reason: "InvalidTemplate", message: "template '\(inputs.template ?? "")': \(rejection)")
         }

@@ -6,10 +6,13 @@ public enum InstanceHealth {
     public struct Heartbeat: Sendable, Equatable {
         public var ready: Bool
         public var reportedAt: Date
+        /// Whether the runtime reports the management MCP server present.
+        public var managementMCPPresent: Bool
 
-        public init(ready: Bool, reportedAt: Date) {
+        public init(ready: Bool, reportedAt: Date, managementMCPPresent: Bool = false) {
             self.ready = ready
             self.reportedAt = reportedAt
+            self.managementMCPPresent = managementMCPPresent
         }
     }
 
@@ -17,17 +20,24 @@ public enum InstanceHealth {
         public var phase: String
         /// Why the workspace is not healthy, for `last_error`.
         public var problem: String?
+        /// Whether recreating the instance can fix it. A missing management MCP cannot: a new
+        /// instance boots without it too; the declared-plugins controller delivers it (seed 001).
+        public var remediable: Bool
 
-        public init(phase: String, problem: String?) {
+        public init(phase: String, problem: String?, remediable: Bool = true) {
             self.phase = phase
             self.problem = problem
+            self.remediable = remediable
         }
     }
 
     /// - Parameters:
     ///   - startupTimeout: how long a new instance may take to report ready. Default 600 s.
     ///   - heartbeatTimeout: silence after which a running instance is degraded; twice that, failed. Default 120 s.
+    ///   - requiresManagementMCP: a platform workspace that declares the management MCP is not
+    ///     online without it (fail closed, the platform's RCA #2970 gate).
     public static func evaluate(instanceID: String, launchedAt: Date?, heartbeat: Heartbeat?, now: Date,
+                                requiresManagementMCP: Bool = false,
                                 startupTimeout: TimeInterval = 600, heartbeatTimeout: TimeInterval = 120) -> Verdict {
         let sinceLaunch = now.timeIntervalSince(launchedAt ?? now)
         guard let heartbeat else {
@@ -41,6 +51,11 @@ public enum InstanceHealth {
         }
         if silence > heartbeatTimeout {
             return Verdict(phase: "degraded", problem: "instance \(instanceID) has not reported for \(Int(silence)) s")
+        }
+        if heartbeat.ready, requiresManagementMCP, !heartbeat.managementMCPPresent {
+            return Verdict(phase: "failed",
+                           problem: "the runtime of instance \(instanceID) reports the management MCP server missing; not online until the declared-plugins controller delivers it (fail closed)",
+                           remediable: false)
         }
         if heartbeat.ready { return Verdict(phase: "running", problem: nil) }
         if sinceLaunch <= startupTimeout { return Verdict(phase: "provisioning", problem: nil) }

@@ -21,37 +21,45 @@ public struct WorkspaceBundle: Sendable, Equatable {
     public let files: [String: String]
     public let secrets: [String: Secret]
     public let instanceToken: String
+    /// Plugins the runtime installs at boot (declared with `requires_restart`): name -> ref.
+    public let bootPlugins: [String: String]
 
     /// - Throws: `TemplateFiles.Rejection` for a file that may not be delivered.
     public init(instanceGeneration: Int64, templateFiles: [String: String], orgSecrets: [String: Secret],
-                workspaceSecrets: [String: Secret], instanceToken: String) throws {
+                workspaceSecrets: [String: Secret], instanceToken: String, bootPlugins: [String: String] = [:]) throws {
         self.instanceGeneration = instanceGeneration
         self.files = try TemplateFiles.validate(templateFiles)
         self.secrets = orgSecrets.merging(workspaceSecrets) { _, workspace in workspace }
         self.instanceToken = instanceToken
+        self.bootPlugins = bootPlugins
     }
 
     /// The staged form: canonical JSON (sorted keys), identical bytes for identical inputs.
+    /// `plugins` appears only when there are boot plugins (bundles without stay as they were).
     public var canonicalData: Data {
-        Self.canonical([
+        var object: [String: Any] = [
             "files": files,
             "env": secrets.mapValues(\.value),
             "instance_token": instanceToken,
             "instance_generation": String(instanceGeneration),
-        ])
+        ]
+        if !bootPlugins.isEmpty { object["plugins"] = bootPlugins }
+        return Self.canonical(object)
     }
 
     /// SHA-256 of the staged form: any change means "stage again".
     public var hash: String { Self.sha256(canonicalData) }
 
-    /// SHA-256 of what the runtime consumes (files, consumed keys, token): only a change here
+    /// SHA-256 of what the runtime consumes (files, consumed keys, token, boot plugins): only a change here
     /// can call for a restart.
     public var runtimeHash: String {
-        Self.sha256(Self.canonical([
+        var object: [String: Any] = [
             "files": files,
             "env": secrets.filter(\.value.runtimeConsumed).mapValues(\.value),
             "instance_token": instanceToken,
-        ]))
+        ]
+        if !bootPlugins.isEmpty { object["plugins"] = bootPlugins }
+        return Self.sha256(Self.canonical(object))
     }
 
     /// The secret store's version token for this bundle: the same for every retry of one

@@ -25,6 +25,9 @@ public struct BundleStore: Sendable {
         public var stagedHash: String?
         public var stagedGeneration: Int64?
         public var secrets: [Secret]
+        /// Declared plugins the runtime loads only at boot: name -> ref. Privileged ones only for
+        /// platform workspaces (fail closed).
+        public var bootPlugins: [String: String]
     }
 
     public struct Secret: Sendable {
@@ -63,6 +66,14 @@ public struct BundleStore: Sendable {
                    value: try row.require(String.self, "value"), runtimeConsumed: try row.require(Bool.self, "runtime_consumed"),
                    writtenBy: try row.require(String.self, "written_by"), writtenAt: try row.require(Date.self, "written_at"))
         }
+        let pluginsSQL = """
+            SELECT d.plugin, d.ref FROM workspace_declared_plugins d JOIN workspaces w ON w.id = d.workspace_id
+             WHERE d.workspace_id = $1::uuid AND d.requires_restart
+               AND (w.kind = 'platform' OR NOT EXISTS (SELECT 1 FROM privileged_plugins p WHERE p.name = d.plugin))
+            """
+        let bootPlugins = try await pool.query(pluginsSQL, [workspaceID]).rows.reduce(into: [String: String]()) {
+            $0[try $1.require(String.self, "plugin")] = try $1.require(String.self, "ref")
+        }
         return Inputs(workspaceID: try row.require(String.self, "id"), org: org,
                       kind: try row.require(String.self, "kind"),
                       desiredState: try row.require(String.self, "desired_state"),
@@ -72,7 +83,7 @@ public struct BundleStore: Sendable {
                       tokenSeed: try row.require(String.self, "token_seed"),
                       stagedHash: try row.decode(String.self, "staged_hash"),
                       stagedGeneration: try row.decode(Int64.self, "staged_generation"),
-                      secrets: secrets)
+                      secrets: secrets, bootPlugins: bootPlugins)
     }
 
     public struct Staged: Sendable, Equatable {

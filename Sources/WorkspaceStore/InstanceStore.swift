@@ -33,6 +33,11 @@ public struct InstanceStore: Sendable {
         /// The runtime's latest heartbeat for the instance we know, if any.
         public var heartbeatReady: Bool?
         public var heartbeatAt: Date?
+        /// Whether that heartbeat reports the management MCP server present.
+        public var heartbeatMCPPresent: Bool?
+        /// A platform workspace that declares a privileged plugin (the management MCP) is online
+        /// only while its runtime reports the MCP present (the platform's RCA #2970 gate).
+        public var requiresManagementMCP: Bool
         public var remediations: Int
         public var lastRemediationAt: Date?
     }
@@ -42,6 +47,10 @@ public struct InstanceStore: Sendable {
             SELECT w.id, w.kind, w.desired_state, w.image, w.phase, w.restart_policy,
                    i.target_generation, i.instance_id, i.booted_runtime_hash, i.launched_at,
                    i.remediations, i.last_remediation_at, r.ready AS heartbeat_ready, r.reported_at AS heartbeat_at,
+                   r.management_mcp_present AS heartbeat_mcp,
+                   w.kind = 'platform' AND EXISTS (
+                       SELECT 1 FROM workspace_declared_plugins d JOIN privileged_plugins p ON p.name = d.plugin
+                        WHERE d.workspace_id = w.id) AS requires_mcp,
                    b.staged_generation, b.staged_runtime_hash,
                    r.busy_since, last.written_at AS last_write_at, last.written_by AS last_writer
               FROM workspaces w JOIN instances i ON i.key = w.id JOIN secret_bundles b ON b.key = w.id
@@ -69,6 +78,8 @@ public struct InstanceStore: Sendable {
                       launchedAt: try row.decode(Date.self, "launched_at"),
                       heartbeatReady: try row.decode(Bool.self, "heartbeat_ready"),
                       heartbeatAt: try row.decode(Date.self, "heartbeat_at"),
+                      heartbeatMCPPresent: try row.decode(Bool.self, "heartbeat_mcp"),
+                      requiresManagementMCP: try row.require(Bool.self, "requires_mcp"),
                       remediations: try row.require(Int.self, "remediations"),
                       lastRemediationAt: try row.decode(Date.self, "last_remediation_at"))
     }
