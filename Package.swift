@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // C libraries: each is called from exactly one Swift module.
@@ -32,10 +33,11 @@ let package = Package(
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         .target(name: "ReconcileRuntime", dependencies: []),
         .target(name: "Providers", dependencies: ["ReconcileRuntime"]),
-        .target(name: "LocalProviders", dependencies: ["Providers", "CurlHTTP"]),
+        .target(name: "LocalProviders", dependencies: ["Providers", "CurlHTTP", .product(name: "Yams", package: "Yams")]),
+        .target(name: "IngressModel", dependencies: ["Providers", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "WorkspaceStore", dependencies: ["Postgres", "ReconcileRuntime"]),
         .target(name: "WorkspaceControllers", dependencies: [
-            "Postgres", "ReconcileRuntime", "ReconcileStore", "Providers", "WorkspaceModel", "WorkspaceStore",
+            "Postgres", "ReconcileRuntime", "ReconcileStore", "Providers", "WorkspaceModel", "WorkspaceStore", "IngressModel",
         ]),
         .target(name: "WorkspaceModel", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "SchemaManifests", path: "manifests",
@@ -93,6 +95,7 @@ let package = Package(
         ]),
         .testTarget(name: "LocalProvidersTests", dependencies: ["LocalProviders", "Providers", "CurlHTTP"]),
         .testTarget(name: "WorkspaceModelTests", dependencies: ["WorkspaceModel"]),
+        .testTarget(name: "IngressModelTests", dependencies: ["IngressModel", "Providers"]),
         .testTarget(name: "ProviderFakesTests", dependencies: ["Providers", "ProviderFakes"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresTestSupport"]),
         .testTarget(name: "ReconcileRuntimeTests", dependencies: ["ReconcileRuntime"]),

@@ -121,26 +121,12 @@ public struct FileSecretStore: SecretStore {
         return token
     }
 
-    /// Write a temporary file (0600), fsync it, rename it over the target, fsync the directory.
     private func writeAtomically(_ data: Data, to url: URL) throws {
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-        let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else { throw error(.transient, "write", "cannot create \(temporary.lastPathComponent): errno \(errno)") }
-        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd)
-        close(fd)
-        guard written == data.count, synced == 0, rename(temporary.path, url.path) == 0 else {
-            unlink(temporary.path)
-            throw error(.transient, "write", "cannot write \(url.lastPathComponent): errno \(errno)")
-        }
-        try syncDirectory(url.deletingLastPathComponent())
+        try AtomicFile.write(data, to: url, provider: "secret store")
     }
 
     private func syncDirectory(_ directory: URL) throws {
-        let fd = open(directory.path, O_RDONLY | O_DIRECTORY)
-        guard fd >= 0 else { return }
-        fsync(fd)
-        close(fd)
+        AtomicFile.syncDirectory(directory)
     }
 
     private func error(_ kind: ProviderError.Kind, _ operation: String, _ message: String) -> ProviderError {
