@@ -10,6 +10,10 @@ public enum IngressRenderer {
     /// What a tenant cannot be rendered for; `description` names the field and the reason.
     public struct Rejection: Error, Sendable, Equatable, CustomStringConvertible {
         public var description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 
     /// The service that receives the catch-all of each tenant's hostname.

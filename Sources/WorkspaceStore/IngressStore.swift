@@ -1,0 +1,59 @@
+import Foundation
+import Postgres
+import ReconcileRuntime
+
+/// Every statement of the tunnel-ingress controller: a tenant, the platform paths (the single
+/// source of truth), and what was applied, fenced on the controller's lease.
+public struct IngressStore: Sendable {
+    private let pool: PostgresPool
+
+    public init(pool: PostgresPool) {
+        self.pool = pool
+    }
+
+    public struct Inputs: Sendable {
+        public var tenantID: String
+        public var name: String
+        public var hostname: String
+        public var tunnelID: String
+        /// Service name -> URL, for the services whose value is a string.
+        public var services: [String: String]
+        /// Services whose value is not a string (each one a clear error).
+        public var malformedServices: [String]
+        public var paths: [(pattern: String, service: String)]
+        public var appliedHash: String?
+    }
+
+    /// nil when the tenant no longer exists.
+    public func selectInputs(tenantID: String) async throws -> Inputs? {
+        let sql = """
+            SELECT t.id, t.name, t.hostname, t.tunnel_id, i.applied_hash,
+                   coalesce((SELECT jsonb_object_agg(k, v #>> '{}') FROM jsonb_each(t.services) AS e(k, v)
+                              WHERE jsonb_typeof(v) = 'string'), '{}') AS services,
+                   ARRAY(SELECT k FROM jsonb_each(t.services) AS e(k, v) WHERE jsonb_typeof(v) <> 'string' ORDER BY k)
+                       AS malformed_services
+              FROM tenants t JOIN tunnel_ingress i ON i.key = t.id
+             WHERE t.id = $1::uuid AND jsonb_typeof(t.services) = 'object'
+            """
+        guard let row = try await pool.query(sql, [tenantID]).rows.first else { return nil }
+        let paths = try await pool.query("SELECT pattern, service FROM platform_paths ORDER BY pattern").rows.map {
+            (pattern: try $0.require(String.self, "pattern"), service: try $0.require(String.self, "service"))
+        }
+        return Inputs(tenantID: try row.require(String.self, "id"), name: try row.require(String.self, "name"),
+                      hostname: try row.require(String.self, "hostname"), tunnelID: try row.require(String.self, "tunnel_id"),
+                      services: try row.decodeJSON([String: String].self, "services") ?? [:],
+                      malformedServices: try row.decode([String].self, "malformed_services") ?? [],
+                      paths: paths, appliedHash: try row.decode(String.self, "applied_hash"))
+    }
+
+    /// Records what the provider holds for the tenant, if it changed and the lease is ours.
+    public func recordApplied(hash: String, rules: Int, tenantID: String, fence: Fence, now: Date?) async throws {
+        let sql = """
+            UPDATE tunnel_ingress i SET applied_hash = $2, applied_rules = $3, applied_at = coalesce($6::timestamptz, now())
+             WHERE i.key = $1::uuid AND (i.applied_hash, i.applied_rules) IS DISTINCT FROM ($2, $3::integer)
+               AND EXISTS (SELECT 1 FROM leases l WHERE l.controller = 'tunnel_ingress' AND l.key = i.key
+                           AND l.holder = $4 AND l.token = $5)
+            """
+        try await pool.query(sql, [tenantID, hash, rules, fence.holder, fence.token, now])
+    }
+}

@@ -1,0 +1,154 @@
+import ControllerHost
+import Foundation
+import Postgres
+import PostgresTestSupport
+import ProviderFakes
+import Providers
+import ReconcileStore
+import Testing
+import WorkspaceControllers
+
+@Suite("tunnel ingress")
+struct TunnelIngressTests {
+    struct World {
+        let pool: PostgresPool
+        let tunnels = FakeTunnels()
+        var tenants: [String: String] = [:]
+
+        func driver(limiter: ProviderRateLimiter = ProviderRateLimiter(rate: 1_000, burst: 1_000)) -> TickDriver {
+            TickDriver(pool: pool, controllers: [.init(TunnelIngressReconciler(pool: pool, provider: tunnels, limiter: limiter))],
+                       logger: TestDatabase.logger)
+        }
+
+        func rules(_ tunnel: String, _ hostname: String) async -> [String] {
+            await tunnels.configurations[tunnel]?.rules(for: hostname).map { "\($0.path ?? "*") -> \($0.service)" } ?? []
+        }
+
+        func lastError(_ tenant: String) async throws -> String? {
+            try await pool.query("SELECT last_error FROM tunnel_ingress WHERE key = $1::uuid", [tenants[tenant]!]).rows[0]
+                .decode(String.self, "last_error")
+        }
+    }
+
+    static func world() async throws -> World {
+        let pool = try await TestDatabase.create(poolSize: 6)
+        try await pool.query("INSERT INTO platform_paths (pattern, service) VALUES ('/api/*', 'platform'), ('/healthz', 'platform')")
+        let rows = try await pool.query("""
+            INSERT INTO tenants (name, hostname, tunnel_id, services) VALUES
+              ('acme', 'acme.example.com', 'tunnel-acme', '{"platform": "http://10.0.1.1:8080", "app": "http://10.0.1.1:3000"}'),
+              ('globex', 'globex.example.com', 'tunnel-shared', '{"platform": "http://10.0.2.1:8080", "app": "http://10.0.2.1:3000"}'),
+              ('initech', 'initech.example.com', 'tunnel-shared', '{"platform": "http://10.0.3.1:8080", "app": "http://10.0.3.1:3000"}')
+            RETURNING id, name
+            """).rows
+        var world = World(pool: pool)
+        for row in rows { world.tenants[try row.require(String.self, "name")] = try row.require(String.self, "id") }
+        return world
+    }
+
+    @Test("seed 000, closing note: a new platform_paths row reaches every tenant on the next pass; an edit in the provider is repaired by the full resync")
+    func seed000IngressFromTheSourceOfTruth() async throws {
+        let world = try await Self.world()
+        _ = try await world.driver().tickUntilConverged()
+        #expect(await world.rules("tunnel-acme", "acme.example.com") == [
+            "^/healthz$ -> http://10.0.1.1:8080", "^/api(/|$) -> http://10.0.1.1:8080", "* -> http://10.0.1.1:3000"])
+        let shared = try #require(await world.tunnels.configurations["tunnel-shared"])
+        #expect(Set(shared.ingress.compactMap(\.hostname)) == ["globex.example.com", "initech.example.com"])
+        #expect(shared.ingress.last == IngressRule(service: "http_status:404"))
+
+        // One row in the single source of truth; one pass (no redeploy, no per-tenant action).
+        try await world.pool.query("INSERT INTO platform_paths (pattern, service) VALUES ('/requests/*', 'platform')")
+        let pass = try await world.driver().tick()
+        #expect(pass.controllers["tunnel_ingress"]?.examined == 3)
+        for (tunnel, hostname, ip) in [("tunnel-acme", "acme.example.com", "10.0.1.1"), ("tunnel-shared", "globex.example.com", "10.0.2.1"),
+                                       ("tunnel-shared", "initech.example.com", "10.0.3.1")] {
+            #expect(await world.rules(tunnel, hostname).contains("^/requests(/|$) -> http://\(ip):8080"), "\(hostname)")
+        }
+        let report = try await world.driver().checkIdempotent()
+        #expect(report.passed, "\(report.rowWrites) \(report.mutatingActions)")
+
+        // Someone edits acme's tunnel by hand: the due pass has nothing to do, the full resync repairs it.
+        await world.tunnels.tamper("tunnel-acme") { rules in rules.removeAll { $0.path == "^/requests(/|$)" } }
+        let writes = await world.tunnels.writes
+        _ = try await world.driver().tick()
+        #expect(await world.tunnels.writes == writes)
+        _ = try await world.driver().tick(full: true)
+        #expect(await world.tunnels.writes == writes + 1)
+        #expect(await world.rules("tunnel-acme", "acme.example.com").contains("^/requests(/|$) -> http://10.0.1.1:8080"))
+        #expect(try await EventStore(pool: world.pool).select(key: world.tenants["acme"]!)
+            .contains { $0.reason == "IngressDriftRepaired" && $0.type == .warning })
+    }
+
+    @Test("a tenant without a service URL fails alone; a malformed pattern forced into platform_paths fails every tenant without touching a tunnel")
+    func badInputFailsOnlyItsTenant() async throws {
+        var world = try await Self.world()
+        let broken = try await world.pool.query("""
+            INSERT INTO tenants (name, hostname, tunnel_id, services)
+            VALUES ('umbrella', 'umbrella.example.com', 'tunnel-umbrella', '{"app": "http://10.0.4.1:3000"}') RETURNING id
+            """).rows[0].require(String.self, "id")
+        world.tenants["umbrella"] = broken
+        let pass = try await world.driver().tickUntilConverged()
+        #expect(pass.failures.map(\.key) == [broken])
+        #expect(try await world.lastError("umbrella")
+            == "tenant 'umbrella': tenants.services: no URL for service 'platform' (needed by platform_paths.pattern '/healthz'); its tunnel keeps its current rules")
+        #expect(await world.tunnels.configurations["tunnel-umbrella"] == nil)
+        #expect(try await world.lastError("acme") == nil)
+        #expect(await world.rules("tunnel-acme", "acme.example.com").count == 3)
+        // Fixing the tenant's row is enough.
+        try await world.pool.query(#"UPDATE tenants SET services = services || '{"platform": "http://10.0.4.1:8080"}' WHERE name = 'umbrella'"#)
+        _ = try await world.driver().tickUntilConverged()
+        #expect(try await world.lastError("umbrella") == nil)
+        #expect(await world.rules("tunnel-umbrella", "umbrella.example.com").count == 3)
+
+        try await world.pool.query("ALTER TABLE platform_paths DISABLE TRIGGER platform_paths_validate")
+        try await world.pool.query("INSERT INTO platform_paths (pattern, service) VALUES ('/files/(.*)', 'platform')")
+        try await world.pool.query("ALTER TABLE platform_paths ENABLE TRIGGER platform_paths_validate")
+        let writes = await world.tunnels.writes
+        let poisoned = try await world.driver().tickUntilConverged()
+        #expect(poisoned.failures.count == 4 && poisoned.failures.allSatisfy(\.terminal))
+        #expect(try await world.lastError("acme")?.contains("platform_paths.pattern '/files/(.*)': segment '(.*)' may only contain") == true)
+        #expect(await world.tunnels.writes == writes, "a tunnel was rewritten from a poisoned source of truth")
+        try await world.pool.query("DELETE FROM platform_paths WHERE pattern = '/files/(.*)'")
+        let healed = try await world.driver().tickUntilConverged()
+        #expect(healed.failures.isEmpty)
+    }
+
+    @Test("a failed read never writes; a lost write response converges without a second write; throttling is retried after the provider's wait")
+    func providerFaults() async throws {
+        let world = try await Self.world()
+        await world.tunnels.inject(.error(.transient), on: "read")
+        var pass = try await world.driver().tick()
+        #expect(pass.failures.count == 1 && pass.failures[0].message.contains("read"))
+        #expect(await world.tunnels.writes == 2, "the tenant whose read failed was not written")
+
+        await world.tunnels.inject(.throttle(.seconds(30)), on: "read")
+        pass = try await world.driver().tick(now: Date() + 3_600)
+        let wait = try await world.pool.query("""
+            SELECT extract(epoch FROM next_attempt_at - $1::timestamptz)::float8 AS wait FROM tunnel_ingress WHERE last_error IS NOT NULL
+            """, [Date() + 3_600]).rows.first?.decode(Double.self, "wait")
+        #expect(try #require(wait) >= 29, "throttled: retried after the provider's retry-after")
+
+        await world.tunnels.inject(.loseResponse, on: "write")
+        _ = try await world.driver().tickUntilConverged(now: Date() + 7_200)
+        let writes = await world.tunnels.writes
+        #expect(try await world.driver().checkIdempotent(now: Date() + 7_300).passed)
+        #expect(await world.tunnels.writes == writes)
+    }
+
+    @Test("calls are paced by the provider's rate limit: a change reaching many tenants drains at the quota, none fails")
+    func rateLimited() async throws {
+        let world = try await Self.world()
+        try await world.pool.query("""
+            INSERT INTO tenants (name, hostname, tunnel_id, services)
+            SELECT 'tenant-' || g, 'tenant-' || g || '.example.com', 'tunnel-' || g,
+                   '{"platform": "http://10.9.0.1:8080", "app": "http://10.9.0.1:3000"}' FROM generate_series(1, 5) g
+            """)
+        let rate = 20.0
+        let pass = try await world.driver(limiter: ProviderRateLimiter(rate: rate, burst: 1)).tickUntilConverged()
+        #expect(pass.failures.isEmpty)
+        let times = await world.tunnels.callTimes
+        #expect(times.count == 16, "8 tenants: a read and a write each")
+        for (earlier, later) in zip(times, times.dropFirst()) {
+            #expect((later - earlier) >= .milliseconds(45), "calls closer than the quota allows")
+        }
+    }
+}
