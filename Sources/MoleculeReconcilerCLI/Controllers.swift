@@ -8,7 +8,8 @@ import WorkspaceStore
 
 /// The controllers this binary runs, on the local providers (the embedded default): bundles
 /// staged as files under `<state>/secrets`, instances as `molecule-workspace-runtime` processes
-/// recorded under `<state>/instances`, probed over HTTP for their status.
+/// recorded under `<state>/instances`, probed over HTTP for their status, plugins delivered to
+/// them over HTTP, and each tunnel's ingress rendered to `<state>/tunnels/<tunnel_id>/config.yml`.
 struct Controllers {
     var controllers: [ReconcilerHost.Controller]
     var sweepers: [any Sweeper]
@@ -29,6 +30,9 @@ struct Controllers {
             .init(SecretsBundleReconciler(pool: pool, secretStore: secrets)),
             .init(InstancesReconciler(pool: pool, provider: processes, probe: HTTPRuntimeProbe(), owner: owner)),
             .init(DeclaredPluginsReconciler(pool: pool, delivery: HTTPPluginDelivery(), probe: HTTPRuntimeProbe())),
+            // Local files have no quota worth the name; the Cloudflare provider keeps the default (3/s).
+            .init(TunnelIngressReconciler(pool: pool, provider: FileTunnelConfigStore(root: state.appendingPathComponent("tunnels")),
+                                          limiter: ProviderRateLimiter(rate: 200, burst: 200))),
         ]
         sweepers = [OrphanSweeper(pool: pool, provider: processes, owner: owner)]
     }

@@ -189,6 +189,11 @@ struct ExampleFleetTests {
             .map { "\(try $0.require(String.self, "kind"))=\(try $0.require(Int.self, "n"))" }
         #expect(kinds == ["agent=3", "platform=1"])
         let leases = try await pool.query("SELECT count(*) AS n FROM leases").rows[0].require(Int.self, "n")
-        #expect(leases == 4 * 3)
+        // Four workspaces in three workspace controllers, two tenants in the ingress controller.
+        #expect(leases == 4 * 3 + 2)
+        let tenants = try await pool.query("SELECT count(*) AS n FROM tunnel_ingress").rows[0].require(Int.self, "n")
+        #expect(tenants == 2)
+        let paths = try await pool.query("SELECT count(*) AS n FROM platform_paths").rows[0].require(Int.self, "n")
+        #expect(paths == 3)
     }
 }

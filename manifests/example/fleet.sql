@@ -1,7 +1,8 @@
--- The example fleet the embedded default loads into an empty database: one template with
+-- The example fleet the embedded default loads into an empty database: two templates with
 -- config.yaml and prompts, three agent workspaces and one platform workspace of org "acme",
--- a few secrets, and the privileged management MCP plugin. Edit freely: it is plain desired
--- state, loaded once.
+-- a few secrets, the privileged management MCP plugin (declared for the platform workspace),
+-- a plugin for the SEO agents, two tenants and the platform paths. Edit freely: it is plain
+-- desired state, loaded once.
 
 INSERT INTO templates (name, files) VALUES
   ('seo-agent', jsonb_build_object(
@@ -29,3 +30,20 @@ SELECT id, 'SEARCH_API_KEY', 'example-search-key' FROM workspaces WHERE name LIK
 
 INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref)
 SELECT id, 'molecule-platform-mcp', '1.6.1' FROM workspaces WHERE name = 'concierge';
+
+-- A plugin delivered into running agents over HTTP (remove the row and it is removed).
+INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref)
+SELECT id, 'web-search', '2.3.0' FROM workspaces WHERE name LIKE 'seo-%';
+
+-- Two tenants, each with its own tunnel, and the platform paths every tenant routes to the
+-- platform (the single source of truth: add a row and every tenant's config.yml picks it up).
+INSERT INTO tenants (name, hostname, tunnel_id, services) VALUES
+  ('acme', 'acme.molecule.example', 'tunnel-acme',
+   '{"platform": "http://127.0.0.1:8080", "app": "http://127.0.0.1:3000"}'),
+  ('globex', 'globex.molecule.example', 'tunnel-globex',
+   '{"platform": "http://127.0.0.1:8081", "app": "http://127.0.0.1:3001"}');
+
+INSERT INTO platform_paths (pattern, service, note) VALUES
+  ('/api/*', 'platform', 'the platform API'),
+  ('/ws/*', 'platform', 'workspace websockets'),
+  ('/healthz', 'platform', 'platform health');
