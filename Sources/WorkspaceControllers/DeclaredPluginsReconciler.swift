@@ -137,9 +137,10 @@ public struct DeclaredPluginsReconciler: Reconciler {
                              error: nil)
             return .done
         }
-        try await report(request, .init(type: "PluginsInstalled", status: true, reason: "Installed",
-                                        message: "\(plan.managed.count) declared plugin(s) installed in instance \(instanceID)"),
-                         error: nil)
+        let message = plan.managed.isEmpty ? "no plugins are declared"
+            : "\(plan.managed.count) declared plugin(s) installed in instance \(instanceID)"
+        try await report(request, .init(type: "PluginsInstalled", status: true, reason: plan.managed.isEmpty ? "NoPluginsDeclared" : "Installed",
+                                        message: message), error: nil)
         return .done
     }
 

@@ -53,6 +53,8 @@ public enum InstanceHealth {
             return Verdict(phase: "degraded", problem: "instance \(instanceID) has not reported for \(Int(silence)) s")
         }
         if heartbeat.ready, requiresManagementMCP, !heartbeat.managementMCPPresent {
+            // A new instance gets the MCP from the declared-plugins controller within moments.
+            if sinceLaunch <= startupTimeout { return Verdict(phase: "provisioning", problem: nil) }
             return Verdict(phase: "failed",
                            problem: "the runtime of instance \(instanceID) reports the management MCP server missing; not online until the declared-plugins controller delivers it (fail closed)",
                            remediable: false)

@@ -78,6 +78,11 @@ struct DeclaredPluginsTests {
         // The first deliveries fail (the plugin source is down): the runtime reports the MCP missing.
         await world.runtimes.inject(.error(.transient), on: "install", times: 1)
         try await world.settle(at: Self.t0)
+        #expect(try await world.row().require(String.self, "phase") == "provisioning", "within the startup window")
+        // Past the startup window, still without the MCP: failed, and not recreated (a new
+        // instance would boot without it too).
+        _ = try await world.driver(plugins: false).tick(now: Self.t0 + 700, full: true)
+        _ = try await world.driver(plugins: false).tickUntilConverged(now: Self.t0 + 800)
         var row = try await world.row()
         #expect(try row.require(String.self, "phase") == "failed")
         let ready = try await world.pool.query("SELECT conditions -> 'InstanceReady' ->> 'message' AS m FROM workspaces WHERE id = $1::uuid",
@@ -88,19 +93,19 @@ struct DeclaredPluginsTests {
 
         // Only the plugins controller runs, with the workspace failed: it delivers anyway.
         let pluginsOnly = world.driver(plugins: true, instances: false)
-        _ = try await pluginsOnly.tick(now: Self.t0 + 600, full: true)
+        _ = try await pluginsOnly.tick(now: Self.t0 + 900, full: true)
         #expect(await world.runtimes.plugins(of: instance)?["molecule-platform-mcp"] == "1.6.1")
         #expect(try await world.row().require(String.self, "phase") == "failed")
 
         // The runtime now reports the MCP present: online again, the error cleared, the same
         // instance (recreating it would not have helped and did not happen).
-        _ = try await world.driver().tickUntilConverged(now: Self.t0 + 601)
+        _ = try await world.driver().tickUntilConverged(now: Self.t0 + 901)
         row = try await world.row()
         #expect(try row.require(String.self, "phase") == "running")
         #expect(try row.decode(String.self, "last_error") == nil)
         #expect(try row.decode(String.self, "plugins_status") == "True")
         #expect(await world.cloud.launches == 1)
-        #expect(try await world.driver().checkIdempotent(now: Self.t0 + 602).passed)
+        #expect(try await world.driver().checkIdempotent(now: Self.t0 + 902).passed)
     }
 
     @Test("persisted cooldown: a delivery that keeps failing, with the reconciler restarted every second, is attempted only as the backoff allows")
