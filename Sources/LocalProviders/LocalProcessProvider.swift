@@ -155,7 +155,29 @@ public struct LocalProcessProvider: InstanceProvider {
     private func read(workspaceID: String, id: String) throws -> Record? {
         let file = directory.appendingPathComponent(workspaceID).appendingPathComponent("\(id).json")
         guard let data = FileManager.default.contents(atPath: file.path) else { return nil }
-        return try JSONDecoder().decode(Record.self, from: data)
+        var record = try JSONDecoder().decode(Record.self, from: data)
+        if record.pid == 0, !record.terminated, let pid = findProcess(of: record) {
+            // The reconciler died between the spawn and the record's second write: the process
+            // runs; adopt it rather than launching a second one.
+            record.pid = pid
+            record.startTime = Self.startTime(of: pid)
+            try write(record)
+        }
+        return record
+    }
+
+    /// The runtime process started for this record, found by its `--port-file` argument
+    /// (unique per instance) among the running processes.
+    private func findProcess(of record: Record) -> Int32? {
+        let portFile = portFile(record).path
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            if let flag = arguments.firstIndex(of: "--port-file"), flag + 1 < arguments.count, arguments[flag + 1] == portFile {
+                return pid
+            }
+        }
+        return nil
     }
 
     private func findRecord(id: String) throws -> Record? {

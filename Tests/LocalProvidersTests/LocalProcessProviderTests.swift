@@ -29,6 +29,17 @@ struct LocalProcessProviderTests {
         }
         // A new provider (a restarted reconciler) finds the same running process.
         #expect(listed.count == 1 && listed[0].state == .running && listed[0].id == created.id)
+        // A crash between the spawn and the record's second write leaves a record without a pid:
+        // the running process is found by its arguments and adopted, not launched again.
+        let recordFile = root.appendingPathComponent("instances/ws-1/\(created.id).json")
+        var record = try JSONSerialization.jsonObject(with: Data(contentsOf: recordFile)) as! [String: Any]
+        let pid = record["pid"] as! Int
+        record["pid"] = 0
+        record["startTime"] = nil
+        try JSONSerialization.data(withJSONObject: record).write(to: recordFile)
+        #expect(try await provider().create(spec).state == .running)
+        let adopted = try JSONSerialization.jsonObject(with: Data(contentsOf: recordFile)) as! [String: Any]
+        #expect(adopted["pid"] as? Int == pid)
         let address = try #require(listed[0].address)
         #expect(try await CurlHTTPClient().send(.init(url: "http://\(address)/status")).status == 200)
         try await provider().terminate(instanceID: created.id)
