@@ -86,7 +86,7 @@ struct CrashRestartTests {
             second.terminate()
             second.waitUntilExit()
         }
-        let converged = try await Self.eventually(90) {
+        let converged = try await Self.eventually(150) {
             let phases = try await Self.phases(pool)
             let processes = Self.runtimeProcesses(stateDir: stateDir)
             return running.allSatisfy { phases[$0] == "running" } && Set(processes.values) == running
