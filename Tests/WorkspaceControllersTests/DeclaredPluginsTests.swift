@@ -207,7 +207,7 @@ struct DeclaredPluginsTests {
         #expect(tokens[first] != nil && tokens[second] != nil && tokens[first] != tokens[second], "each instance is addressed with its own token")
     }
 
-    @Test("a plugin that loads only at boot restarts an agent through the bundle; a platform workspace gets restart_pending instead")
+    @Test("a plugin that loads only at boot restarts an idle agent through the bundle; a busy one after its turn; a platform workspace gets restart_pending instead")
     func bootPluginsUseTheRestartPolicy() async throws {
         let agent = try await Self.world(kind: "agent")
         try await agent.settle(at: Self.t0)
@@ -220,6 +220,23 @@ struct DeclaredPluginsTests {
         #expect(await agent.runtimes.plugins(of: restarted) == ["vector-store": "3.0.0"])
         #expect(await agent.runtimes.installCalls == 0, "a boot plugin is never delivered over HTTP")
         #expect(try await agent.row().decode(String.self, "plugins_status") == "True")
+
+        // An agent busy in a turn is not interrupted: restart_pending until the turn ends.
+        let busy = try await Self.world(kind: "agent")
+        try await busy.settle(at: Self.t0)
+        let serving = try #require(await busy.instance())
+        await busy.runtimes.tamper(serving) { $0.busySince = Self.t0 }
+        try await busy.pool.query("""
+            INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref, requires_restart) VALUES ($1::uuid, 'vector-store', '3.0.0', true)
+            """, [busy.workspace])
+        try await busy.settle(at: Self.t0 + 60)
+        #expect(await busy.cloud.launches == 1)
+        #expect(try await busy.row().require(Bool.self, "restart_pending"))
+        await busy.runtimes.tamper(serving) { $0.busySince = nil }
+        try await busy.settle(at: Self.t0 + 120)
+        #expect(await busy.cloud.launches == 2)
+        #expect(try await busy.row().require(Bool.self, "restart_pending") == false)
+        #expect(await busy.runtimes.plugins(of: try #require(await busy.instance())) == ["vector-store": "3.0.0"])
 
         let platform = try await Self.world(kind: "platform", policy: "auto")
         try await platform.settle(at: Self.t0)
