@@ -50,7 +50,8 @@ public struct DeclaredPluginsReconciler: Reconciler {
                 try await report(request, .init(type: "PluginsInstalled", status: declared.isEmpty, reason: "WaitingForRuntime",
                                                 message: "the runtime of instance \(instanceID) has not reported its plugins yet"),
                                  error: nil)
-                return .requeueAfter(.seconds(2))
+                // A heartbeat's arrival wakes this controller; a probe has to be asked again.
+                return probe == nil ? .done : .requeueAfter(.seconds(2))
             }
             let plan = PluginPlan.decide(kind: inputs.kind, declared: declared, installed: installed, managed: inputs.managed)
             let token = InstanceToken.derive(seed: inputs.tokenSeed, workspaceID: request.key, generation: inputs.instanceGeneration)

@@ -249,4 +249,38 @@ struct DeclaredPluginsTests {
         #expect(try row.require(Bool.self, "restart_pending"))
         #expect(try row.decode(String.self, "plugins_reason") == "WaitingForRestart")
     }
+
+    @Test("heartbeat mode: what the platform's heartbeat reports installed is the observed state; a delivery happens once")
+    func heartbeatMode() async throws {
+        let world = try await Self.world(kind: "agent")
+        let driver = TickDriver(pool: world.pool, controllers: [
+            .init(SecretsBundleReconciler(pool: world.pool, secretStore: world.store)),
+            .init(InstancesReconciler(pool: world.pool, provider: world.cloud)),
+            .init(DeclaredPluginsReconciler(pool: world.pool, delivery: world.runtimes)),
+        ], logger: TestDatabase.logger)
+        try await world.pool.query("""
+            INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref) VALUES ($1::uuid, 'web-search', '2.3.0')
+            """, [world.workspace])
+        try await world.settle(at: Self.t0, driver: driver)
+        let instance = try #require(await world.instance())
+        // No heartbeat yet: nothing is known of the runtime, nothing is delivered blindly.
+        #expect(await world.runtimes.installCalls == 0)
+        #expect(try await world.row().decode(String.self, "plugins_reason") == "WaitingForRuntime")
+        func heartbeat(_ plugins: String) async throws {
+            try await world.pool.query("""
+                INSERT INTO workspace_runtime_status (workspace_id, instance_id, ready, plugins, reported_at)
+                VALUES ($1::uuid, $2, true, $3::jsonb, $4)
+                ON CONFLICT (workspace_id) DO UPDATE SET plugins = excluded.plugins, reported_at = excluded.reported_at
+                """, [world.workspace, instance, plugins, Self.t0 + 10])
+        }
+        try await heartbeat("{}")
+        _ = try await driver.tickUntilConverged(now: Self.t0 + 10)
+        #expect(await world.runtimes.installCalls == 1)
+        // The runtime reports it on its next heartbeat (a transition: the controllers wake).
+        try await heartbeat(#"{"web-search": "2.3.0"}"#)
+        _ = try await driver.tickUntilConverged(now: Self.t0 + 20)
+        #expect(await world.runtimes.installCalls == 1)
+        #expect(try await world.row().decode(String.self, "plugins_status") == "True")
+        #expect(try await driver.checkIdempotent(now: Self.t0 + 30).passed)
+    }
 }
