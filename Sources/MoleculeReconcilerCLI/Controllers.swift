@@ -26,14 +26,15 @@ struct Controllers {
         let processes = LocalProcessProvider(directory: state.appendingPathComponent("instances"),
                                              runtimeExecutable: URL(fileURLWithPath: global.runtimeExecutablePath),
                                              secretStoreRoot: secrets.root)
+        // Local files have no quota worth the name; the Cloudflare provider keeps the default (3/s).
+        let ingress = TunnelIngressReconciler(pool: pool, provider: FileTunnelConfigStore(root: state.appendingPathComponent("tunnels")),
+                                              limiter: ProviderRateLimiter(rate: 200, burst: 200))
         controllers = [
             .init(SecretsBundleReconciler(pool: pool, secretStore: secrets)),
             .init(InstancesReconciler(pool: pool, provider: processes, probe: HTTPRuntimeProbe(), owner: owner)),
             .init(DeclaredPluginsReconciler(pool: pool, delivery: HTTPPluginDelivery(), probe: HTTPRuntimeProbe())),
-            // Local files have no quota worth the name; the Cloudflare provider keeps the default (3/s).
-            .init(TunnelIngressReconciler(pool: pool, provider: FileTunnelConfigStore(root: state.appendingPathComponent("tunnels")),
-                                          limiter: ProviderRateLimiter(rate: 200, burst: 200))),
+            .init(ingress),
         ]
-        sweepers = [OrphanSweeper(pool: pool, provider: processes, owner: owner)]
+        sweepers = [OrphanSweeper(pool: pool, provider: processes, owner: owner), RetiredIngressSweeper(ingress)]
     }
 }

@@ -15,11 +15,11 @@ import WorkspaceStore
 /// pattern, a missing service URL) fails alone and keeps what it had.
 public struct TunnelIngressReconciler: Reconciler {
     public let name = "tunnel_ingress"
-    private let ingress: IngressStore
-    private let provider: any TunnelConfigProvider
-    private let limiter: ProviderRateLimiter
-    private let tunnels = KeyedSerializer()
-    private let events: EventStore
+    let ingress: IngressStore
+    let provider: any TunnelConfigProvider
+    let limiter: ProviderRateLimiter
+    let tunnels = KeyedSerializer()
+    let events: EventStore
 
     /// - Parameter limiter: the provider's quota, shared by every call of this controller.
     public init(pool: PostgresPool, provider: any TunnelConfigProvider, limiter: ProviderRateLimiter = ProviderRateLimiter()) {

@@ -56,4 +56,25 @@ public struct IngressStore: Sendable {
             """
         try await pool.query(sql, [tenantID, hash, rules, fence.holder, fence.token, now])
     }
+
+    /// (tunnel, hostname) pairs whose tenant is gone or moved, oldest first; a pair that a
+    /// tenant owns again is not listed (and is forgotten by `forgetRetired`).
+    public func selectRetired(limit: Int = 100) async throws -> [(tunnelID: String, hostname: String)] {
+        let sql = """
+            SELECT r.tunnel_id, r.hostname FROM retired_ingress r
+             WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.tunnel_id = r.tunnel_id AND t.hostname = r.hostname)
+             ORDER BY r.retired_at, r.tunnel_id, r.hostname LIMIT $1
+            """
+        return try await pool.query(sql, [limit]).rows.map {
+            (tunnelID: try $0.require(String.self, "tunnel_id"), hostname: try $0.require(String.self, "hostname"))
+        }
+    }
+
+    /// Forgets retired pairs that are done with, and any that a tenant owns again.
+    public func forgetRetired(tunnelID: String, hostname: String) async throws {
+        try await pool.query("""
+            DELETE FROM retired_ingress r WHERE (r.tunnel_id = $1 AND r.hostname = $2)
+                OR EXISTS (SELECT 1 FROM tenants t WHERE t.tunnel_id = r.tunnel_id AND t.hostname = r.hostname)
+            """, [tunnelID, hostname])
+    }
 }

@@ -16,8 +16,9 @@ struct TunnelIngressTests {
         var tenants: [String: String] = [:]
 
         func driver(limiter: ProviderRateLimiter = ProviderRateLimiter(rate: 1_000, burst: 1_000)) -> TickDriver {
-            TickDriver(pool: pool, controllers: [.init(TunnelIngressReconciler(pool: pool, provider: tunnels, limiter: limiter))],
-                       logger: TestDatabase.logger)
+            let ingress = TunnelIngressReconciler(pool: pool, provider: tunnels, limiter: limiter)
+            return TickDriver(pool: pool, controllers: [.init(ingress)], sweepers: [RetiredIngressSweeper(ingress)],
+                              logger: TestDatabase.logger)
         }
 
         func rules(_ tunnel: String, _ hostname: String) async -> [String] {
@@ -154,5 +155,22 @@ struct TunnelIngressTests {
         for (k, time) in times.enumerated() {
             #expect(time - start >= .seconds(Double(k) / rate) - .milliseconds(2), "call \(k) came before the quota allows")
         }
+    }
+
+    @Test("a tenant deleted, or moved to another hostname, leaves no rules behind in the tunnel it shared")
+    func retiredTenantsLeaveNoRules() async throws {
+        let world = try await Self.world()
+        _ = try await world.driver().tickUntilConverged()
+        try await world.pool.query("DELETE FROM tenants WHERE name = 'globex'")
+        try await world.pool.query("UPDATE tenants SET hostname = 'acme.example.net' WHERE name = 'acme'")
+        _ = try await world.driver().tickUntilConverged()
+        let shared = try #require(await world.tunnels.configurations["tunnel-shared"])
+        #expect(Set(shared.ingress.compactMap(\.hostname)) == ["initech.example.com"])
+        #expect(shared.ingress.last == IngressRule(service: "http_status:404"))
+        let acme = try #require(await world.tunnels.configurations["tunnel-acme"])
+        #expect(Set(acme.ingress.compactMap(\.hostname)) == ["acme.example.net"])
+        let queued = try await world.pool.query("SELECT count(*) AS n FROM retired_ingress").rows[0].require(Int.self, "n")
+        #expect(queued == 0)
+        #expect(try await world.driver().checkIdempotent().passed)
     }
 }

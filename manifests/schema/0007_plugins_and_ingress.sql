@@ -61,3 +61,29 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
+
+-- A tenant deleted, or moved to another hostname or tunnel, leaves rules in a tunnel that no
+-- key reconciles any more (tunnel configurations are shared and replaced whole). Such
+-- (tunnel, hostname) pairs are queued here; the ingress sweeper removes their rules from the
+-- tunnel and then the row.
+CREATE TABLE retired_ingress (
+    tunnel_id   text        NOT NULL,
+    hostname    text        NOT NULL,
+    retired_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tunnel_id, hostname)
+);
+
+CREATE FUNCTION tenants_retire_ingress() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO retired_ingress (tunnel_id, hostname)
+    SELECT o.tunnel_id, o.hostname FROM changed_old o
+     WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.tunnel_id = o.tunnel_id AND t.hostname = o.hostname)
+    ON CONFLICT (tunnel_id, hostname) DO UPDATE SET retired_at = excluded.retired_at;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER tenants_ingress_retired_deleted AFTER DELETE ON tenants
+    REFERENCING OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION tenants_retire_ingress();
+CREATE TRIGGER tenants_ingress_retired_updated AFTER UPDATE ON tenants
+    REFERENCING OLD TABLE AS changed_old FOR EACH STATEMENT EXECUTE FUNCTION tenants_retire_ingress();
