@@ -72,7 +72,8 @@ public enum IngressRenderer {
     }
 
     static func isValidService(_ url: String) -> Bool {
-        if url.hasPrefix("unix:/") || url == "hello_world" { return url.count > 6 || url == "hello_world" }
+        if url == "hello_world" { return true }
+        if url.hasPrefix("unix:/") { return url.count > "unix:/".count }
         if url.hasPrefix("http_status:") { return Int(url.dropFirst(12)).map { (100...599).contains($0) } ?? false }
         guard let components = URLComponents(string: url), let scheme = components.scheme,
               ["http", "https", "tcp", "ssh", "rdp"].contains(scheme), let host = components.host, !host.isEmpty,

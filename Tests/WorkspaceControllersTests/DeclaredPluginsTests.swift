@@ -28,14 +28,8 @@ struct DeclaredPluginsTests {
             return TickDriver(pool: pool, controllers: controllers, logger: TestDatabase.logger)
         }
 
-        /// Boots every pending instance: its runtime starts with the boot plugins of its bundle.
         func bootAll() async {
-            for record in await cloud.instances.values where record.state == .pending {
-                await cloud.boot(record.id, address: "10.0.0.\(record.generation):8080")
-                let bundle = await store.peek(name: SecretsBundleReconciler.secretName(workspaceID: record.workspaceID)) ?? Data()
-                let object = (try? JSONSerialization.jsonObject(with: bundle)) as? [String: Any]
-                await runtimes.start(record.id, plugins: object?["plugins"] as? [String: String] ?? [:])
-            }
+            await DeclaredPluginsTests.bootAll(cloud: cloud, store: store, runtimes: runtimes)
         }
 
         /// Converges, boots what was launched, and looks again (as the full resync would).
@@ -56,6 +50,16 @@ struct DeclaredPluginsTests {
                        conditions -> 'PluginsInstalled' ->> 'reason' AS plugins_reason
                   FROM workspaces WHERE id = $1::uuid
                 """, [workspace]).rows[0]
+        }
+    }
+
+    /// Boots every pending instance: its runtime starts with the boot plugins of its bundle.
+    static func bootAll(cloud: FakeCloud, store: FakeSecretStore, runtimes: FakeRuntimes) async {
+        for record in await cloud.instances.values where record.state == .pending {
+            await cloud.boot(record.id, address: "10.0.0.\(record.generation):8080")
+            let bundle = await store.peek(name: SecretsBundleReconciler.secretName(workspaceID: record.workspaceID)) ?? Data()
+            let object = (try? JSONSerialization.jsonObject(with: bundle)) as? [String: Any]
+            await runtimes.start(record.id, plugins: object?["plugins"] as? [String: String] ?? [:])
         }
     }
 

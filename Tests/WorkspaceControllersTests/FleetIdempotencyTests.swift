@@ -47,12 +47,7 @@ struct FleetIdempotencyTests {
         let now = Date()
         for _ in 0..<4 {
             _ = try await driver.tickUntilConverged(now: now)
-            for record in await cloud.instances.values where record.state == .pending {
-                await cloud.boot(record.id, address: "10.1.0.\(record.generation):8080")
-                let bundle = await store.peek(name: SecretsBundleReconciler.secretName(workspaceID: record.workspaceID)) ?? Data()
-                let object = (try? JSONSerialization.jsonObject(with: bundle)) as? [String: Any]
-                await runtimes.start(record.id, plugins: object?["plugins"] as? [String: String] ?? [:])
-            }
+            await DeclaredPluginsTests.bootAll(cloud: cloud, store: store, runtimes: runtimes)
             _ = try await driver.tick(now: now, full: true)
         }
         try await pool.query("UPDATE workspaces SET desired_state = 'deleted' WHERE name = 'gone'")
