@@ -52,29 +52,16 @@ public struct LocalProcessProvider: InstanceProvider {
     }
 
     public func list(workspaceID: String) async throws -> [InstanceRecord] {
-        try await onQueue {
-            let folder = directory.appendingPathComponent(workspaceID)
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-            return try names.filter { $0.hasSuffix(".json") }.sorted().compactMap { name in
-                try read(workspaceID: workspaceID, id: String(name.dropLast(5))).map(describe)
-            }
-        }
+        try await onQueue { try records(workspaceID: workspaceID).map(describe) }
     }
 
     public func listAll(owner: String) async throws -> [InstanceRecord] {
         try await onQueue {
             let workspaces = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-            var all: [InstanceRecord] = []
-            for workspace in workspaces.sorted() where UUID(uuidString: workspace) != nil {
-                let folder = directory.appendingPathComponent(workspace)
-                let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-                for name in names.sorted() where name.hasSuffix(".json") {
-                    if let record = try read(workspaceID: workspace, id: String(name.dropLast(5))), record.owner == owner {
-                        all.append(describe(record))
-                    }
-                }
-            }
-            return all
+            return try workspaces.sorted().filter { UUID(uuidString: $0) != nil }
+                .flatMap { try records(workspaceID: $0) }
+                .filter { $0.owner == owner }
+                .map(describe)
         }
     }
 
@@ -150,6 +137,15 @@ public struct LocalProcessProvider: InstanceProvider {
 
     private func portFile(_ record: Record) -> URL {
         directory.appendingPathComponent(record.workspaceID).appendingPathComponent("\(record.id).port")
+    }
+
+    /// Every record of a workspace, in ID order.
+    private func records(workspaceID: String) throws -> [Record] {
+        let folder = directory.appendingPathComponent(workspaceID)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return try names.filter { $0.hasSuffix(".json") }.sorted().compactMap { name in
+            try read(workspaceID: workspaceID, id: String(name.dropLast(5)))
+        }
     }
 
     private func read(workspaceID: String, id: String) throws -> Record? {

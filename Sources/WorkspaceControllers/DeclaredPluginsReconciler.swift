@@ -57,7 +57,8 @@ public struct DeclaredPluginsReconciler: Reconciler {
             let token = InstanceToken.derive(seed: inputs.tokenSeed, workspaceID: request.key, generation: inputs.instanceGeneration)
             let (failures, managed) = await carryOut(plan, into: instance, token: token, previouslyManaged: inputs.managed, request)
             try await plugins.recordManaged(managed, workspaceID: request.key, fence: request.fence)
-            if failures.count < plan.install.count + plan.remove.count {
+            // With heartbeats, the runtime's next report wakes the instances controller itself.
+            if probe != nil, failures.count < plan.install.count + plan.remove.count {
                 try await plugins.wakeInstances(workspaceID: request.key)
             }
             return try await conclude(plan, failures: failures, invalid: invalid, instanceID: instanceID, request)
@@ -87,10 +88,8 @@ public struct DeclaredPluginsReconciler: Reconciler {
             request.actions.record("runtime.plugin_install", mutating: true)
             do {
                 try await delivery.install(plugin: plugin.name, ref: plugin.ref, into: instance, token: token)
-            } catch let error as ProviderError {
-                failures.append(error)
             } catch {
-                failures.append(ProviderError(.transient, provider: "runtime", operation: "install", message: "\(error)"))
+                failures.append(Self.providerError(error, operation: "install"))
             }
         }
         for name in plan.remove {
@@ -100,8 +99,7 @@ public struct DeclaredPluginsReconciler: Reconciler {
             } catch {
                 // Still ours to remove next time.
                 managed[name] = previouslyManaged[name] ?? ""
-                failures.append((error as? ProviderError)
-                    ?? ProviderError(.transient, provider: "runtime", operation: "remove", message: "\(error)"))
+                failures.append(Self.providerError(error, operation: "remove"))
             }
         }
         return (failures, managed)
@@ -143,6 +141,10 @@ public struct DeclaredPluginsReconciler: Reconciler {
         try await report(request, .init(type: "PluginsInstalled", status: true, reason: plan.managed.isEmpty ? "NoPluginsDeclared" : "Installed",
                                         message: message), error: nil)
         return .done
+    }
+
+    private static func providerError(_ error: any Error, operation: String) -> ProviderError {
+        error as? ProviderError ?? ProviderError(.transient, provider: "runtime", operation: operation, message: "\(error)")
     }
 
     static func isValidName(_ name: String) -> Bool {

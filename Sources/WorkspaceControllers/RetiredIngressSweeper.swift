@@ -23,12 +23,10 @@ public struct RetiredIngressSweeper: Sweeper {
                 actions.record("tunnel.read", mutating: false)
                 guard let current = try await controller.provider.read(tunnelID: retired.tunnelID),
                       !current.rules(for: retired.hostname).isEmpty else { return false }
-                var remaining = current
-                remaining.ingress.removeAll { $0.hostname == retired.hostname }
-                if remaining.ingress.last != IngressRenderer.catchAll { remaining.ingress.append(IngressRenderer.catchAll) }
                 try await controller.limiter.acquire()
                 actions.record("tunnel.write", mutating: true)
-                try await controller.provider.write(tunnelID: retired.tunnelID, remaining)
+                try await controller.provider.write(tunnelID: retired.tunnelID,
+                                                    IngressRenderer.merge(current, hostname: retired.hostname, rules: []))
                 return true
             }
             try await controller.ingress.forgetRetired(tunnelID: retired.tunnelID, hostname: retired.hostname)

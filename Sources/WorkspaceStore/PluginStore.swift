@@ -67,8 +67,8 @@ public struct PluginStore: Sendable {
                       address: try row.decode(String.self, "address"),
                       tokenSeed: try row.require(String.self, "token_seed"),
                       declared: declared,
-                      managed: (try? row.decodeJSON([String: String].self, "installed")) ?? [:],
-                      heartbeatPlugins: try? row.decodeJSON([String: String].self, "heartbeat_plugins"))
+                      managed: try row.decodeJSON([String: String].self, "installed") ?? [:],
+                      heartbeatPlugins: try row.decodeJSON([String: String].self, "heartbeat_plugins"))
     }
 
     /// Records the managed set, if it changed and the lease is still ours.

@@ -61,27 +61,26 @@ public actor FakeRuntimes: RuntimeStatusSource, PluginDelivery {
 
     public func install(plugin: String, ref: String, into instance: InstanceRecord, token: String) async throws {
         installCalls += 1
-        let loseResponse = try await faults.next(for: "install")?.apply(provider: "runtime", operation: "install") ?? false
-        guard runtimes[instance.id] != nil else {
-            throw ProviderError(.transient, provider: "runtime", operation: "install", message: "instance \(instance.id) does not answer")
-        }
-        tokens[instance.id] = token
-        runtimes[instance.id]?.plugins[plugin] = ref
-        if loseResponse {
-            throw ProviderError(.timeout, provider: "runtime", operation: "install", message: "no response within the timeout")
-        }
+        try await deliver("install", to: instance, token: token) { $0.plugins[plugin] = ref }
     }
 
     public func remove(plugin: String, from instance: InstanceRecord, token: String) async throws {
         removeCalls += 1
-        let loseResponse = try await faults.next(for: "remove")?.apply(provider: "runtime", operation: "remove") ?? false
-        guard runtimes[instance.id] != nil else {
-            throw ProviderError(.transient, provider: "runtime", operation: "remove", message: "instance \(instance.id) does not answer")
+        try await deliver("remove", to: instance, token: token) { $0.plugins.removeValue(forKey: plugin) }
+    }
+
+    /// One delivery call: its scripted fault, the runtime answering, the change, a lost response.
+    private func deliver(_ operation: String, to instance: InstanceRecord, token: String,
+                         _ change: (inout Runtime) -> Void) async throws {
+        let loseResponse = try await faults.next(for: operation)?.apply(provider: "runtime", operation: operation) ?? false
+        guard var runtime = runtimes[instance.id] else {
+            throw ProviderError(.transient, provider: "runtime", operation: operation, message: "instance \(instance.id) does not answer")
         }
         tokens[instance.id] = token
-        runtimes[instance.id]?.plugins.removeValue(forKey: plugin)
+        change(&runtime)
+        runtimes[instance.id] = runtime
         if loseResponse {
-            throw ProviderError(.timeout, provider: "runtime", operation: "remove", message: "no response within the timeout")
+            throw ProviderError(.timeout, provider: "runtime", operation: operation, message: "no response within the timeout")
         }
     }
 }
