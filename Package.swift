@@ -35,11 +35,11 @@ let package = Package(
         .target(name: "Providers", dependencies: ["ReconcileRuntime"]),
         .target(name: "LocalProviders", dependencies: ["Providers", "CurlHTTP", .product(name: "Yams", package: "Yams")]),
         .target(name: "IngressModel", dependencies: ["Providers", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "WorkspaceStore", dependencies: ["Postgres", "ReconcileRuntime"]),
+        .target(name: "WorkspaceStore", dependencies: ["Postgres", "ReconcileRuntime", "ReconcileStore", "WorkspaceModel"]),
         .target(name: "WorkspaceControllers", dependencies: [
             "Postgres", "ReconcileRuntime", "ReconcileStore", "Providers", "WorkspaceModel", "WorkspaceStore", "IngressModel",
         ]),
-        .target(name: "WorkspaceModel", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "WorkspaceModel", dependencies: ["ReconcileRuntime", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "SchemaManifests", path: "manifests",
                 exclude: ["README.md"],
                 sources: ["SchemaManifests.swift"],

@@ -7,20 +7,21 @@ import Synchronization
 
 /// Runs one batch of keys through a reconciler: claim their leases and read their
 /// generations (one statement), reconcile them concurrently while renewing the leases, and
-/// write every status back with its event while releasing the leases (one statement, fenced).
-/// Shared by the sidecar's workers and by tick mode.
+/// write every result back while releasing the leases (one statement, fenced). Shared by the
+/// sidecar's workers and by tick mode.
 final class BatchProcessor: Sendable {
     struct Report: Sendable {
-        /// Keys claimed, with their outcome (after fencing: a key whose lease was lost is in `lost`).
-        var outcomes: [(key: String, outcome: ReconcileOutcome, retryDelay: Duration?)] = []
+        /// Keys claimed, with their outcome (a key whose lease was lost is also in `lost`).
+        var outcomes: [(key: String, outcome: ReconcileOutcome, next: StatusWrite.Next)] = []
         /// Keys not claimed: held elsewhere or waiting out a retry time.
         var skipped: [String] = []
-        /// Keys whose lease was taken over before the write-back; their writes were refused.
+        /// Keys whose lease was taken over before the write-back; their results were dropped.
         var lost: Set<String> = []
-        /// Keys whose status row changed.
+        /// Keys whose rows changed.
         var written: Set<String> = []
-        /// A database error that stopped the batch (the keys should be retried).
-        var databaseError: PostgresError?
+        /// The error that stopped the batch before or at its write-back (a database error, or a
+        /// cancellation at shutdown): the keys must be tried again.
+        var error: (any Error)?
     }
 
     let reconciler: any Reconciler
@@ -30,33 +31,34 @@ final class BatchProcessor: Sendable {
     let holder: String
     let metrics: ControllerMetrics
     let logger: Logger
-    private let retryPolicy: Mutex<RetryPolicy>
-    private let clock = ContinuousClock()
-    private let origin: ContinuousClock.Instant
+    let clock: any ReconcileClock
+    let retryPolicy: Mutex<RetryPolicy>
 
-    init(reconciler: any Reconciler, pool: PostgresPool, options: ControllerOptions, holder: String, logger: Logger) {
-        self.reconciler = reconciler
-        self.store = ControllerStateStore(table: ControllerTable(reconciler.name), pool: pool)
+    init(controller: ReconcilerHost.Controller, pool: PostgresPool, holder: String, clock: any ReconcileClock = SystemClock(),
+         logger: Logger) {
+        self.reconciler = controller.reconciler
+        self.store = ControllerStateStore(table: ControllerTable(controller.reconciler.name), statusColumns: controller.statusColumns,
+                                          pool: pool)
         self.leases = LeaseStore(pool: pool)
-        self.options = options
+        self.options = controller.options
         self.holder = holder
-        self.metrics = ControllerMetrics(controller: reconciler.name, workers: options.workers)
+        self.clock = clock
+        self.metrics = ControllerMetrics(controller: controller.reconciler.name, workers: controller.options.workers)
         var logger = logger
-        logger[metadataKey: LogKey.controller] = "\(reconciler.name)"
+        logger[metadataKey: LogKey.controller] = "\(controller.reconciler.name)"
         self.logger = logger
-        self.retryPolicy = Mutex(RetryPolicy(backoff: options.backoff,
-                                             bucket: TokenBucket(rate: options.retryRate, burst: options.retryBurst)))
-        self.origin = clock.now
+        self.retryPolicy = Mutex(RetryPolicy(backoff: controller.options.backoff,
+                                             bucket: TokenBucket(rate: controller.options.retryRate, burst: controller.options.retryBurst)))
     }
 
     func process(keys: [String], now: Date?, actions: ActionLog) async -> Report {
         var report = Report()
-        let schedule = LeaseSchedule(duration: options.leaseDuration)
+        let claimedAt = clock.now
         let claimed: [ControllerStateStore.Claimed]
         do {
-            claimed = try await store.claim(keys: keys, holder: holder, leaseSeconds: schedule.durationSeconds, now: now)
+            claimed = try await store.claim(keys: keys, holder: holder, leaseSeconds: options.leaseDuration.seconds, now: now)
         } catch {
-            report.databaseError = error as? PostgresError ?? PostgresError(code: .other, message: "\(error)")
+            report.error = error
             logger.error("claiming leases failed", metadata: ["error": "\(error)"])
             return report
         }
@@ -66,131 +68,75 @@ final class BatchProcessor: Sendable {
         metrics.leaseContended.increment(by: report.skipped.count)
         guard !claimed.isEmpty else { return report }
 
-        let outcomes = await reconcileAll(claimed, now: now, actions: actions, schedule: schedule)
-        let writes = zip(claimed, outcomes).map { statusWrite(for: $0, outcome: $1.outcome, retryDelay: $1.retryDelay) }
+        let trusts = claimed.map { _ in LeaseTrust() }
+        let renewal = LeaseRenewal(duration: options.leaseDuration, claimedAt: claimedAt)
+        let results = await withRenewedLeases(claimed, trusts: trusts, renewal: renewal, now: now) {
+            await self.reconcileAll(claimed, trusts: trusts, now: now, actions: actions)
+        }
+        let writes = zip(claimed, results).map { statusWrite(for: $0, result: $1) }
         do {
-            let result = try await store.writeBack(writes, holder: holder, now: now)
+            let result = try await store.writeBack(writes.map(\.write), holder: holder, now: now)
             report.written = result.written
             report.lost = claimedKeys.subtracting(result.fenced)
         } catch {
-            report.databaseError = error as? PostgresError ?? PostgresError(code: .other, message: "\(error)")
-            logger.error("writing statuses failed", metadata: ["error": "\(error)"])
+            // The leases are still ours: the keys are claimed again at once by this replica.
+            report.error = error
+            logger.error("writing results failed; the keys are tried again", metadata: ["error": "\(error)"])
         }
         for key in report.lost {
             metrics.leaseLosses.increment()
-            logger.warning("lease lost before the status write; the write was refused",
-                           metadata: [LogKey.key: "\(key)"])
+            logger.warning("lease lost before the write-back; the result was dropped", metadata: [LogKey.key: "\(key)"])
         }
-        report.outcomes = zip(claimed, outcomes).map { ($0.key, $1.outcome, $1.retryDelay) }
+        report.outcomes = zip(claimed, writes).map { ($0.key, $1.outcome, $1.write.next) }
         return report
     }
 
-    /// Reconciles the claimed keys concurrently; a renewal task keeps their leases alive for
-    /// as long as the slowest one runs.
-    private func reconcileAll(_ claimed: [ControllerStateStore.Claimed], now: Date?, actions: ActionLog,
-                              schedule: LeaseSchedule) async -> [(outcome: ReconcileOutcome, retryDelay: Duration?)] {
-        let renewal = Task { [leases, holder, reconciler, logger] in
-            let fences = claimed.map { (key: $0.key, token: $0.token) }
-            while !Task.isCancelled {
-                do {
-                    try await Task.sleep(for: schedule.renewInterval)
-                    let renewed = try await leases.renew(controller: reconciler.name, fences: fences, holder: holder,
-                                                         leaseSeconds: schedule.durationSeconds, now: now)
-                    if renewed.count < fences.count {
-                        logger.warning("some leases were taken over during a reconcile",
-                                       metadata: ["lost": "\(fences.count - renewed.count)"])
-                    }
-                } catch is CancellationError {
-                    return
-                } catch {
-                    logger.warning("renewing leases failed", metadata: ["error": "\(error)"])
-                }
-            }
-        }
-        defer { renewal.cancel() }
+    /// Reconciles the claimed keys concurrently.
+    private func reconcileAll(_ claimed: [ControllerStateStore.Claimed], trusts: [LeaseTrust], now: Date?,
+                              actions: ActionLog) async -> [ReconcileResult] {
         if claimed.count == 1 {
-            return [await reconcileOne(claimed[0], now: now, actions: actions)]
+            return [await reconcileOne(claimed[0], trust: trusts[0], now: now, actions: actions)]
         }
-        return await withTaskGroup(of: (Int, (ReconcileOutcome, Duration?)).self) { group in
+        return await withTaskGroup(of: (Int, ReconcileResult).self) { group in
             for (index, key) in claimed.enumerated() {
-                group.addTask { (index, await self.reconcileOne(key, now: now, actions: actions)) }
+                group.addTask { (index, await self.reconcileOne(key, trust: trusts[index], now: now, actions: actions)) }
             }
-            var results = [(outcome: ReconcileOutcome, retryDelay: Duration?)](repeating: (.done, nil), count: claimed.count)
+            var results = [ReconcileResult](repeating: ReconcileResult(.done), count: claimed.count)
             for await (index, result) in group { results[index] = result }
             return results
         }
     }
 
-    private func reconcileOne(_ claimed: ControllerStateStore.Claimed, now: Date?,
-                              actions: ActionLog) async -> (ReconcileOutcome, Duration?) {
+    private func reconcileOne(_ claimed: ControllerStateStore.Claimed, trust: LeaseTrust, now: Date?,
+                              actions: ActionLog) async -> ReconcileResult {
         let request = ReconcileRequest(key: claimed.key, desiredGeneration: claimed.desiredGeneration,
                                        attempts: claimed.attempts, fence: Fence(holder: holder, token: claimed.token),
-                                       reconcileID: UUID().uuidString.lowercased(), now: now, actions: actions)
+                                       reconcileID: UUID().uuidString.lowercased(), now: now, actions: actions, lease: trust)
         var logger = self.logger
         logger[metadataKey: LogKey.key] = "\(claimed.key)"
         logger[metadataKey: LogKey.reconcileID] = "\(request.reconcileID)"
         metrics.activeWorkers.increment()
         let started = clock.now
-        let outcome: ReconcileOutcome
+        // Its own task, so that a revoked lease cancels it.
+        let task = Task { [reconciler] in try await reconciler.reconcile(request) }
+        trust.onRevoke { task.cancel() }
+        let result: ReconcileResult
         do {
-            outcome = try await reconciler.reconcile(request)
+            result = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
         } catch let failure as ReconcileFailure {
-            outcome = .retry(failure)
+            result = ReconcileResult(.retry(failure))
+        } catch let error as any ClassifiedFailure {
+            result = ReconcileResult(.failed(error))
+        } catch is CancellationError where trust.isRevoked {
+            result = ReconcileResult(.retry(ReconcileFailure(reason: "LeaseLost",
+                                                             message: "stopped: the lease could not be renewed in time")))
         } catch {
-            outcome = .retry(ReconcileFailure(reason: "ReconcileError", message: "\(error)"))
+            result = ReconcileResult(.retry(ReconcileFailure(reason: "ReconcileError", message: "\(error)")))
         }
         metrics.activeWorkers.decrement()
         metrics.reconcileTime.recordNanoseconds((clock.now - started).nanoseconds)
-        switch outcome {
-        case .done:
-            metrics.reconcileSuccess.increment()
-            logger.debug("reconciled")
-            return (outcome, nil)
-        case .requeueAfter:
-            metrics.reconcileRequeueAfter.increment()
-            return (outcome, nil)
-        case .retry(let failure):
-            metrics.reconcileError.increment()
-            metrics.reconcileErrors.increment()
-            metrics.retries.increment()
-            let delay = retryPolicy.withLock {
-                $0.delay(afterFailures: claimed.attempts + 1, retryAfter: failure.retryAfter,
-                         now: clock.now - origin, random: Double.random(in: 0..<1))
-            }
-            logger.warning("reconcile failed; will retry", metadata: [
-                "reason": "\(failure.reason)", "error": "\(failure.message)",
-                "attempt": "\(claimed.attempts + 1)", "retry_in_s": "\(delay.seconds)",
-            ])
-            return (outcome, delay)
-        case .terminal(let failure):
-            metrics.reconcileError.increment()
-            metrics.reconcileErrors.increment()
-            metrics.terminalErrors.increment()
-            logger.error("reconcile failed terminally; not retried until the desired state changes",
-                         metadata: ["reason": "\(failure.reason)", "error": "\(failure.message)"])
-            return (outcome, nil)
-        }
-    }
-
-    private func statusWrite(for claimed: ControllerStateStore.Claimed, outcome: ReconcileOutcome,
-                             retryDelay: Duration?) -> StatusWrite {
-        switch outcome {
-        case .done, .requeueAfter:
-            let recovered = claimed.lastError.map { _ in
-                StatusWrite.Event(type: .normal, reason: "Reconciled",
-                                  message: "converged after \(claimed.attempts) failed attempt(s)")
-            }
-            return StatusWrite(key: claimed.key, token: claimed.token, observedGeneration: claimed.desiredGeneration,
-                               error: nil, retry: .none, event: recovered)
-        case .retry(let failure):
-            return StatusWrite(key: claimed.key, token: claimed.token, observedGeneration: nil,
-                               error: failure.message, retry: .after(seconds: (retryDelay ?? .zero).seconds),
-                               event: .init(type: .warning, reason: failure.reason, message: failure.message))
-        case .terminal(let failure):
-            return StatusWrite(key: claimed.key, token: claimed.token, observedGeneration: nil,
-                               error: failure.message, retry: .never,
-                               event: .init(type: .warning, reason: failure.reason, message: failure.message))
-        }
+        log(result.outcome, attempts: claimed.attempts, logger: logger)
+        return result
     }
 }
 

@@ -8,26 +8,41 @@ import Synchronization
 /// One controller in the sidecar: a work queue fed by the watch and by resyncs, and workers
 /// that take batches of keys from it.
 ///
-/// - A failed key is retried after its persisted backoff (in memory at once, and from the
-///   table after a restart, by the due resync).
-/// - A due resync runs on start, after every listener reconnect, on a `*` notification, and
-///   every `dueResyncInterval`; a full resync re-examines every key, paced over
-///   `fullResyncInterval`, so drift in the outside world is found.
+/// - Every "look again" (a failure's retry, a watch, a key still converging) is persisted with
+///   the key by the write-back; the in-memory delay queue is only the fast path. A due resync —
+///   at start, after every listener reconnect, on a `*` notification and every
+///   `dueResyncInterval` — reads the looks that come due within the next interval from the
+///   table, so a key a dead replica meant to look at is picked up by any other.
+/// - No key is dropped: a batch whose claim or write-back failed is queued again (this
+///   replica's own leases are claimed back at once), and a resync that fails is retried until
+///   it succeeds.
+/// - A full resync re-examines every key, paced over `fullResyncInterval`, so drift in the
+///   outside world is found.
 public final class ControllerRunner: Sendable {
     public var name: String { processor.reconciler.name }
-    let queue = WorkQueue<String>()
+    let queue: WorkQueue<String>
     let processor: BatchProcessor
     private let store: ControllerStateStore
     private let logger: Logger
-    private let enqueuedAt = Mutex<[String: ContinuousClock.Instant]>([:])
+    private let enqueuedAt = Mutex<[String: Duration]>([:])
+    private let resyncRequests: AsyncStream<Void>
+    private let resyncRequested: AsyncStream<Void>.Continuation
+    private let resyncs = Mutex(0)
 
-    init(reconciler: any Reconciler, pool: PostgresPool, options: ControllerOptions, holder: String, logger: Logger) {
-        self.processor = BatchProcessor(reconciler: reconciler, pool: pool, options: options, holder: holder, logger: logger)
+    init(controller: ReconcilerHost.Controller, pool: PostgresPool, holder: String, clock: any ReconcileClock = SystemClock(),
+         logger: Logger) {
+        self.processor = BatchProcessor(controller: controller, pool: pool, holder: holder, clock: clock, logger: logger)
+        self.queue = WorkQueue(clock: clock)
         self.store = processor.store
         self.logger = processor.logger
+        (resyncRequests, resyncRequested) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     var options: ControllerOptions { processor.options }
+    private var clock: any ReconcileClock { processor.clock }
+
+    /// Due resyncs that completed (for tests and readiness).
+    public var completedResyncs: Int { resyncs.withLock { $0 } }
 
     /// Queues a key (a notification's payload; the payload is never trusted beyond naming it).
     public func enqueue(_ key: String) {
@@ -35,32 +50,23 @@ public final class ControllerRunner: Sendable {
             logger.warning("ignoring a notification that does not name a key", metadata: ["payload": "\(key.prefix(64))"])
             return
         }
-        enqueuedAt.withLock { if $0[key] == nil { $0[key] = .now } }
+        enqueuedAt.withLock { if $0[key] == nil { $0[key] = clock.now } }
         processor.metrics.adds.increment()
         queue.add(key)
         processor.metrics.depth.record(queue.depth)
     }
 
-    /// Queues every key that is due now, and schedules those waiting out a retry time.
-    public func resyncDue() async {
-        do {
-            for item in try await store.selectPending() {
-                if item.isDue {
-                    enqueue(item.key)
-                } else {
-                    queue.add(item.key, after: .seconds(item.waitSeconds))
-                }
-            }
-        } catch {
-            logger.error("due resync failed", metadata: ["error": "\(error)"])
-        }
+    /// Asks for a due resync; requests made while one runs are folded into the next.
+    public func requestResync() {
+        resyncRequested.yield()
     }
 
-    /// Workers, delays and periodic resyncs until `shutDown()`; then drains in-flight batches.
+    /// Workers, delays and resyncs until `shutDown()`; then drains in-flight batches.
     func run() async {
         await withTaskGroup(of: Void.self) { background in
             background.addTask { await self.queue.runDelays() }
-            background.addTask { await self.periodically(self.options.dueResyncInterval) { await self.resyncDue() } }
+            background.addTask { await self.resyncWhenRequested() }
+            background.addTask { await self.periodically(self.options.dueResyncInterval) { self.requestResync() } }
             background.addTask {
                 // Like an informer's initial list: every key is looked at once at start, so drift
                 // that happened while no reconciler ran (a dead instance) is found at once.
@@ -73,6 +79,7 @@ public final class ControllerRunner: Sendable {
                     workers.addTask { await self.work() }
                 }
             }
+            resyncRequested.finish()
             background.cancelAll()
         }
     }
@@ -91,30 +98,60 @@ public final class ControllerRunner: Sendable {
                 return
             }
             processor.metrics.depth.record(queue.depth)
-            let started = ContinuousClock.now
+            let started = clock.now
             let waited = enqueuedAt.withLock { times in keys.compactMap { times.removeValue(forKey: $0) } }
             for time in waited { processor.metrics.queueDuration.recordNanoseconds((started - time).nanoseconds) }
             let report = await processor.process(keys: keys, now: nil, actions: ActionLog())
-            processor.metrics.workDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+            processor.metrics.workDuration.recordNanoseconds((clock.now - started).nanoseconds)
             settle(keys, report)
         }
     }
 
-    /// Gives each key of a batch back to the queue, scheduling what must run again.
+    /// Gives each key of a batch back to the queue, scheduling what must run again. The
+    /// schedule is also in the table; this is the fast path.
     private func settle(_ keys: [String], _ report: BatchProcessor.Report) {
-        if report.databaseError != nil {
-            for key in keys {
-                queue.done(key)
-                queue.add(key, after: .seconds(1))
-            }
+        for key in keys { queue.done(key) }
+        if report.error != nil {
+            for key in keys { queue.add(key, after: .seconds(1)) }
             return
         }
-        for key in keys { queue.done(key) }
-        for (key, outcome, delay) in report.outcomes where !report.lost.contains(key) {
-            switch outcome {
-            case .requeueAfter(let after): queue.add(key, after: after)
-            case .retry: queue.add(key, after: delay ?? .seconds(1))
-            case .done, .terminal: break
+        for (key, _, next) in report.outcomes where !report.lost.contains(key) {
+            switch next {
+            case .look(let seconds), .retry(let seconds):
+                // Later looks are read back by a due resync when they come near.
+                if seconds <= options.dueResyncInterval.seconds { queue.add(key, after: .seconds(seconds)) }
+            case .none, .never:
+                break
+            }
+        }
+    }
+
+    /// Runs a due resync for every request, retrying a failed one until it succeeds.
+    private func resyncWhenRequested() async {
+        for await _ in resyncRequests {
+            var wait = Duration.milliseconds(250)
+            while !queue.isShuttingDown {
+                do {
+                    try await resyncDue()
+                    resyncs.withLock { $0 += 1 }
+                    break
+                } catch {
+                    logger.error("due resync failed; retrying", metadata: ["error": "\(error)", "retry_in_s": "\(wait.seconds)"])
+                    do { try await clock.sleep(until: clock.now + wait) } catch { return }
+                    wait = min(wait * 2, .seconds(5))
+                }
+            }
+        }
+    }
+
+    /// Queues every key that is due now, and schedules those whose look comes within the next
+    /// resync interval.
+    private func resyncDue() async throws {
+        for item in try await store.selectPending(within: options.dueResyncInterval.seconds * 1.5) {
+            if item.isDue {
+                enqueue(item.key)
+            } else {
+                queue.add(item.key, after: .seconds(item.waitSeconds))
             }
         }
     }
@@ -132,18 +169,18 @@ public final class ControllerRunner: Sendable {
                 guard let last = keys.last else { break }
                 keys.forEach(enqueue)
                 after = last
-                try await Task.sleep(for: pause)
+                try await clock.sleep(until: clock.now + pause)
             }
         } catch is CancellationError {
             return
         } catch {
-            logger.error("full resync failed", metadata: ["error": "\(error)"])
+            logger.error("full resync failed; tried again at the next interval", metadata: ["error": "\(error)"])
         }
     }
 
     private func periodically(_ interval: Duration, _ body: @Sendable () async -> Void) async {
         while !queue.isShuttingDown {
-            do { try await Task.sleep(for: interval) } catch { return }
+            do { try await clock.sleep(until: clock.now + interval) } catch { return }
             await body()
         }
     }

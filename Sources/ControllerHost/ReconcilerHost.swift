@@ -13,10 +13,19 @@ import Synchronization
 public final class ReconcilerHost: Service, Sendable {
     public struct Controller: Sendable {
         public var reconciler: any Reconciler
+        /// How the reconciler's status value is written (none for a reconciler without one).
+        public var statusColumns: StatusColumns
         public var options: ControllerOptions
 
-        public init(_ reconciler: any Reconciler, options: ControllerOptions = ControllerOptions()) {
+        public init(_ reconciler: some Reconciler, options: ControllerOptions = ControllerOptions()) {
             self.reconciler = reconciler
+            self.statusColumns = .none
+            self.options = options
+        }
+
+        public init(_ reconciler: some Reconciler & StatusWriter, options: ControllerOptions = ControllerOptions()) {
+            self.reconciler = reconciler
+            self.statusColumns = reconciler.statusColumns
             self.options = options
         }
     }
@@ -46,8 +55,8 @@ public final class ReconcilerHost: Service, Sendable {
         self.shutdownDeadline = shutdownDeadline
         var runners: [String: ControllerRunner] = [:]
         for controller in controllers {
-            runners[controller.reconciler.name] = ControllerRunner(reconciler: controller.reconciler, pool: pool,
-                                                                   options: controller.options, holder: holder, logger: logger)
+            runners[controller.reconciler.name] = ControllerRunner(controller: controller, pool: pool, holder: holder,
+                                                                   logger: logger)
         }
         self.runners = runners
         self.listener = PostgresListener(configuration: pool.configuration, channels: runners.keys.sorted(),

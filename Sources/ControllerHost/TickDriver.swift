@@ -19,9 +19,7 @@ public struct TickDriver: Sendable {
                 holder: String = ReconcilerHost.defaultHolder(), logger: Logger) {
         self.pool = pool
         self.sweepers = sweepers
-        self.processors = controllers.map {
-            BatchProcessor(reconciler: $0.reconciler, pool: pool, options: $0.options, holder: holder, logger: logger)
-        }
+        self.processors = controllers.map { BatchProcessor(controller: $0, pool: pool, holder: holder, logger: logger) }
     }
 
     /// One pass over every controller, then every sweeper.
@@ -36,7 +34,7 @@ public struct TickDriver: Sendable {
             for batch in stride(from: 0, to: keys.count, by: max(1, processor.options.batchSize)) {
                 let slice = Array(keys[batch..<min(keys.count, batch + max(1, processor.options.batchSize))])
                 let report = await processor.process(keys: slice, now: now, actions: actions)
-                if let error = report.databaseError { throw error }
+                if let error = report.error { throw error }
                 record(report, controller: processor.reconciler.name, into: &controller, failures: &summary.failures)
             }
             summary.controllers[processor.reconciler.name] = controller
@@ -54,14 +52,28 @@ public struct TickDriver: Sendable {
         return summary
     }
 
-    /// Passes until nothing is due (at most `maxPasses`), summed.
-    public func tickUntilConverged(now: Date? = nil, maxPasses: Int = 20) async throws -> TickSummary {
+    /// Passes until nothing is due (at most `maxPasses`), summed. With `waitUpTo`, and on the
+    /// real clock (`now` nil), it also waits for keys that are still converging — whose next
+    /// look (an instance booting, a debounce) is persisted and comes within that bound — and
+    /// goes on until none is left, so a converged world is converged, not merely quiet.
+    /// Failing keys are not waited for: their failures are in the summary.
+    public func tickUntilConverged(now: Date? = nil, maxPasses: Int = 20, waitUpTo bound: Duration = .zero) async throws -> TickSummary {
         var total = TickSummary()
-        for _ in 0..<maxPasses {
+        let clock = ContinuousClock()
+        let deadline = clock.now + bound
+        var passes = 0
+        while passes < maxPasses {
             let pass = try await tick(now: now)
+            passes += 1
             total.add(pass)
-            if pass.stillDue == 0 || pass.reconciled == 0 { break }
+            if pass.stillDue > 0, pass.reconciled > 0 { continue }
+            guard now == nil, bound > .zero, let wait = try await nextConvergingLook() else { break }
+            let remaining = deadline - clock.now
+            guard remaining > .zero, wait <= remaining.seconds else { break }
+            passes = 0
+            try await Task.sleep(for: .seconds(max(0.05, wait)))
         }
+        total.stillConverging = try await convergingCount()
         return total
     }
 
@@ -78,8 +90,8 @@ public struct TickDriver: Sendable {
     /// Converges, then runs one more full pass over every key and reports any mutating
     /// provider action or row write it made. Lease claims and releases are bookkeeping of the
     /// pass itself and are not counted; everything else is, whoever wrote it.
-    public func checkIdempotent(now: Date? = nil, maxPasses: Int = 20) async throws -> IdempotencyReport {
-        let converge = try await tickUntilConverged(now: now, maxPasses: maxPasses)
+    public func checkIdempotent(now: Date? = nil, maxPasses: Int = 20, waitUpTo bound: Duration = .zero) async throws -> IdempotencyReport {
+        let converge = try await tickUntilConverged(now: now, maxPasses: maxPasses, waitUpTo: bound)
         let audit = WriteAudit(pool: pool)
         let before = try await audit.snapshot()
         let check = try await tick(now: now, full: true)
@@ -96,7 +108,7 @@ public struct TickDriver: Sendable {
         for (key, outcome, _) in report.outcomes {
             controller.reconciled += 1
             switch outcome {
-            case .done, .requeueAfter:
+            case .done, .watch, .requeueAfter:
                 controller.succeeded += 1
             case .retry(let failure), .terminal(let failure):
                 controller.failed += 1
@@ -124,6 +136,23 @@ public struct TickDriver: Sendable {
         }
         return count
     }
+
+    /// Seconds until the earliest look of a key still converging, over every controller.
+    private func nextConvergingLook() async throws -> Double? {
+        var earliest: Double?
+        for processor in processors {
+            if let wait = try await processor.store.selectConverging().map(\.waitSeconds).min() {
+                earliest = min(earliest ?? wait, wait)
+            }
+        }
+        return earliest
+    }
+
+    private func convergingCount() async throws -> Int {
+        var count = 0
+        for processor in processors { count += try await processor.store.selectConverging().count }
+        return count
+    }
 }
 
 extension TickSummary {
@@ -142,5 +171,6 @@ extension TickSummary {
         actions.merge(pass.actions)
         failures += pass.failures
         stillDue = pass.stillDue
+        stillConverging = pass.stillConverging
     }
 }

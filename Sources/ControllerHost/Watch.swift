@@ -15,11 +15,11 @@ struct Watch: Sendable {
             switch event {
             case .connected(let reconnected):
                 logger.info(reconnected ? "listener reconnected; resyncing" : "listener connected; resyncing")
-                for runner in runners.values { await runner.resyncDue() }
+                for runner in runners.values { runner.requestResync() }
             case .notification(let channel, let payload):
                 guard let runner = runners[channel] else { continue }
                 if payload == "*" {
-                    await runner.resyncDue()
+                    runner.requestResync()
                 } else {
                     runner.enqueue(payload)
                 }

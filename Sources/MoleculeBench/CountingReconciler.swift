@@ -15,7 +15,7 @@ final class CountingReconciler: Reconciler {
 
     var count: Int { state.withLock { $0.count } }
 
-    func reconcile(_ request: ReconcileRequest) async throws -> ReconcileOutcome {
+    func reconcile(_ request: ReconcileRequest) async throws -> ReconcileResult {
         let now = ContinuousClock.now
         let (ready, keyWaiter) = state.withLock { state in
             state.count += 1
@@ -26,7 +26,7 @@ final class CountingReconciler: Reconciler {
         }
         ready.forEach { $0.resume() }
         keyWaiter?.resume(returning: now)
-        return .done
+        return ReconcileResult(.done)
     }
 
     func wait(untilCount target: Int) async {

@@ -3,6 +3,7 @@ import Foundation
 import LocalProviders
 import Postgres
 import ReconcileRuntime
+import ReconcileStore
 import WorkspaceControllers
 import WorkspaceStore
 
@@ -27,14 +28,19 @@ struct Controllers {
                                              runtimeExecutable: URL(fileURLWithPath: global.runtimeExecutablePath),
                                              secretStoreRoot: secrets.root)
         // Local files have no quota worth the name; the Cloudflare provider keeps the default (3/s).
-        let ingress = TunnelIngressReconciler(pool: pool, provider: FileTunnelConfigStore(root: state.appendingPathComponent("tunnels")),
-                                              limiter: ProviderRateLimiter(rate: 200, burst: 200))
+        let tunnels = TunnelWriter(provider: FileTunnelConfigStore(root: state.appendingPathComponent("tunnels")),
+                                   limiter: ProviderRateLimiter(rate: 200, burst: 200))
+        let instances = InstanceStore(pool: pool)
+        let ingress = IngressStore(pool: pool)
         controllers = [
-            .init(SecretsBundleReconciler(pool: pool, secretStore: secrets)),
-            .init(InstancesReconciler(pool: pool, provider: processes, probe: HTTPRuntimeProbe(), owner: owner)),
-            .init(DeclaredPluginsReconciler(pool: pool, delivery: HTTPPluginDelivery(), probe: HTTPRuntimeProbe())),
-            .init(ingress),
+            .init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: secrets)),
+            .init(InstancesReconciler(store: instances, provider: processes, probe: HTTPRuntimeProbe(), owner: owner)),
+            .init(DeclaredPluginsReconciler(store: PluginStore(pool: pool), delivery: HTTPPluginDelivery(), probe: HTTPRuntimeProbe())),
+            .init(TunnelIngressReconciler(store: ingress, writer: tunnels)),
         ]
-        sweepers = [OrphanSweeper(pool: pool, provider: processes, owner: owner), RetiredIngressSweeper(ingress)]
+        sweepers = [
+            OrphanSweeper(instances: instances, events: EventStore(pool: pool), provider: processes, owner: owner),
+            RetiredIngressSweeper(store: ingress, writer: tunnels),
+        ]
     }
 }

@@ -35,7 +35,12 @@ public struct InstanceSpec: Sendable, Equatable {
 
     /// `<workspace>-g<generation>`: the same for every retry of one launch intent (EC2
     /// ClientToken rule), different for every new intent.
-    public var idempotencyToken: String { "\(workspaceID)-g\(generation)" }
+    public var idempotencyToken: String { Self.idempotencyToken(workspaceID: workspaceID, generation: generation) }
+
+    /// The one home of the token format.
+    public static func idempotencyToken(workspaceID: String, generation: Int64) -> String {
+        "\(workspaceID)-g\(generation)"
+    }
 }
 
 public enum InstanceState: String, Sendable, Codable {

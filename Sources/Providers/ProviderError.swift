@@ -55,3 +55,5 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
         return ReconcileFailure(reason: reason, message: description, retryAfter: retryAfter)
     }
 }
+
+extension ProviderError: ClassifiedFailure {}

@@ -5,15 +5,22 @@ import Foundation
 /// - The request is only a key and the generation that was read when its lease was taken; the
 ///   reconciler re-reads everything else itself. Reconciliation is level-based: it compares
 ///   what should be with what is, and acts on the difference, never on how it got there.
-/// - The outcome is one of: done; done but look again after a while; a retryable failure
-///   (retried with persisted, per-key exponential backoff); a terminal failure (logged,
-///   counted, and not retried until the key's desired generation changes).
-/// - A reconciler that throws has failed retryably.
+/// - It makes provider calls and decides; it writes nothing itself. What it observed and
+///   decided comes back as a `ReconcileResult` value (the outcome, the status, the events, the
+///   keys of other controllers to wake), which the host writes in one batched statement fenced
+///   by the lease: a worker whose lease was taken over has its whole result dropped at once.
+/// - The outcome is one of: converged; converged but watched (look again later); not converged
+///   yet (look again later); a retryable failure (retried with persisted, per-key exponential
+///   backoff); a terminal failure (logged, counted, and not retried until the key's desired
+///   generation changes). Every "look again" is persisted with the key, so any replica's due
+///   resync picks it up when this one dies.
+/// - A reconciler that throws has failed: terminally when the error says so
+///   (`ClassifiedFailure`), retryably otherwise.
 public protocol Reconciler: Sendable {
     /// The controller's name: also its table and its NOTIFY channel.
     var name: String { get }
 
-    func reconcile(_ request: ReconcileRequest) async throws -> ReconcileOutcome
+    func reconcile(_ request: ReconcileRequest) async throws -> ReconcileResult
 }
 
 public struct ReconcileRequest: Sendable {
@@ -23,7 +30,7 @@ public struct ReconcileRequest: Sendable {
     public let desiredGeneration: Int64
     /// Failed attempts since the last success.
     public let attempts: Int
-    /// The lease this reconcile holds; every status write must be conditional on it.
+    /// The lease this reconcile holds; the host's write-back is conditional on it.
     public let fence: Fence
     /// Unique per reconcile, for log correlation.
     public let reconcileID: String
@@ -31,9 +38,12 @@ public struct ReconcileRequest: Sendable {
     public let now: Date?
     /// Where the reconciler records the provider actions it performs.
     public let actions: ActionLog
+    /// Cancelled when the lease can no longer be trusted (renewals failed past its deadline):
+    /// long provider sequences check it between steps.
+    public let lease: LeaseTrust
 
-    public init(key: String, desiredGeneration: Int64, attempts: Int, fence: Fence,
-                reconcileID: String, now: Date?, actions: ActionLog) {
+    public init(key: String, desiredGeneration: Int64, attempts: Int, fence: Fence, reconcileID: String, now: Date?,
+                actions: ActionLog, lease: LeaseTrust = LeaseTrust()) {
         self.key = key
         self.desiredGeneration = desiredGeneration
         self.attempts = attempts
@@ -41,6 +51,7 @@ public struct ReconcileRequest: Sendable {
         self.reconcileID = reconcileID
         self.now = now
         self.actions = actions
+        self.lease = lease
     }
 }
 
@@ -56,11 +67,24 @@ public struct Fence: Sendable, Hashable {
 }
 
 public enum ReconcileOutcome: Sendable, Equatable {
+    /// Converged: the observed generation is recorded, nothing is scheduled.
     case done
-    /// Converged; look at the key again after this long (in memory, not persisted).
+    /// Converged, and watched: look again after this long (a health watch). Persisted, but the
+    /// key counts as converged meanwhile.
+    case watch(Duration)
+    /// Not converged yet (an instance booting, a debounce, a remediation backoff): look again
+    /// after this long. Persisted; the observed generation is not recorded until it converges.
     case requeueAfter(Duration)
     case retry(ReconcileFailure)
     case terminal(ReconcileFailure)
+
+    /// The failure, for the two failed outcomes.
+    public var failure: ReconcileFailure? {
+        switch self {
+        case .retry(let failure), .terminal(let failure): return failure
+        case .done, .watch, .requeueAfter: return nil
+        }
+    }
 }
 
 /// Why a reconcile failed. `reason` is a short CamelCase word from a bounded set (it becomes an
@@ -78,4 +102,18 @@ public struct ReconcileFailure: Error, Sendable, Equatable, CustomStringConverti
     }
 
     public var description: String { "\(reason): \(message)" }
+}
+
+/// An error that knows the failure it stands for and whether retrying can help; classified
+/// once, where it is raised (a provider boundary), so the host never guesses.
+public protocol ClassifiedFailure: Error {
+    var failure: ReconcileFailure { get }
+    var isTerminal: Bool { get }
+}
+
+extension ReconcileOutcome {
+    /// The outcome a classified error calls for.
+    public static func failed(_ error: any ClassifiedFailure) -> ReconcileOutcome {
+        error.isTerminal ? .terminal(error.failure) : .retry(error.failure)
+    }
 }

@@ -36,6 +36,8 @@ public struct TickSummary: Sendable, Codable, Equatable {
     public var failures: [Failure] = []
     /// Keys still due when the tick ended.
     public var stillDue = 0
+    /// Keys still converging (a look scheduled, no failure) when `--until-converged` ended.
+    public var stillConverging = 0
 
     public init() {}
 

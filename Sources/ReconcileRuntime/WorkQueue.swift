@@ -22,12 +22,10 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
     }
 
     private let state = Mutex(State())
-    private let clock: ContinuousClock
-    private let origin: ContinuousClock.Instant
+    private let clock: any ReconcileClock
 
-    public init(clock: ContinuousClock = ContinuousClock()) {
+    public init(clock: any ReconcileClock = SystemClock()) {
         self.clock = clock
-        self.origin = clock.now
     }
 
     public var depth: Int { state.withLock { $0.core.depth } }
@@ -92,7 +90,7 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
             for key in ready { add(key) }
             let sleeper: Task<Void, Never> = state.withLock { state in
                 let until = state.delays.nextReadyAt
-                let deadline = origin + (until ?? now + .seconds(3600))
+                let deadline = until ?? now + .seconds(3600)
                 let sleeper = Task { [clock] in
                     _ = try? await clock.sleep(until: deadline)
                 }
@@ -109,7 +107,7 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
         }
     }
 
-    private var now: Duration { clock.now - origin }
+    private var now: Duration { clock.now }
 
     /// Hands queued keys to the first waiter; returns the resumption to run outside the lock.
     private static func serveWaiter(_ state: inout State) -> (() -> Void)? {

@@ -7,10 +7,13 @@ import Postgres
 /// Time comes from the database: `now` overrides `now()` only in tests and tick mode.
 public struct ControllerStateStore: Sendable {
     public let table: ControllerTable
-    private let pool: PostgresPool
+    /// How the controller's status value is written (see `StatusColumns`).
+    public let statusColumns: StatusColumns
+    let pool: PostgresPool
 
-    public init(table: ControllerTable, pool: PostgresPool) {
+    public init(table: ControllerTable, statusColumns: StatusColumns = .none, pool: PostgresPool) {
         self.table = table
+        self.statusColumns = statusColumns
         self.pool = pool
     }
 
@@ -24,8 +27,12 @@ public struct ControllerStateStore: Sendable {
         public var lastError: String?
     }
 
-    /// Takes the leases of those `keys` that are free (or expired) and not waiting out a
-    /// retry time, and reads their generations. Keys held elsewhere or in backoff are left out.
+    /// Takes the leases of those `keys` that are free, expired or already this holder's (a
+    /// replica's own leases are its own: after a failed write-back it takes them back at once
+    /// instead of waiting for them to expire; the token still moves, so the old write is fenced
+    /// off), and that are not waiting out a failure's retry time, and reads their generations.
+    /// A key merely scheduled for a look (a watch) is claimed at once. Keys held elsewhere or in
+    /// backoff are left out.
     public func claim(keys: [String], holder: String, leaseSeconds: Double, now: Date?) async throws -> [Claimed] {
         guard !keys.isEmpty else { return [] }
         let sql = """
@@ -34,8 +41,8 @@ public struct ControllerStateStore: Sendable {
                    expires_at = coalesce($5::timestamptz, now()) + $4 * interval '1 second'
               FROM \(table.quoted) s
              WHERE l.controller = $1 AND l.key = ANY($2::uuid[]) AND s.key = l.key
-               AND (l.holder IS NULL OR l.expires_at <= coalesce($5::timestamptz, now()))
-               AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= coalesce($5::timestamptz, now()))
+               AND (l.holder IS NULL OR l.holder = $3 OR l.expires_at <= coalesce($5::timestamptz, now()))
+               AND (s.attempts = 0 OR s.next_attempt_at IS NULL OR s.next_attempt_at <= coalesce($5::timestamptz, now()))
             RETURNING l.key, l.token, s.desired_generation, s.observed_generation, s.attempts, s.last_error
             """
         let result = try await pool.query(sql, [table.name, keys.sorted(), holder, leaseSeconds, now])
@@ -49,87 +56,6 @@ public struct ControllerStateStore: Sendable {
         }
     }
 
-    /// What the write-back did.
-    public struct WriteResult: Sendable, Equatable {
-        /// Keys whose lease was still ours (token current) and is now released.
-        public var fenced: Set<String>
-        /// Of those, keys whose status row actually changed.
-        public var written: Set<String>
-    }
-
-    /// Writes each key's status, records its event, and releases its lease, all conditional on
-    /// the fencing token still being current. A status identical to the stored one is not
-    /// written (a converged pass writes nothing).
-    public func writeBack(_ writes: [StatusWrite], holder: String, now: Date?) async throws -> WriteResult {
-        guard !writes.isEmpty else { return WriteResult(fenced: [], written: []) }
-        let sql = """
-            WITH input AS (
-                SELECT * FROM unnest($2::uuid[], $3::bigint[], $4::bigint[], $5::text[], $6::float8[],
-                                     $7::text[], $8::text[], $9::text[])
-                    AS i(key, token, generation, error, delay, event_type, event_reason, event_message)
-            ), clock AS (
-                SELECT coalesce($11::timestamptz, now()) AS now
-            ), released AS (
-                UPDATE leases l SET holder = NULL, expires_at = NULL
-                  FROM input i
-                 WHERE l.controller = $1 AND l.key = i.key AND l.holder = $10 AND l.token = i.token
-                RETURNING l.key
-            ), status AS (
-                UPDATE \(table.quoted) s
-                   SET observed_generation = coalesce(i.generation, s.observed_generation),
-                       attempts = CASE WHEN i.error IS NULL THEN 0 ELSE s.attempts + 1 END,
-                       last_error = i.error,
-                       last_error_at = CASE WHEN i.error IS NULL THEN NULL ELSE (SELECT now FROM clock) END,
-                       next_attempt_at = CASE WHEN i.delay IS NULL THEN NULL
-                                              WHEN i.delay < 0 THEN 'infinity'::timestamptz
-                                              ELSE (SELECT now FROM clock) + i.delay * interval '1 second' END
-                  FROM input i JOIN released r ON r.key = i.key
-                 WHERE s.key = i.key
-                   AND (i.error IS NOT NULL OR i.delay IS NOT NULL
-                        OR s.observed_generation IS DISTINCT FROM coalesce(i.generation, s.observed_generation)
-                        OR s.attempts <> 0 OR s.last_error IS NOT NULL OR s.next_attempt_at IS NOT NULL)
-                RETURNING s.key
-            ), recorded AS (
-                INSERT INTO events AS e (controller, key, type, reason, message, first_seen, last_seen)
-                SELECT $1, i.key, i.event_type, i.event_reason, i.event_message, c.now, c.now
-                  FROM input i JOIN released r ON r.key = i.key CROSS JOIN clock c
-                 WHERE i.event_type IS NOT NULL
-                ON CONFLICT (controller, key, type, reason, md5(message))
-                DO UPDATE SET count = e.count + 1, last_seen = excluded.last_seen
-                RETURNING 1
-            )
-            SELECT r.key, EXISTS (SELECT 1 FROM status s WHERE s.key = r.key) AS written FROM released r
-            """
-        let parameters: [(any PostgresEncodable)?] = [
-            table.name,
-            writes.map(\.key),
-            writes.map(\.token),
-            nullable(writes.map { $0.observedGeneration.map(String.init) }),
-            nullable(writes.map(\.error)),
-            nullable(writes.map { write -> String? in
-                switch write.retry {
-                case .none: return nil
-                case .after(let seconds): return String(max(0, seconds))
-                case .never: return "-1"
-                }
-            }),
-            nullable(writes.map { $0.event?.type.rawValue }),
-            nullable(writes.map { $0.event?.reason }),
-            nullable(writes.map { $0.event.map { EventStore.clip($0.message) } }),
-            holder,
-            now,
-        ]
-        let result = try await pool.query(sql, parameters)
-        var fenced = Set<String>()
-        var written = Set<String>()
-        for row in result.rows {
-            let key = try row.require(String.self, "key")
-            fenced.insert(key)
-            if try row.require(Bool.self, "written") { written.insert(key) }
-        }
-        return WriteResult(fenced: fenced, written: written)
-    }
-
     /// A key that is not converged: due now, or after `waitSeconds` (by the database clock).
     public struct Pending: Sendable, Equatable {
         public var key: String
@@ -137,14 +63,32 @@ public struct ControllerStateStore: Sendable {
         public var isDue: Bool { waitSeconds <= 0 }
     }
 
-    /// Every key whose generations differ or that carries a retry time, except terminal ones.
-    /// Reads only the `<table>_due` partial index's rows, so it costs nothing on a converged fleet.
-    public func selectPending(now: Date? = nil) async throws -> [Pending] {
+    /// Keys that are due now or within `horizon` seconds (by the database clock): keys not
+    /// converged and not waiting, and keys whose next look (a retry, a watch) comes within the
+    /// horizon. Terminal keys (`infinity`) never are. Two range scans of the `<table>_due`
+    /// partial index, so a converged fleet with its watches far off costs next to nothing.
+    public func selectPending(within horizon: Double = 0, now: Date? = nil) async throws -> [Pending] {
         let sql = """
-            SELECT key, coalesce(extract(epoch FROM next_attempt_at - coalesce($1::timestamptz, now())), 0)::float8 AS wait
+            WITH clock AS (SELECT coalesce($1::timestamptz, now()) AS now)
+            SELECT key, 0::float8 AS wait FROM \(table.quoted)
+             WHERE desired_generation <> observed_generation AND next_attempt_at IS NULL
+            UNION ALL
+            SELECT key, greatest(0, extract(epoch FROM next_attempt_at - (SELECT now FROM clock)))::float8
               FROM \(table.quoted)
-             WHERE (desired_generation <> observed_generation OR next_attempt_at IS NOT NULL)
-               AND next_attempt_at IS DISTINCT FROM 'infinity'::timestamptz
+             WHERE next_attempt_at <= (SELECT now FROM clock) + $2 * interval '1 second'
+            """
+        return try await pool.query(sql, [now, horizon]).rows.map { row in
+            Pending(key: try row.require(String.self, "key"), waitSeconds: try row.require(Double.self, "wait"))
+        }
+    }
+
+    /// Keys still converging: not failing, with a look scheduled (an instance booting, a
+    /// debounce, a remediation's wait), and the seconds until it.
+    public func selectConverging(now: Date? = nil) async throws -> [Pending] {
+        let sql = """
+            SELECT key, greatest(0, extract(epoch FROM next_attempt_at - coalesce($1::timestamptz, now())))::float8 AS wait
+              FROM \(table.quoted)
+             WHERE desired_generation <> observed_generation AND attempts = 0 AND next_attempt_at IS NOT NULL
             """
         return try await pool.query(sql, [now]).rows.map { row in
             Pending(key: try row.require(String.self, "key"), waitSeconds: try row.require(Double.self, "wait"))
@@ -203,6 +147,6 @@ public struct ControllerStateStore: Sendable {
 }
 
 /// An array literal whose NULL elements stay NULL (the typed array encoders have none).
-private func nullable(_ values: [String?]) -> String {
+func nullable(_ values: [String?]) -> String {
     values.postgresArrayText
 }

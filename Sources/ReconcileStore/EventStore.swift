@@ -25,7 +25,9 @@ public struct EventStore: Sendable {
         public var lastSeen: Date
     }
 
-    /// Records an event, or counts it again if the same one exists.
+    /// Records an event, or counts it again if the same one exists. For events outside a
+    /// reconcile (a sweeper's); a reconcile's events travel in its result and are written with
+    /// its status, fenced by its lease.
     public func record(controller: String, key: String, type: EventType, reason: String, message: String,
                        now: Date? = nil) async throws {
         let sql = """
@@ -35,20 +37,6 @@ public struct EventStore: Sendable {
             DO UPDATE SET count = e.count + 1, last_seen = excluded.last_seen
             """
         try await pool.query(sql, [controller, key, type.rawValue, reason, Self.clip(message), now])
-    }
-
-    /// Records an event only while `fence` still holds the key's lease (a controller's own
-    /// events, raised in the middle of a reconcile).
-    public func record(controller: String, key: String, fence: Fence, type: EventType, reason: String, message: String,
-                       now: Date? = nil) async throws {
-        let sql = """
-            INSERT INTO events AS e (controller, key, type, reason, message, first_seen, last_seen)
-            SELECT $1, $2::uuid, $3, $4, $5, coalesce($6::timestamptz, now()), coalesce($6::timestamptz, now())
-             WHERE EXISTS (SELECT 1 FROM leases WHERE controller = $1 AND key = $2::uuid AND holder = $7 AND token = $8)
-            ON CONFLICT (controller, key, type, reason, md5(message))
-            DO UPDATE SET count = e.count + 1, last_seen = excluded.last_seen
-            """
-        try await pool.query(sql, [controller, key, type.rawValue, reason, Self.clip(message), now, fence.holder, fence.token])
     }
 
     /// The events of one key, newest first.

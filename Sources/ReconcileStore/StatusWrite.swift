@@ -1,46 +1,43 @@
+import Foundation
+import ReconcileRuntime
+
 /// What one finished reconcile writes back, in the same statement that releases its lease.
 public struct StatusWrite: Sendable, Equatable {
-    public enum Retry: Sendable, Equatable {
-        /// Converged (or requeued in memory): no persisted retry time.
+    /// When the key is looked at next (`next_attempt_at`).
+    public enum Next: Sendable, Equatable {
+        /// Converged: nothing scheduled.
         case none
-        /// Try again this many seconds after the database's now.
-        case after(seconds: Double)
-        /// Terminal: not retried until the desired generation changes.
+        /// Look again this many seconds after the database's now (a watch, or a key still
+        /// converging). An earlier look already scheduled is kept, so a pass that asks for the
+        /// same look again writes nothing.
+        case look(seconds: Double)
+        /// Failed: retry this many seconds after the database's now.
+        case retry(seconds: Double)
+        /// Failed terminally: not retried until the desired generation changes.
         case never
-    }
-
-    public struct Event: Sendable, Equatable {
-        public var type: EventType
-        public var reason: String
-        public var message: String
-
-        public init(type: EventType, reason: String, message: String) {
-            self.type = type
-            self.reason = reason
-            self.message = message
-        }
     }
 
     public var key: String
     public var token: Int64
-    /// The generation now observed; nil leaves it unchanged (a failure).
+    /// The generation now observed; nil leaves it unchanged (a failure, or not converged yet).
     public var observedGeneration: Int64?
     /// nil clears `last_error`; a message sets it and counts an attempt.
     public var error: String?
-    public var retry: Retry
-    public var event: Event?
+    public var next: Next
+    /// The controller's status value as JSON, read by its `StatusColumns`; nil leaves it as is.
+    public var status: String?
+    public var events: [ReconcileEvent]
+    public var wakes: [Wake]
 
-    public init(key: String, token: Int64, observedGeneration: Int64?, error: String?, retry: Retry, event: Event?) {
+    public init(key: String, token: Int64, observedGeneration: Int64?, error: String?, next: Next,
+                status: String? = nil, events: [ReconcileEvent] = [], wakes: [Wake] = []) {
         self.key = key
         self.token = token
         self.observedGeneration = observedGeneration
         self.error = error
-        self.retry = retry
-        self.event = event
+        self.next = next
+        self.status = status
+        self.events = events
+        self.wakes = wakes
     }
-}
-
-public enum EventType: String, Sendable, Codable {
-    case normal = "Normal"
-    case warning = "Warning"
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Postgres
 import Providers
 import ReconcileRuntime
 import ReconcileStore
@@ -17,11 +16,11 @@ public struct OrphanSweeper: Sweeper {
     private let events: EventStore
 
     /// - Parameter owner: the owner the instances controller launches with; only its instances are swept.
-    public init(pool: PostgresPool, provider: any InstanceProvider, owner: String) {
+    public init(instances: InstanceStore, events: EventStore, provider: any InstanceProvider, owner: String) {
         self.provider = provider
         self.owner = owner
-        self.instances = InstanceStore(pool: pool)
-        self.events = EventStore(pool: pool)
+        self.instances = instances
+        self.events = events
     }
 
     public func sweep(now: Date?, actions: ActionLog) async throws -> Int {

@@ -1,7 +1,7 @@
 import Foundation
-import Postgres
 import Providers
 import ReconcileRuntime
+import ReconcileStore
 import WorkspaceModel
 import WorkspaceStore
 
@@ -10,53 +10,52 @@ import WorkspaceStore
 /// source of truth on every reconcile (seeds 003, 004). Staging is idempotent (compare the
 /// stored hash first); a name scheduled for deletion is restored and rewritten (seed 000's
 /// deprovision/provision race). A deleted workspace's bundle is deleted with a recovery window.
-public struct SecretsBundleReconciler: Reconciler {
+public struct SecretsBundleReconciler: Reconciler, StatusWriter {
     public let name = "secret_bundles"
     /// The recovery window of a deleted workspace's bundle, in days (7–30). Default 7.
     public var recoveryWindowDays = 7
 
     private let bundles: BundleStore
-    private let status: WorkspaceStatusStore
     private let store: any SecretStore
 
-    public init(pool: PostgresPool, secretStore: any SecretStore) {
-        self.bundles = BundleStore(pool: pool)
-        self.status = WorkspaceStatusStore(pool: pool)
+    public init(store: BundleStore, secretStore: any SecretStore) {
+        self.bundles = store
         self.store = secretStore
     }
 
-    public static func secretName(workspaceID: String) -> String { "molecule/workspace/\(workspaceID)/config" }
+    public var statusColumns: StatusColumns { bundles.statusColumns }
 
-    public func reconcile(_ request: ReconcileRequest) async throws -> ReconcileOutcome {
-        guard let inputs = try await bundles.selectInputs(workspaceID: request.key) else { return .done }
-        let name = Self.secretName(workspaceID: request.key)
+    public func reconcile(_ request: ReconcileRequest) async throws -> ReconcileResult {
+        guard let inputs = try await bundles.selectInputs(workspaceID: request.key) else { return ReconcileResult(.done) }
+        let name = WorkspaceBundle.secretName(workspaceID: request.key)
         do {
-            if inputs.desiredState == "deleted" {
+            if inputs.desiredState == .deleted {
                 try await deleteBundle(name, request)
-                try await report(request, .init(type: "BundleStaged", status: false, reason: "WorkspaceDeleted",
-                                                message: "the bundle is scheduled for deletion"), error: nil)
-                return .done
+                return ReconcileResult(.done, status: BundleStatus(condition: .init(
+                    .bundleStaged, false, reason: "WorkspaceDeleted", message: "the bundle is scheduled for deletion")))
             }
             let bundle = try derive(inputs)
-            let version = try await stage(bundle, name: name, request)
-            try await bundles.recordStaged(workspaceID: request.key,
-                                           .init(hash: bundle.hash, runtimeHash: bundle.runtimeHash,
-                                                 generation: bundle.instanceGeneration, version: version),
-                                           fence: request.fence, now: request.now)
-            try await report(request, .init(type: "BundleStaged", status: true, reason: "Staged",
-                                            message: "bundle for instance generation \(bundle.instanceGeneration) is staged"),
-                             error: nil)
-            return .done
+            let (hash, runtimeHash) = (bundle.hash, bundle.runtimeHash)
+            let (version, wrote) = try await stage(bundle, hash: hash, name: name, request)
+            let staged = BundleStatus.Staged(hash: hash, runtimeHash: runtimeHash, generation: bundle.instanceGeneration,
+                                             version: version)
+            let message = "bundle for instance generation \(bundle.instanceGeneration) is staged"
+            return ReconcileResult(.done, status: BundleStatus(staged: staged, condition: .init(.bundleStaged, true, reason: "Staged",
+                                                                                                message: message)),
+                                   events: wrote ? [.normal("BundleStaged", "\(message) (version \(version ?? "?"))")] : [])
         } catch let failure as ReconcileFailure {
-            try await report(request, .init(type: "BundleStaged", status: false, reason: failure.reason, message: failure.message),
-                             error: failure.message)
-            return .terminal(failure)
+            return failed(.terminal(failure))
         } catch let error as ProviderError {
-            let failure = error.failure
-            try await report(request, .init(type: "BundleStaged", status: false, reason: failure.reason, message: failure.message),
-                             error: failure.message)
-            return error.isTerminal ? .terminal(failure) : .retry(failure)
+            return failed(.failed(error))
         }
+    }
+
+    /// A failure, with the BundleStaged condition and last_error that say it.
+    private func failed(_ outcome: ReconcileOutcome) -> ReconcileResult {
+        let failure = outcome.failure!
+        return ReconcileResult(outcome, status: BundleStatus(condition: .init(.bundleStaged, false, reason: failure.reason,
+                                                                              message: failure.message),
+                                                             error: failure.message))
     }
 
     /// The bundle the source of truth asks for; a template that cannot be delivered is a
@@ -85,24 +84,27 @@ public struct SecretsBundleReconciler: Reconciler {
 
     /// Puts the bundle unless the store already holds it; restores a name scheduled for
     /// deletion first, including when the deletion lands between our describe and our put.
-    private func stage(_ bundle: WorkspaceBundle, name: String, _ request: ReconcileRequest) async throws -> String? {
+    /// Returns the version the store holds, and whether this pass wrote it.
+    private func stage(_ bundle: WorkspaceBundle, hash: String, name: String,
+                       _ request: ReconcileRequest) async throws -> (version: String?, wrote: Bool) {
         request.actions.record("secret_store.describe", mutating: false)
         let described = try await store.describe(name: name)
-        if let described, !described.scheduledForDeletion, described.contentHash == bundle.hash {
-            return described.currentVersion
+        if let described, !described.scheduledForDeletion, described.contentHash == hash {
+            return (described.currentVersion, false)
         }
         if described?.scheduledForDeletion == true { try await restore(name, request) }
         do {
-            return try await put(bundle, name: name, request)
+            return (try await put(bundle, hash: hash, name: name, request), true)
         } catch let error as ProviderError where error.kind == .scheduledForDeletion {
             try await restore(name, request)
-            return try await put(bundle, name: name, request)
+            return (try await put(bundle, hash: hash, name: name, request), true)
         }
     }
 
-    private func put(_ bundle: WorkspaceBundle, name: String, _ request: ReconcileRequest) async throws -> String {
+    private func put(_ bundle: WorkspaceBundle, hash: String, name: String, _ request: ReconcileRequest) async throws -> String {
+        try Task.checkCancellation()
         request.actions.record("secret_store.put", mutating: true)
-        return try await store.put(name: name, value: bundle.canonicalData, contentHash: bundle.hash,
+        return try await store.put(name: name, value: bundle.canonicalData, contentHash: hash,
                                    versionToken: bundle.versionToken(workspaceID: request.key))
     }
 
@@ -121,10 +123,5 @@ public struct SecretsBundleReconciler: Reconciler {
         guard let described = try await store.describe(name: name), !described.scheduledForDeletion else { return }
         request.actions.record("secret_store.delete", mutating: true)
         try await store.delete(name: name, recoveryWindowDays: recoveryWindowDays)
-    }
-
-    private func report(_ request: ReconcileRequest, _ condition: WorkspaceStatusStore.Condition, error: String?) async throws {
-        try await status.set(condition, error: error, workspaceID: request.key, controller: name,
-                             fence: request.fence, now: request.now)
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import IngressModel
-import Postgres
 import Providers
 import ReconcileRuntime
 import ReconcileStore
@@ -13,24 +12,22 @@ import WorkspaceStore
 /// is repaired by the next full resync. Writes keep other hostnames' rules and end with the
 /// catch-all; only a difference is written. A tenant that cannot be rendered (a malformed
 /// pattern, a missing service URL) fails alone and keeps what it had.
-public struct TunnelIngressReconciler: Reconciler {
+public struct TunnelIngressReconciler: Reconciler, StatusWriter {
     public let name = "tunnel_ingress"
-    let ingress: IngressStore
-    let provider: any TunnelConfigProvider
-    let limiter: ProviderRateLimiter
-    let tunnels = KeyedSerializer()
-    let events: EventStore
+    private let ingress: IngressStore
+    private let writer: TunnelWriter
 
-    /// - Parameter limiter: the provider's quota, shared by every call of this controller.
-    public init(pool: PostgresPool, provider: any TunnelConfigProvider, limiter: ProviderRateLimiter = ProviderRateLimiter()) {
-        self.ingress = IngressStore(pool: pool)
-        self.provider = provider
-        self.limiter = limiter
-        self.events = EventStore(pool: pool)
+    /// - Parameter writer: the tunnel provider behind its quota and its one-writer-per-tunnel
+    ///   rule, shared with the retired-ingress sweeper.
+    public init(store: IngressStore, writer: TunnelWriter) {
+        self.ingress = store
+        self.writer = writer
     }
 
-    public func reconcile(_ request: ReconcileRequest) async throws -> ReconcileOutcome {
-        guard let inputs = try await ingress.selectInputs(tenantID: request.key) else { return .done }
+    public var statusColumns: StatusColumns { ingress.statusColumns }
+
+    public func reconcile(_ request: ReconcileRequest) async throws -> ReconcileResult {
+        guard let inputs = try await ingress.selectInputs(tenantID: request.key) else { return ReconcileResult(.done) }
         let rules: [IngressRule]
         do {
             if let service = inputs.malformedServices.first {
@@ -39,43 +36,37 @@ public struct TunnelIngressReconciler: Reconciler {
             rules = try IngressRenderer.render(hostname: inputs.hostname, services: inputs.services, paths: inputs.paths)
         } catch let rejection as IngressRenderer.Rejection {
             // Retrying will not help; a change to the tenant or to platform_paths will.
-            return .terminal(ReconcileFailure(reason: "InvalidIngress",
-                                              message: "tenant '\(inputs.name)': \(rejection); its tunnel keeps its current rules"))
+            return ReconcileResult(.terminal(ReconcileFailure(reason: "InvalidIngress",
+                                                              message: "tenant '\(inputs.name)': \(rejection); its tunnel keeps its current rules")))
         }
         let hash = IngressRenderer.hash(rules)
         do {
-            try await tunnels.run(inputs.tunnelID) {
+            let events = try await writer.serialized(inputs.tunnelID) {
                 try await apply(rules, hash: hash, inputs, request)
             }
-            return .done
+            return ReconcileResult(.done, status: IngressStatus(appliedHash: hash, appliedRules: rules.count), events: events)
         } catch let error as ProviderError {
-            let failure = error.failure
-            return error.isTerminal ? .terminal(failure) : .retry(failure)
+            return ReconcileResult(.failed(error))
         }
     }
 
-    /// Reads the tunnel's configuration; writes it only if the tenant's rules differ.
-    private func apply(_ rules: [IngressRule], hash: String, _ inputs: IngressStore.Inputs, _ request: ReconcileRequest) async throws {
-        try await limiter.acquire()
-        request.actions.record("tunnel.read", mutating: false)
-        let current = try await provider.read(tunnelID: inputs.tunnelID)
+    /// Reads the tunnel's configuration; writes it only if the tenant's rules differ. Returns
+    /// the events of what it did.
+    private func apply(_ rules: [IngressRule], hash: String, _ inputs: IngressStore.Inputs,
+                       _ request: ReconcileRequest) async throws -> [ReconcileEvent] {
+        let current = try await writer.read(inputs.tunnelID, actions: request.actions)
         let catchAllLast = current?.ingress.last == IngressRenderer.catchAll
-        if let current, current.rules(for: inputs.hostname) == rules, catchAllLast {
-            try await ingress.recordApplied(hash: hash, rules: rules.count, tenantID: request.key, fence: request.fence, now: request.now)
-            return
-        }
+        if let current, current.rules(for: inputs.hostname) == rules, catchAllLast { return [] }
+        var events: [ReconcileEvent] = []
         if inputs.appliedHash == hash {
-            try await events.record(controller: name, key: request.key, fence: request.fence, type: .warning,
-                                    reason: "IngressDriftRepaired",
-                                    message: "tunnel \(inputs.tunnelID): the rules of \(inputs.hostname) differed from those rendered from platform_paths (changed outside the reconciler); rewritten",
-                                    now: request.now)
+            events.append(.warning("IngressDriftRepaired",
+                                   "tunnel \(inputs.tunnelID): the rules of \(inputs.hostname) differed from those rendered from platform_paths (changed outside the reconciler); rewritten"))
         }
-        try await limiter.acquire()
-        request.actions.record("tunnel.write", mutating: true)
-        try await provider.write(tunnelID: inputs.tunnelID, IngressRenderer.merge(current, hostname: inputs.hostname, rules: rules))
-        try await ingress.recordApplied(hash: hash, rules: rules.count, tenantID: request.key, fence: request.fence, now: request.now)
-        try await events.record(controller: name, key: request.key, fence: request.fence, type: .normal, reason: "IngressApplied",
-                                message: "tunnel \(inputs.tunnelID): \(rules.count) rule(s) for \(inputs.hostname) applied (\(hash.prefix(12)))",
-                                now: request.now)
+        try Task.checkCancellation()
+        try await writer.write(inputs.tunnelID, IngressRenderer.merge(current, hostname: inputs.hostname, rules: rules),
+                               actions: request.actions)
+        events.append(.normal("IngressApplied",
+                              "tunnel \(inputs.tunnelID): \(rules.count) rule(s) for \(inputs.hostname) applied (\(hash.prefix(12)))"))
+        return events
     }
 }

@@ -1,7 +1,9 @@
 /// What the instances controller must do for one workspace, decided as a pure function of the
 /// desired state and what the provider lists. Single flight (seed 002): at most one live
 /// instance; old and extra instances are terminated before a new one is created; a new one is
-/// created only once the bundle for its generation is staged (seeds 003, 004).
+/// created only once the bundle for its generation is staged (seeds 003, 004), and until then
+/// the old instance keeps serving: a restart never leaves a workspace with no instance while
+/// its new bundle cannot be staged.
 public struct InstancePlan: Sendable, Equatable {
     public struct Live: Sendable, Equatable {
         public var id: String
@@ -26,27 +28,40 @@ public struct InstancePlan: Sendable, Equatable {
     }
 
     public var steps: [Step]
-    /// The instance that serves the workspace after the steps, if any.
+    /// The instance that serves the workspace after the steps, if any: the current
+    /// generation's, or the previous one's while the new bundle is not staged.
     public var keep: Live?
-    public var phase: String
+    public var phase: Phase
 
-    public static func decide(desiredState: String, targetGeneration: Int64, stagedGeneration: Int64?,
+    public init(steps: [Step], keep: Live?, phase: Phase) {
+        self.steps = steps
+        self.keep = keep
+        self.phase = phase
+    }
+
+    public static func decide(desiredState: DesiredState, targetGeneration: Int64, stagedGeneration: Int64?,
                               live: [Live]) -> InstancePlan {
         let ordered = live.sorted { $0.id < $1.id }
-        guard desiredState == "running" else {
+        guard desiredState == .running else {
             // The phase after the steps: once the terminations are accepted nothing runs, so the
             // next pass finds the same phase and writes nothing.
             return InstancePlan(steps: ordered.map { .terminateStale(id: $0.id) }, keep: nil,
-                                phase: desiredState == "deleted" ? "deleted" : "stopped")
+                                phase: desiredState == .deleted ? .deleted : .stopped)
         }
         let current = ordered.filter { $0.generation == targetGeneration }
-        var steps: [Step] = ordered.filter { $0.generation != targetGeneration }.map { .terminateStale(id: $0.id) }
-        steps += current.dropFirst().map { .terminateExtra(id: $0.id) }
+        let stale = ordered.filter { $0.generation != targetGeneration }
         if let keep = current.first {
-            return InstancePlan(steps: steps, keep: keep, phase: keep.running ? "running" : "provisioning")
+            let steps: [Step] = stale.map { .terminateStale(id: $0.id) } + current.dropFirst().map { .terminateExtra(id: $0.id) }
+            return InstancePlan(steps: steps, keep: keep, phase: keep.running ? .running : .provisioning)
         }
-        steps.append(stagedGeneration == targetGeneration ? .create(generation: targetGeneration)
-                                                          : .waitForBundle(generation: targetGeneration))
-        return InstancePlan(steps: steps, keep: nil, phase: "provisioning")
+        guard stagedGeneration == targetGeneration else {
+            // Config before boot, and no gap: the newest old instance serves until the bundle is staged.
+            let serving = stale.max { ($0.generation, $0.id) < ($1.generation, $1.id) }
+            let steps: [Step] = stale.filter { $0 != serving }.map { .terminateStale(id: $0.id) }
+                + [.waitForBundle(generation: targetGeneration)]
+            return InstancePlan(steps: steps, keep: serving, phase: serving?.running == true ? .running : .provisioning)
+        }
+        return InstancePlan(steps: stale.map { .terminateStale(id: $0.id) } + [.create(generation: targetGeneration)],
+                            keep: nil, phase: .provisioning)
     }
 }

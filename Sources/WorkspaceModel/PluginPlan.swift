@@ -37,15 +37,13 @@ public struct PluginPlan: Sendable, Equatable {
             && lhs.awaitingRestart == rhs.awaitingRestart && lhs.managed == rhs.managed
     }
 
-    public var isEmpty: Bool { install.isEmpty && remove.isEmpty }
-
     /// - Parameters:
     ///   - kind: the workspace's kind; only `platform` may have privileged plugins.
     ///   - installed: what the runtime reports (name -> ref).
     ///   - managed: what this controller delivered before (name -> ref).
-    public static func decide(kind: String, declared: [Declared], installed: [String: String],
+    public static func decide(kind: WorkspaceKind, declared: [Declared], installed: [String: String],
                               managed: [String: String]) -> PluginPlan {
-        let refused = declared.filter { $0.privileged && kind != "platform" }.map(\.name).sorted()
+        let refused = declared.filter { $0.privileged && kind != .platform }.map(\.name).sorted()
         let wanted = declared.filter { !refused.contains($0.name) }
         let wantedNames = Set(wanted.map(\.name))
         let install = wanted.filter { !$0.requiresRestart && installed[$0.name] != $0.ref }

@@ -23,8 +23,8 @@ public enum RestartDecision: Sendable, Equatable {
     }
 
     public struct Inputs: Sendable {
-        public var kind: String
-        public var restartPolicy: String
+        public var kind: WorkspaceKind
+        public var restartPolicy: RestartPolicy
         /// The staged bundle's runtime hash differs from the one the instance booted with.
         public var runtimeHashChanged: Bool
         /// The latest change was written by the workspace itself (`written_by = workspace:<id>`).
@@ -36,7 +36,7 @@ public enum RestartDecision: Sendable, Equatable {
         /// Quiet time after the last change before restarting. Default 10 s.
         public var debounce: TimeInterval
 
-        public init(kind: String, restartPolicy: String, runtimeHashChanged: Bool, authoredByWorkspace: Bool,
+        public init(kind: WorkspaceKind, restartPolicy: RestartPolicy, runtimeHashChanged: Bool, authoredByWorkspace: Bool,
                     busySince: Date?, lastChangeAt: Date, now: Date, debounce: TimeInterval = 10) {
             self.kind = kind
             self.restartPolicy = restartPolicy
@@ -51,14 +51,13 @@ public enum RestartDecision: Sendable, Equatable {
 
     public static func decide(_ inputs: Inputs) -> RestartDecision {
         guard inputs.runtimeHashChanged else { return .none }
-        // Fail closed: anything but an explicit 'agent' is treated as a platform workspace.
-        if inputs.kind != "agent" {
+        if inputs.kind == .platform {
             return .pending(reason: "platform workspaces are never restarted automatically")
         }
         if inputs.authoredByWorkspace {
             return .pending(reason: "the workspace changed its own secrets; it restarts when it asks")
         }
-        if inputs.restartPolicy != "auto" {
+        if inputs.restartPolicy != .auto {
             return .pending(reason: "restart_policy is manual")
         }
         let quietAt = inputs.lastChangeAt.addingTimeInterval(inputs.debounce)

@@ -1,10 +1,12 @@
 import Foundation
 import Postgres
 import ReconcileRuntime
+import ReconcileStore
 
 /// Every statement of the tunnel-ingress controller: a tenant, the platform paths (the single
-/// source of truth), and what was applied, fenced on the controller's lease.
-public struct IngressStore: Sendable {
+/// source of truth), how its status value (what was applied) is written, and the queue of
+/// retired (tunnel, hostname) pairs.
+public struct IngressStore: Sendable, StatusWriter {
     private let pool: PostgresPool
 
     public init(pool: PostgresPool) {
@@ -46,15 +48,17 @@ public struct IngressStore: Sendable {
                       paths: paths, appliedHash: try row.decode(String.self, "applied_hash"))
     }
 
-    /// Records what the provider holds for the tenant, if it changed and the lease is ours.
-    public func recordApplied(hash: String, rules: Int, tenantID: String, fence: Fence, now: Date?) async throws {
-        let sql = """
-            UPDATE tunnel_ingress i SET applied_hash = $2, applied_rules = $3, applied_at = coalesce($6::timestamptz, now())
-             WHERE i.key = $1::uuid AND (i.applied_hash, i.applied_rules) IS DISTINCT FROM ($2, $3::integer)
-               AND EXISTS (SELECT 1 FROM leases l WHERE l.controller = 'tunnel_ingress' AND l.key = i.key
-                           AND l.holder = $4 AND l.token = $5)
-            """
-        try await pool.query(sql, [tenantID, hash, rules, fence.holder, fence.token, now])
+    /// How an `IngressStatus` is written: what the provider holds for the tenant (its time
+    /// moves when it changes).
+    public var statusColumns: StatusColumns {
+        StatusColumns(columns: [
+            .init("applied_hash", "p.status ->> 'appliedHash'"),
+            .init("applied_rules", "(p.status ->> 'appliedRules')::integer"),
+            .init("applied_at", """
+                CASE WHEN (s.applied_hash, s.applied_rules) IS DISTINCT FROM (p.status ->> 'appliedHash', (p.status ->> 'appliedRules')::integer)
+                     THEN p.now ELSE s.applied_at END
+                """),
+        ])
     }
 
     /// (tunnel, hostname) pairs whose tenant is gone or moved, oldest first; a pair that a
@@ -76,5 +80,16 @@ public struct IngressStore: Sendable {
             DELETE FROM retired_ingress r WHERE (r.tunnel_id = $1 AND r.hostname = $2)
                 OR EXISTS (SELECT 1 FROM tenants t WHERE t.tunnel_id = r.tunnel_id AND t.hostname = r.hostname)
             """, [tunnelID, hostname])
+    }
+}
+
+/// The tunnel-ingress controller's status value. Field names are read by `IngressStore.statusColumns`.
+public struct IngressStatus: StatusPatch, Equatable {
+    public var appliedHash: String
+    public var appliedRules: Int
+
+    public init(appliedHash: String, appliedRules: Int) {
+        self.appliedHash = appliedHash
+        self.appliedRules = appliedRules
     }
 }

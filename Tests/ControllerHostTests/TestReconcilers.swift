@@ -28,21 +28,21 @@ final class RecordingReconciler: Reconciler {
 
     var keys: [String] { seen.withLock { $0 } }
 
-    func reconcile(_ request: ReconcileRequest) async throws -> ReconcileOutcome {
+    func reconcile(_ request: ReconcileRequest) async throws -> ReconcileResult {
         seen.withLock { $0.append(request.key) }
         continuation.yield(request.key)
         switch behaviour {
         case .succeed:
-            return .done
+            return ReconcileResult(.done)
         case .fail(let reason):
-            return .retry(ReconcileFailure(reason: reason, message: "provider said no (attempt \(request.attempts + 1))"))
+            return ReconcileResult(.retry(ReconcileFailure(reason: reason, message: "provider said no (attempt \(request.attempts + 1))")))
         case .writeEveryPass(let pool):
             try await pool.query("UPDATE workspaces SET conditions = jsonb_build_object('Seen', clock_timestamp()::text) WHERE id = $1::uuid",
                                  [request.key])
-            return .done
+            return ReconcileResult(.done)
         case .mutateEveryPass:
             request.actions.record("instances.create", mutating: true)
-            return .done
+            return ReconcileResult(.done)
         }
     }
 }

@@ -104,8 +104,8 @@ struct TickTests {
         let key = try await Fleet.create(pool, count: 1)[0]
         struct Terminal: Reconciler {
             let name = "instances"
-            func reconcile(_ request: ReconcileRequest) async throws -> ReconcileOutcome {
-                .terminal(ReconcileFailure(reason: "InvalidSpec", message: "image reference is malformed"))
+            func reconcile(_ request: ReconcileRequest) async throws -> ReconcileResult {
+                ReconcileResult(.terminal(ReconcileFailure(reason: "InvalidSpec", message: "image reference is malformed")))
             }
         }
         let driver = TickDriver(pool: pool, controllers: [.init(Terminal())], logger: TestDatabase.logger)

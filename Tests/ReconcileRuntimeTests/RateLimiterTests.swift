@@ -53,8 +53,35 @@ struct RateLimiterTests {
         #expect(r11 == .seconds(30))
     }
 
-    @Test("leases renew every third of their duration")
-    func leaseSchedule() {
-        #expect(LeaseSchedule(duration: .seconds(30)).renewInterval == .seconds(10))
+}
+
+@Suite("lease renewal state machine")
+struct LeaseRenewalTests {
+    @Test("renews every third of the duration, counted from when the last renewal was sent")
+    func schedule() {
+        var renewal = LeaseRenewal(duration: .seconds(30), claimedAt: .seconds(100))
+        #expect(renewal.first == .renew(at: .seconds(110)))
+        #expect(renewal.renewed(sentAt: .seconds(110)) == .renew(at: .seconds(120)))
+        #expect(renewal.trustDeadline == .seconds(137))
+    }
+
+    @Test("failed renewals are retried while the lease is trusted, then it is distrusted", arguments: [
+        (Duration.seconds(111), LeaseRenewal.Action.renew(at: .seconds(113))),
+        (.seconds(120), .renew(at: .seconds(122)) as LeaseRenewal.Action),
+        (.seconds(126.9), .renew(at: .seconds(127))),
+        (.seconds(127), .distrust),
+        (.seconds(500), .distrust),
+    ])
+    func failures(at now: Duration, expected: LeaseRenewal.Action) {
+        let renewal = LeaseRenewal(duration: .seconds(30), claimedAt: .seconds(100))
+        #expect(renewal.failed(at: now) == expected)
+    }
+
+    @Test("a late answer never moves the trust back")
+    func lateAnswer() {
+        var renewal = LeaseRenewal(duration: .seconds(30), claimedAt: .seconds(100))
+        _ = renewal.renewed(sentAt: .seconds(120))
+        _ = renewal.renewed(sentAt: .seconds(110))
+        #expect(renewal.confirmedAt == .seconds(120))
     }
 }

@@ -7,6 +7,8 @@ import Providers
 import ReconcileStore
 import Testing
 import WorkspaceControllers
+import WorkspaceStore
+import WorkspaceModel
 
 /// The declared-plugins controller with the instances and bundle controllers, against fake
 /// runtimes that report and accept plugins (probe mode, like the embedded default).
@@ -22,9 +24,9 @@ struct DeclaredPluginsTests {
         let workspace: String
 
         func driver(plugins: Bool = true, instances: Bool = true) -> TickDriver {
-            var controllers: [ReconcilerHost.Controller] = [.init(SecretsBundleReconciler(pool: pool, secretStore: store))]
-            if instances { controllers.append(.init(InstancesReconciler(pool: pool, provider: cloud, probe: runtimes))) }
-            if plugins { controllers.append(.init(DeclaredPluginsReconciler(pool: pool, delivery: runtimes, probe: runtimes))) }
+            var controllers: [ReconcilerHost.Controller] = [.init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: store))]
+            if instances { controllers.append(.init(InstancesReconciler(store: InstanceStore(pool: pool), provider: cloud, probe: runtimes))) }
+            if plugins { controllers.append(.init(DeclaredPluginsReconciler(store: PluginStore(pool: pool), delivery: runtimes, probe: runtimes))) }
             return TickDriver(pool: pool, controllers: controllers, logger: TestDatabase.logger)
         }
 
@@ -57,7 +59,7 @@ struct DeclaredPluginsTests {
     static func bootAll(cloud: FakeCloud, store: FakeSecretStore, runtimes: FakeRuntimes) async {
         for record in await cloud.instances.values where record.state == .pending {
             await cloud.boot(record.id, address: "10.0.0.\(record.generation):8080")
-            let bundle = await store.peek(name: SecretsBundleReconciler.secretName(workspaceID: record.workspaceID)) ?? Data()
+            let bundle = await store.peek(name: WorkspaceBundle.secretName(workspaceID: record.workspaceID)) ?? Data()
             let object = (try? JSONSerialization.jsonObject(with: bundle)) as? [String: Any]
             await runtimes.start(record.id, plugins: object?["plugins"] as? [String: String] ?? [:])
         }
@@ -180,7 +182,7 @@ struct DeclaredPluginsTests {
         // Not in the bundle either, even as a boot plugin.
         try await forced("UPDATE workspace_declared_plugins SET requires_restart = true WHERE workspace_id = $1::uuid AND plugin = 'molecule-platform-mcp'")
         try await world.settle(at: Self.t0 + 120)
-        let bundle = String(decoding: await world.store.peek(name: SecretsBundleReconciler.secretName(workspaceID: world.workspace)) ?? Data(),
+        let bundle = String(decoding: await world.store.peek(name: WorkspaceBundle.secretName(workspaceID: world.workspace)) ?? Data(),
                             as: UTF8.self)
         #expect(!bundle.contains("molecule-platform-mcp"))
     }
@@ -258,9 +260,9 @@ struct DeclaredPluginsTests {
     func heartbeatMode() async throws {
         let world = try await Self.world(kind: "agent")
         let driver = TickDriver(pool: world.pool, controllers: [
-            .init(SecretsBundleReconciler(pool: world.pool, secretStore: world.store)),
-            .init(InstancesReconciler(pool: world.pool, provider: world.cloud)),
-            .init(DeclaredPluginsReconciler(pool: world.pool, delivery: world.runtimes)),
+            .init(SecretsBundleReconciler(store: BundleStore(pool: world.pool), secretStore: world.store)),
+            .init(InstancesReconciler(store: InstanceStore(pool: world.pool), provider: world.cloud)),
+            .init(DeclaredPluginsReconciler(store: PluginStore(pool: world.pool), delivery: world.runtimes)),
         ], logger: TestDatabase.logger)
         try await world.pool.query("""
             INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref) VALUES ($1::uuid, 'web-search', '2.3.0')

@@ -6,6 +6,9 @@ import ProviderFakes
 import Providers
 import Testing
 import WorkspaceControllers
+import WorkspaceStore
+import WorkspaceModel
+import ReconcileStore
 
 @Suite("all four controllers")
 struct FleetIdempotencyTests {
@@ -17,10 +20,10 @@ struct FleetIdempotencyTests {
         let runtimes = FakeRuntimes()
         let tunnels = FakeTunnels()
         let driver = TickDriver(pool: pool, controllers: [
-            .init(SecretsBundleReconciler(pool: pool, secretStore: store)),
-            .init(InstancesReconciler(pool: pool, provider: cloud, probe: runtimes)),
-            .init(DeclaredPluginsReconciler(pool: pool, delivery: runtimes, probe: runtimes)),
-            .init(TunnelIngressReconciler(pool: pool, provider: tunnels)),
+            .init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: store)),
+            .init(InstancesReconciler(store: InstanceStore(pool: pool), provider: cloud, probe: runtimes)),
+            .init(DeclaredPluginsReconciler(store: PluginStore(pool: pool), delivery: runtimes, probe: runtimes)),
+            .init(TunnelIngressReconciler(store: IngressStore(pool: pool), writer: TunnelWriter(provider: tunnels))),
         ], logger: TestDatabase.logger)
         try await pool.query(#"INSERT INTO templates (name, files) VALUES ('t', '{"config.yaml": "a: 1", "prompts/p.md": "hi"}')"#)
         try await pool.query("INSERT INTO privileged_plugins (name) VALUES ('molecule-platform-mcp')")

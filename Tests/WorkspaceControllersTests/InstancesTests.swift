@@ -8,6 +8,8 @@ import ReconcileRuntime
 import ReconcileStore
 import Testing
 import WorkspaceControllers
+import WorkspaceStore
+import WorkspaceModel
 
 @Suite("instances controller")
 struct InstancesTests {
@@ -19,8 +21,8 @@ struct InstancesTests {
 
         func driver(holder: String = ReconcilerHost.defaultHolder()) -> TickDriver {
             TickDriver(pool: pool, controllers: [
-                .init(SecretsBundleReconciler(pool: pool, secretStore: store)),
-                .init(InstancesReconciler(pool: pool, provider: cloud)),
+                .init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: store)),
+                .init(InstancesReconciler(store: InstanceStore(pool: pool), provider: cloud)),
             ], holder: holder, logger: TestDatabase.logger)
         }
 
@@ -117,7 +119,7 @@ struct InstancesTests {
         #expect(stopped.passed, "\(stopped.rowWrites) \(stopped.mutatingActions) \(stopped.check.failures)")
         #expect(await world.cloud.live(workspaceID: world.workspace).isEmpty)
         #expect(try await world.phase() == "stopped")
-        let name = SecretsBundleReconciler.secretName(workspaceID: world.workspace)
+        let name = WorkspaceBundle.secretName(workspaceID: world.workspace)
         #expect(try await world.store.describe(name: name)?.scheduledForDeletion == false)
         try await world.pool.query("UPDATE workspaces SET desired_state = 'deleted' WHERE id = $1::uuid", [world.workspace])
         let deleted = try await world.driver().checkIdempotent()

@@ -5,6 +5,9 @@ import Postgres
 import PostgresTestSupport
 import Testing
 import WorkspaceControllers
+import WorkspaceStore
+import WorkspaceModel
+import ReconcileStore
 
 /// The embedded default end to end: real runtime processes, real bundle files, a real PostgreSQL.
 @Suite("local providers end to end")
@@ -19,8 +22,8 @@ struct LocalFleetTests {
         let processes = LocalProcessProvider(directory: state.appendingPathComponent("instances"), runtimeExecutable: runtime,
                                              secretStoreRoot: secrets.root)
         let driver = TickDriver(pool: pool, controllers: [
-            .init(SecretsBundleReconciler(pool: pool, secretStore: secrets)),
-            .init(InstancesReconciler(pool: pool, provider: processes, probe: HTTPRuntimeProbe())),
+            .init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: secrets)),
+            .init(InstancesReconciler(store: InstanceStore(pool: pool), provider: processes, probe: HTTPRuntimeProbe())),
         ], logger: TestDatabase.logger)
         try await pool.query(#"INSERT INTO templates (name, files) VALUES ('t', '{"config.yaml": "a: 1", "prompts/p.md": "hi"}')"#)
         let id = try await pool.query("INSERT INTO workspaces (org, name, template, image) VALUES ('o', 'w', 't', 'local') RETURNING id")

@@ -8,6 +8,8 @@ import ReconcileRuntime
 import ReconcileStore
 import Testing
 import WorkspaceControllers
+import WorkspaceStore
+import WorkspaceModel
 
 @Suite("orphan sweeper")
 struct OrphanSweeperTests {
@@ -22,10 +24,10 @@ struct OrphanSweeperTests {
             VALUES ('acme', 'kept', 't', 'agent:1'), ('acme', 'gone', 't', 'agent:1'), ('acme', 'leaving', 't', 'agent:1')
             RETURNING id, name
             """).rows.reduce(into: [String: String]()) { $0[try $1.require(String.self, "name")] = try $1.require(String.self, "id") }
-        let sweeper = OrphanSweeper(pool: pool, provider: cloud, owner: "pg:test")
+        let sweeper = OrphanSweeper(instances: InstanceStore(pool: pool), events: EventStore(pool: pool), provider: cloud, owner: "pg:test")
         let driver = TickDriver(pool: pool, controllers: [
-            .init(SecretsBundleReconciler(pool: pool, secretStore: store)),
-            .init(InstancesReconciler(pool: pool, provider: cloud, owner: "pg:test")),
+            .init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: store)),
+            .init(InstancesReconciler(store: InstanceStore(pool: pool), provider: cloud, owner: "pg:test")),
         ], sweepers: [sweeper], logger: TestDatabase.logger)
         _ = try await driver.tickUntilConverged()
         // Another database's fleet in the same account: never ours to collect.
@@ -54,7 +56,7 @@ struct OrphanSweeperTests {
         let pool = try await TestDatabase.create(poolSize: 2)
         let cloud = FakeCloud()
         await cloud.inject(.error(.transient), on: "list")
-        let driver = TickDriver(pool: pool, controllers: [], sweepers: [OrphanSweeper(pool: pool, provider: cloud, owner: "pg:test")],
+        let driver = TickDriver(pool: pool, controllers: [], sweepers: [OrphanSweeper(instances: InstanceStore(pool: pool), events: EventStore(pool: pool), provider: cloud, owner: "pg:test")],
                                 logger: TestDatabase.logger)
         let pass = try await driver.tick()
         #expect(pass.failures.map(\.controller) == ["orphan_instances"])

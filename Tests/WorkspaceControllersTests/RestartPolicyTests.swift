@@ -5,6 +5,9 @@ import PostgresTestSupport
 import ProviderFakes
 import Testing
 import WorkspaceControllers
+import WorkspaceStore
+import WorkspaceModel
+import ReconcileStore
 
 /// Seed 000: restarts that do not hurt.
 @Suite("seed 000: secret changes and restarts")
@@ -100,8 +103,8 @@ struct FanOutRestartTests {
         let pacer = RestartPacer(rate: 0.1, burst: 3)
         func driver() -> TickDriver {
             TickDriver(pool: world.pool, controllers: [
-                .init(SecretsBundleReconciler(pool: world.pool, secretStore: world.store)),
-                .init(InstancesReconciler(pool: world.pool, provider: world.cloud, pacer: pacer)),
+                .init(SecretsBundleReconciler(store: BundleStore(pool: world.pool), secretStore: world.store)),
+                .init(InstancesReconciler(store: InstanceStore(pool: world.pool), provider: world.cloud, pacer: pacer)),
             ], logger: TestDatabase.logger)
         }
         let t0 = Date(timeIntervalSince1970: 1_900_000_000)

@@ -8,6 +8,8 @@ import ReconcileRuntime
 import ReconcileStore
 import Testing
 import WorkspaceControllers
+import WorkspaceStore
+import WorkspaceModel
 
 @Suite("secrets-bundle controller")
 struct SecretsBundleTests {
@@ -16,12 +18,12 @@ struct SecretsBundleTests {
         let store = FakeSecretStore()
         let workspace: String
         var driver: TickDriver {
-            TickDriver(pool: pool, controllers: [.init(SecretsBundleReconciler(pool: pool, secretStore: store))],
+            TickDriver(pool: pool, controllers: [.init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: store))],
                        logger: TestDatabase.logger)
         }
 
         func bundleText() async -> String {
-            await store.peek(name: SecretsBundleReconciler.secretName(workspaceID: workspace))
+            await store.peek(name: WorkspaceBundle.secretName(workspaceID: workspace))
                 .map { String(decoding: $0, as: UTF8.self) } ?? ""
         }
 
@@ -80,7 +82,7 @@ struct SecretsBundleTests {
     func restoresScheduledForDeletion() async throws {
         let world = try await Self.world()
         _ = try await world.driver.tickUntilConverged()
-        let name = SecretsBundleReconciler.secretName(workspaceID: world.workspace)
+        let name = WorkspaceBundle.secretName(workspaceID: world.workspace)
         try await world.store.delete(name: name, recoveryWindowDays: 7)
         try await world.pool.query("UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [world.workspace])
         let summary = try await world.driver.tickUntilConverged()

@@ -6,6 +6,8 @@ import ProviderFakes
 import ReconcileStore
 import Testing
 import WorkspaceControllers
+import WorkspaceStore
+import WorkspaceModel
 
 /// The incidents of `../shared/seeds/`, replayed against the controllers.
 @Suite("seed scenarios")
@@ -18,7 +20,7 @@ struct SeedScenarioTests {
         try await world.pool.query("UPDATE workspaces SET kind = 'platform' WHERE id = $1::uuid", [world.workspace])
         try await world.pool.query("INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($1::uuid, 'API_KEY', 'k1')", [world.workspace])
         _ = try await world.driver().tickUntilConverged(now: Self.t0)
-        let name = SecretsBundleReconciler.secretName(workspaceID: world.workspace)
+        let name = WorkspaceBundle.secretName(workspaceID: world.workspace)
         func bundle() async -> String { String(decoding: await world.store.peek(name: name) ?? Data(), as: UTF8.self) }
         func expectFull(_ generation: Int) async {
             let text = await bundle()

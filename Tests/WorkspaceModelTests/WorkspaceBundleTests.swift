@@ -70,7 +70,7 @@ struct WorkspaceBundleTests {
 struct RestartDecisionTests {
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
-    static func inputs(kind: String = "agent", policy: String = "auto", changed: Bool = true, byWorkspace: Bool = false,
+    static func inputs(kind: WorkspaceKind = .agent, policy: RestartPolicy = .auto, changed: Bool = true, byWorkspace: Bool = false,
                        busy: Bool = false, changedSecondsAgo: TimeInterval = 60) -> RestartDecision.Inputs {
         .init(kind: kind, restartPolicy: policy, runtimeHashChanged: changed, authoredByWorkspace: byWorkspace,
               busySince: busy ? now - 5 : nil, lastChangeAt: now - changedSecondsAgo, now: now, debounce: 10)
@@ -81,12 +81,11 @@ struct RestartDecisionTests {
         ("an agent's consumed key changed, idle, quiet", inputs(), .restartNow),
         ("a burst of writes is debounced", inputs(changedSecondsAgo: 3), .debounce(until: now + 7)),
         ("a turn in progress defers the restart", inputs(busy: true), .waitForTurnEnd),
-        ("a platform workspace is never auto-restarted", inputs(kind: "platform"),
+        ("a platform workspace is never auto-restarted", inputs(kind: .platform),
          .pending(reason: "platform workspaces are never restarted automatically")),
-        ("an unknown kind fails closed", inputs(kind: ""), .pending(reason: "platform workspaces are never restarted automatically")),
         ("the workspace wrote its own secret", inputs(byWorkspace: true, busy: true),
          .pending(reason: "the workspace changed its own secrets; it restarts when it asks")),
-        ("restart_policy manual", inputs(policy: "manual"), .pending(reason: "restart_policy is manual")),
+        ("restart_policy manual", inputs(policy: .manual), .pending(reason: "restart_policy is manual")),
     ]
 
     @Test("rules", arguments: table.indices)

@@ -1,0 +1,44 @@
+-- Status as a value: controllers return their status and the host writes it in the batch's
+-- one fenced write-back. Two helpers that write-back uses, and the columns issue 8's truthful
+-- liveness needs.
+
+-- Sets one condition in a workspace's `conditions`, rewriting whatever was there if it is not
+-- an object (a hand edit to [] or null), keeping `lastTransitionTime` while the condition's
+-- status stays, and recomputing the aggregate `Ready` from the others, so Ready agrees with
+-- them at every write: True only when InstanceReady, BundleStaged and PluginsInstalled all are.
+CREATE FUNCTION molecule_set_condition(conditions jsonb, cond jsonb, at timestamptz) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    base jsonb := CASE WHEN jsonb_typeof(conditions) = 'object' THEN conditions ELSE '{}'::jsonb END;
+    kind text := cond ->> 'type';
+    failing text;
+BEGIN
+    base := base || jsonb_build_object(kind, jsonb_build_object(
+        'status', cond ->> 'status', 'reason', cond ->> 'reason', 'message', cond ->> 'message',
+        'lastTransitionTime', CASE WHEN base -> kind ->> 'status' = cond ->> 'status' AND base -> kind ? 'lastTransitionTime'
+                                   THEN base -> kind -> 'lastTransitionTime' ELSE to_jsonb(at) END));
+    SELECT t INTO failing FROM unnest(ARRAY['InstanceReady', 'BundleStaged', 'PluginsInstalled']) AS t
+     WHERE base -> t ->> 'status' IS DISTINCT FROM 'True' LIMIT 1;
+    RETURN base || jsonb_build_object('Ready', jsonb_build_object(
+        'status', CASE WHEN failing IS NULL THEN 'True' ELSE 'False' END,
+        'reason', CASE WHEN failing IS NULL THEN 'AllConditionsTrue' ELSE failing || 'NotTrue' END,
+        'message', CASE WHEN failing IS NULL THEN 'the instance runs with its bundle and plugins'
+                        ELSE coalesce(failing || ': ' || (base -> failing ->> 'message'), failing || ' has not been reported yet') END,
+        'lastTransitionTime', CASE WHEN base -> 'Ready' ->> 'status' = CASE WHEN failing IS NULL THEN 'True' ELSE 'False' END
+                                        AND base -> 'Ready' ? 'lastTransitionTime'
+                                   THEN base -> 'Ready' -> 'lastTransitionTime' ELSE to_jsonb(at) END));
+END $$;
+
+-- A controller's own `last_error` on the workspace: "<controller>: <error>", cleared only by the
+-- controller that set it (three controllers share the column; each keeps its condition).
+CREATE FUNCTION molecule_workspace_error(current text, controller text, error text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN error IS NOT NULL THEN controller || ': ' || error
+                WHEN starts_with(current, controller || ': ') THEN NULL
+                ELSE current END
+$$;
+
+ALTER TABLE instances
+    -- Since when the runtime has not answered its probe (probe mode); NULL while it answers.
+    -- Written on the transition only, so a healthy fleet's watch writes nothing.
+    ADD COLUMN unresponsive_since timestamptz;
