@@ -110,6 +110,6 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "CLITests", dependencies: ["Postgres", "PostgresTestSupport", "CurlHTTP"]),
+        .testTarget(name: "CLITests", dependencies: ["Postgres", "PostgresTestSupport", "CurlHTTP", "ReconcileStore"]),
     ]
 )

@@ -15,8 +15,11 @@ struct Tick: AsyncParsableCommand {
     @Flag(help: "Print the summary as JSON.")
     var json = false
 
-    @Flag(help: "Repeat passes until nothing is due.")
+    @Flag(help: "Repeat passes until nothing is due and no key is still converging (an instance booting, a debounce): on the real clock it waits for their persisted next looks, up to --converge-timeout.")
     var untilConverged = false
+
+    @Option(help: "Seconds --until-converged (and --check-idempotent) wait at most for keys still converging.")
+    var convergeTimeout: Double = 120
 
     @Flag(help: "Converge, then run one more full pass; fail, naming what changed, if it called a mutating provider action or wrote a row.")
     var checkIdempotent = false
@@ -39,23 +42,27 @@ struct Tick: AsyncParsableCommand {
             let set = try await Controllers.make(pool: pool, global: global)
             let driver = TickDriver(pool: pool, controllers: set.controllers, sweepers: set.sweepers, logger: logger)
             if checkIdempotent {
-                let report = try await driver.checkIdempotent(now: instant)
+                let report = try await driver.checkIdempotent(now: instant, waitUpTo: .seconds(convergeTimeout))
                 try printIdempotency(report)
                 if !report.passed { throw ExitCode.failure }
                 return
             }
-            let summary = untilConverged ? try await driver.tickUntilConverged(now: instant)
+            let summary = untilConverged ? try await driver.tickUntilConverged(now: instant, waitUpTo: .seconds(convergeTimeout))
                                          : try await driver.tick(now: instant, full: full)
             if json {
                 print(try Self.encode(summary))
             } else {
                 printSummary(summary)
             }
+            if untilConverged, summary.stillConverging > 0 {
+                logger.warning("keys still converging when the wait ended", metadata: ["keys": "\(summary.stillConverging)"])
+                throw ExitCode(3)
+            }
         }
     }
 
     private func printSummary(_ summary: TickSummary) {
-        print("passes: \(summary.passes), examined: \(summary.examined), reconciled: \(summary.reconciled), still due: \(summary.stillDue)")
+        print("passes: \(summary.passes), examined: \(summary.examined), reconciled: \(summary.reconciled), still due: \(summary.stillDue), still converging: \(summary.stillConverging)")
         for (name, controller) in summary.controllers.sorted(by: { $0.key < $1.key }) {
             print("  \(name): examined \(controller.examined), succeeded \(controller.succeeded), failed \(controller.failed), skipped \(controller.skipped), status writes \(controller.statusWrites)")
         }
