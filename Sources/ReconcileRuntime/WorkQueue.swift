@@ -29,6 +29,8 @@ public final class WorkQueue<Key: Hashable & Sendable>: Sendable {
     }
 
     public var depth: Int { state.withLock { $0.core.depth } }
+    /// Workers waiting for a key (the queue is empty).
+    public var idleWorkers: Int { state.withLock { $0.waiters.count } }
     public var isShuttingDown: Bool { state.withLock { $0.core.isShuttingDown } }
 
     public func add(_ key: Key) {
