@@ -42,7 +42,7 @@ public struct TunnelIngressReconciler: Reconciler {
             return .terminal(ReconcileFailure(reason: "InvalidIngress",
                                               message: "tenant '\(inputs.name)': \(rejection); its tunnel keeps its current rules"))
         }
-        let hash = IngressRenderer.hash(rules)
+        let hash = try IngressRenderer.hash(rules)
         do {
             try await tunnels.run(inputs.tunnelID) {
                 try await apply(rules, hash: hash, inputs, request)
