@@ -37,8 +37,6 @@ public struct PluginPlan: Sendable, Equatable {
             && lhs.awaitingRestart == rhs.awaitingRestart && lhs.managed == rhs.managed
     }
 
-    public var isEmpty: Bool { install.isEmpty && remove.isEmpty }
-
     /// - Parameters:
     ///   - kind: the workspace's kind; only `platform` may have privileged plugins.
     ///   - installed: what the runtime reports (name -> ref).
