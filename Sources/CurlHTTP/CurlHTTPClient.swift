@@ -25,6 +25,8 @@ public struct CurlHTTPClient: Sendable {
 
     public struct Response: Sendable {
         public var status: Int
+        /// The final response's header fields (not those of an interim `100 Continue`).
+        public var headers: HTTPHeaderFields
         public var body: Data
         public var text: String { String(decoding: body, as: UTF8.self) }
     }
@@ -51,8 +53,10 @@ public struct CurlHTTPClient: Sendable {
         }
     }
 
+    /// What the callbacks collect during one `curl_easy_perform`, on its thread only.
     private final class Sink {
         var data = Data()
+        var headers = ResponseHeaderParser()
     }
 
     private static func perform(_ request: Request) throws -> Response {
@@ -79,6 +83,14 @@ public struct CurlHTTPClient: Sendable {
             sink.data.append(UnsafeRawPointer(buffer).assumingMemoryBound(to: UInt8.self), count: size * count)
             return size * count
         }
+        _ = curl_setopt_ptr(handle, CURLOPT_HEADERDATA, sinkPointer)
+        _ = curl_setopt_header(handle) { buffer, size, count, context in
+            guard let buffer, let context else { return 0 }
+            let sink = Unmanaged<Sink>.fromOpaque(context).takeUnretainedValue()
+            let line = UnsafeRawBufferPointer(start: buffer, count: size * count)
+            sink.headers.consume(String(decoding: line, as: UTF8.self))
+            return size * count
+        }
         if let body = request.body {
             _ = curl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
             _ = body.withUnsafeBytes { curl_setopt_ptr(handle, CURLOPT_COPYPOSTFIELDS, $0.baseAddress) }
@@ -89,6 +101,6 @@ public struct CurlHTTPClient: Sendable {
         }
         var status = 0
         _ = curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-        return Response(status: status, body: sink.data)
+        return Response(status: status, headers: sink.headers.fields, body: sink.data)
     }
 }

@@ -53,11 +53,15 @@ public enum IngressRenderer {
     }
 
     /// SHA-256 of the rules' canonical JSON.
-    public static func hash(_ rules: [IngressRule]) -> String {
+    /// - Throws: the JSON encoder's error if the rules cannot be encoded (never the hash of nothing).
+    public static func hash(_ rules: [IngressRule]) throws -> String {
+        try sha256(canonicalJSON: rules)
+    }
+
+    static func sha256(canonicalJSON value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(rules)) ?? Data()
-        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        return SHA256.hash(data: try encoder.encode(value)).map { String(format: "%02x", $0) }.joined()
     }
 
     /// A service's URL, checked against the forms cloudflared accepts.

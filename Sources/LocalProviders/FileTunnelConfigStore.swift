@@ -6,7 +6,8 @@ import Yams
 /// The embedded default's tunnel provider: each tunnel's ingress rendered to
 /// `<root>/<tunnel_id>/config.yml` in cloudflared's format (what `cloudflared tunnel --config`
 /// reads), written atomically. Reading parses the file back, so an edit made by hand is seen
-/// and repaired; a file that is not valid YAML is reported, never overwritten.
+/// and repaired. Only a missing file means "no configuration yet"; a file that cannot be read,
+/// is not UTF-8 or is not valid YAML is reported, never overwritten.
 public struct FileTunnelConfigStore: TunnelConfigProvider {
     public let name = "local tunnel config"
     public let root: URL
@@ -28,9 +29,27 @@ public struct FileTunnelConfigStore: TunnelConfigProvider {
     public func read(tunnelID: String) async throws -> TunnelConfiguration? {
         let url = try file(tunnelID: tunnelID)
         return try await onQueue {
-            guard let text = try? String(contentsOf: url, encoding: .utf8) else { return nil }
+            guard let text = try Self.text(of: url, tunnelID: tunnelID, provider: name) else { return nil }
             return try Self.parse(text, file: url.path, provider: name)
         }
+    }
+
+    /// The file's text; nil only when it does not exist. A read that fails is retried (someone
+    /// may fix the permissions); bytes that are not UTF-8 wait for the file to be fixed.
+    private static func text(of url: URL, tunnelID: String, provider: String) throws -> String? {
+        let data: Data?
+        do {
+            data = try FileContents.readIfPresent(url)
+        } catch {
+            throw ProviderError(.transient, provider: provider, operation: "read",
+                                message: "cannot read the configuration of tunnel \(tunnelID) (\(url.path)): \(error); it is not overwritten")
+        }
+        guard let data else { return nil }
+        guard let text = String(validating: data, as: UTF8.self) else {
+            throw ProviderError(.invalid, provider: provider, operation: "read",
+                                message: "the configuration of tunnel \(tunnelID) (\(url.path)) is not UTF-8 text; fix or remove it (it is not overwritten)")
+        }
+        return text
     }
 
     public func write(tunnelID: String, _ configuration: TunnelConfiguration) async throws {
@@ -77,9 +96,23 @@ public struct FileTunnelConfigStore: TunnelConfigProvider {
         return TunnelConfiguration(ingress: rules)
     }
 
+    /// A YAML double-quoted scalar: `"` and `\` escaped, and every character YAML does not take
+    /// as it is inside quotes (controls, DEL, line breaks, non-characters) as an escape.
     private static func quoted(_ value: String) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: [value], options: [.withoutEscapingSlashes])) ?? Data("[\"\"]".utf8)
-        return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
+        var text = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            case " "..."~", "\u{A0}"..."\u{2027}", "\u{202A}"..."\u{D7FF}", "\u{E000}"..."\u{FFFD}", "\u{10000}"...:
+                text.unicodeScalars.append(scalar)
+            default: text += String(format: "\\u%04X", scalar.value)
+            }
+        }
+        return text + "\""
     }
 
     private func onQueue<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {

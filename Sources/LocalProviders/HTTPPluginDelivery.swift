@@ -9,13 +9,19 @@ import Providers
 ///   `DELETE` the same path removes. Both carry `Authorization: Bearer <instance token>`.
 /// - 200 or 204: done (installing the installed ref, or removing an absent plugin, is a success).
 /// - 401/403: the token is not this instance's (a replaced instance): not retried as is.
-/// - 429 with `Retry-After`, 5xx, no answer: retried with backoff.
+/// - 429, or 503 with `Retry-After`: throttled, retried no sooner than `Retry-After` says
+///   (seconds or an HTTP-date) when it is given.
+/// - Other 5xx, no answer: retried with backoff.
 public struct HTTPPluginDelivery: PluginDelivery {
     private let client = CurlHTTPClient()
+    private let clock: @Sendable () -> Date
     /// Per-request timeout in milliseconds. Default 10 000.
     public var timeoutMilliseconds = 10_000
 
-    public init() {}
+    /// - Parameter clock: the time an HTTP-date `Retry-After` is measured from (injectable for tests).
+    public init(clock: @escaping @Sendable () -> Date = Date.init) {
+        self.clock = clock
+    }
 
     public func install(plugin: String, ref: String, into instance: InstanceRecord, token: String) async throws {
         let body = try JSONSerialization.data(withJSONObject: ["ref": ref], options: [.sortedKeys])
@@ -42,12 +48,15 @@ public struct HTTPPluginDelivery: PluginDelivery {
                                 message: "plugin '\(plugin)' to instance \(instance.id): \(failure.message)")
         }
         let context = "plugin '\(plugin)' to instance \(instance.id): HTTP \(response.status)"
+        let retryAfter = response.headers.retryAfter(now: clock())
         switch response.status {
         case 200..<300: return
         case 401, 403:
             throw ProviderError(.invalid, provider: "runtime", operation: operation, message: "\(context): the instance token was refused")
         case 429:
-            throw ProviderError(.throttled(retryAfter: nil), provider: "runtime", operation: operation, message: context)
+            throw ProviderError(.throttled(retryAfter: retryAfter), provider: "runtime", operation: operation, message: context)
+        case 503 where retryAfter != nil:
+            throw ProviderError(.throttled(retryAfter: retryAfter), provider: "runtime", operation: operation, message: context)
         case 400..<500:
             throw ProviderError(.invalid, provider: "runtime", operation: operation, message: "\(context): \(response.text.prefix(200))")
         default:

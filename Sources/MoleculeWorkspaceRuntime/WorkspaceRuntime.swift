@@ -42,14 +42,16 @@ struct WorkspaceRuntime: AsyncParsableCommand {
                                  managementPlugin: managementPlugin, bootPlugins: loaded.plugins ?? [:])
         let router = Router()
         state.routes(router)
-        let portFile = self.portFile
+        let (ports, announce) = AsyncStream.makeStream(of: Int.self)
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
                               onServerRunning: { channel in
-                                  if let portFile, let bound = channel.localAddress?.port {
-                                      try? Data("\(bound)\n".utf8).write(to: URL(fileURLWithPath: portFile), options: .atomic)
-                                  }
+                                  if let bound = channel.localAddress?.port { announce.yield(bound) }
+                                  announce.finish()
                               }, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint],
+        var services: [any Service] = [app]
+        if let portFile { services.append(PortFileWriter(path: portFile, ports: ports)) }
+        // A service that fails (the port file) stops the group, and `run` throws: exit status 1.
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
         try await group.run()
     }

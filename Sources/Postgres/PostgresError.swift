@@ -44,16 +44,6 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         self.column = column
     }
 
-    /// Whether running the same work again may succeed.
-    public var isRetryable: Bool {
-        switch code {
-        case .serializationFailure, .deadlockDetected, .connectionLost, .connectionFailed, .queryCanceled:
-            return true
-        default:
-            return false
-        }
-    }
-
     public var description: String {
         var text = message
         if let sqlState { text = "\(text) (SQLSTATE \(sqlState))" }

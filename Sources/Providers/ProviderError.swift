@@ -13,6 +13,9 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
         case idempotencyMismatch
         /// No answer in time; the side effect may or may not have happened.
         case timeout
+        /// Nothing answered (connection refused, no route, no answer in time) to a request that
+        /// has no side effect, such as a status probe. Worth retrying.
+        case unreachable
         /// Worth retrying (5xx, connection reset...).
         case transient
         /// The request is wrong and will stay wrong (bad parameter, no permission).
@@ -35,7 +38,12 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
     public var description: String { "\(provider): \(operation): \(message)" }
 
     /// The reconcile outcome this error calls for: terminal for what retrying cannot fix.
-    public var isTerminal: Bool { kind == .invalid || kind == .idempotencyMismatch }
+    public var isTerminal: Bool {
+        switch kind {
+        case .invalid, .idempotencyMismatch: true
+        case .throttled, .notFound, .scheduledForDeletion, .timeout, .unreachable, .transient: false
+        }
+    }
 
     /// As a reconcile failure with a bounded reason, for `last_error` and the event.
     public var failure: ReconcileFailure {
@@ -49,6 +57,7 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
         case .scheduledForDeletion: reason = "ScheduledForDeletion"
         case .idempotencyMismatch: reason = "IdempotencyMismatch"
         case .timeout: reason = "ProviderTimeout"
+        case .unreachable: reason = "ProviderUnreachable"
         case .transient: reason = "ProviderUnavailable"
         case .invalid: reason = "ProviderRejected"
         }

@@ -3,7 +3,13 @@ import Foundation
 /// What the workspace runtime inside an instance reports: read from the heartbeat table the
 /// platform writes, or probed over HTTP.
 public protocol RuntimeStatusSource: Sendable {
-    /// nil when the runtime has not reported (no heartbeat yet, or it stopped reporting).
+    /// - Returns: the status the runtime reported; nil when it has nothing to report yet: the
+    ///   instance has no address yet, or its runtime answers that it has no status yet (over
+    ///   HTTP: 404 or 503 while it starts).
+    /// - Throws: a `ProviderError`: `unreachable` when nothing answered (connection refused,
+    ///   timeout), naming the instance's address; `invalid` when the runtime answered with
+    ///   something that is not a status (terminal: it does not speak the contract); `throttled`
+    ///   or `transient` when it asked to be left alone or failed for now.
     func status(of instance: InstanceRecord) async throws -> RuntimeStatus?
 }
 

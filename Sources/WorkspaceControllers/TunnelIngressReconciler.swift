@@ -39,7 +39,7 @@ public struct TunnelIngressReconciler: Reconciler, StatusWriter {
             return ReconcileResult(.terminal(ReconcileFailure(reason: "InvalidIngress",
                                                               message: "tenant '\(inputs.name)': \(rejection); its tunnel keeps its current rules")))
         }
-        let hash = IngressRenderer.hash(rules)
+        let hash = try IngressRenderer.hash(rules)
         do {
             let events = try await writer.serialized(inputs.tunnelID) {
                 try await apply(rules, hash: hash, inputs, request)

@@ -23,8 +23,17 @@ public struct WorkspaceBundle: Sendable, Equatable {
     public let instanceToken: String
     /// Plugins the runtime installs at boot (declared with `requires_restart`): name -> ref.
     public let bootPlugins: [String: String]
+    /// The staged form: canonical JSON (sorted keys), identical bytes for identical inputs.
+    /// `plugins` appears only when there are boot plugins (bundles without stay as they were).
+    public let canonicalData: Data
+    /// SHA-256 of the staged form: any change means "stage again".
+    public let hash: String
+    /// SHA-256 of what the runtime consumes (files, consumed keys, token, boot plugins): only a
+    /// change here can call for a restart.
+    public let runtimeHash: String
 
-    /// - Throws: `TemplateFiles.Rejection` for a file that may not be delivered.
+    /// - Throws: `TemplateFiles.Rejection` for a file that may not be delivered; the JSON
+    ///   encoder's error if the bundle cannot be encoded (then nothing may be staged or hashed).
     public init(instanceGeneration: Int64, templateFiles: [String: String], orgSecrets: [String: Secret],
                 workspaceSecrets: [String: Secret], instanceToken: String, bootPlugins: [String: String] = [:]) throws {
         self.instanceGeneration = instanceGeneration
@@ -32,34 +41,24 @@ public struct WorkspaceBundle: Sendable, Equatable {
         self.secrets = orgSecrets.merging(workspaceSecrets) { _, workspace in workspace }
         self.instanceToken = instanceToken
         self.bootPlugins = bootPlugins
-    }
-
-    /// The staged form: canonical JSON (sorted keys), identical bytes for identical inputs.
-    /// `plugins` appears only when there are boot plugins (bundles without stay as they were).
-    public var canonicalData: Data {
-        var object: [String: Any] = [
+        var staged: [String: Any] = [
             "files": files,
             "env": secrets.mapValues(\.value),
             "instance_token": instanceToken,
             "instance_generation": String(instanceGeneration),
         ]
-        if !bootPlugins.isEmpty { object["plugins"] = bootPlugins }
-        return Self.canonical(object)
-    }
-
-    /// SHA-256 of the staged form: any change means "stage again".
-    public var hash: String { Self.sha256(canonicalData) }
-
-    /// SHA-256 of what the runtime consumes (files, consumed keys, token, boot plugins): only a change here
-    /// can call for a restart.
-    public var runtimeHash: String {
-        var object: [String: Any] = [
+        var consumed: [String: Any] = [
             "files": files,
             "env": secrets.filter(\.value.runtimeConsumed).mapValues(\.value),
             "instance_token": instanceToken,
         ]
-        if !bootPlugins.isEmpty { object["plugins"] = bootPlugins }
-        return Self.sha256(Self.canonical(object))
+        if !bootPlugins.isEmpty {
+            staged["plugins"] = bootPlugins
+            consumed["plugins"] = bootPlugins
+        }
+        self.canonicalData = try Self.canonical(staged)
+        self.hash = Self.sha256(canonicalData)
+        self.runtimeHash = Self.sha256(try Self.canonical(consumed))
     }
 
     /// The secret store's version token for this bundle: the same for every retry of one
@@ -69,9 +68,9 @@ public struct WorkspaceBundle: Sendable, Equatable {
         Self.sha256(Data("\(workspaceID):\(instanceGeneration):\(hash)".utf8))
     }
 
-    static func canonical(_ object: [String: Any]) -> Data {
+    static func canonical(_ object: [String: Any]) throws -> Data {
         // Sorted keys and no whitespace: JSONSerialization's output is then a function of the value.
-        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
     }
 
     static func sha256(_ data: Data) -> String {

@@ -1,6 +1,6 @@
-import IngressModel
 import Providers
 import Testing
+@testable import IngressModel
 
 @Suite("ingress rendering")
 struct IngressRendererTests {
@@ -39,8 +39,13 @@ struct IngressRendererTests {
         let shuffled = try IngressRenderer.render(hostname: "acme.example.com", services: services,
                                                   paths: paths.reversed().map { (pattern: $0.0, service: $0.1) })
         #expect(shuffled == rules)
-        #expect(IngressRenderer.hash(shuffled) == IngressRenderer.hash(rules))
-        #expect(IngressRenderer.hash(Array(rules.dropFirst())) != IngressRenderer.hash(rules))
+        #expect(try IngressRenderer.hash(shuffled) == IngressRenderer.hash(rules))
+        #expect(try IngressRenderer.hash(Array(rules.dropFirst())) != IngressRenderer.hash(rules))
+    }
+
+    @Test("a value JSON cannot encode is an error, never the hash of empty data")
+    func encodingFailure() {
+        #expect(throws: EncodingError.self) { try IngressRenderer.sha256(canonicalJSON: [Double.nan]) }
     }
 
     @Test("a missing or malformed service URL names the tenant's field")

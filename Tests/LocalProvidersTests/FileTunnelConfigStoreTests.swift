@@ -54,4 +54,37 @@ struct FileTunnelConfigStoreTests {
         await #expect(throws: ProviderError.self) { try await store.read(tunnelID: "t-1") }
         #expect(throws: ProviderError.self) { try store.file(tunnelID: "../etc") }
     }
+
+    @Test("any value round-trips: quotes, backslashes, controls, DEL, line and paragraph separators")
+    func awkwardValues() async throws {
+        let root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("tunnels-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let store = FileTunnelConfigStore(root: root)
+        let awkward = TunnelConfiguration(ingress: [
+            IngressRule(hostname: "a.example.com", path: "^/\"q\"\\x\t\n\r\u{1}\u{7F}\u{85}\u{2028}\u{2029}\u{FFFF}é🙂$",
+                        service: "http://10.0.0.1:1"),
+            IngressRule(service: "http_status:404"),
+        ])
+        try await store.write(tunnelID: "t-1", awkward)
+        #expect(try await store.read(tunnelID: "t-1") == awkward)
+    }
+
+    @Test("only a missing file is no configuration: an unreadable or non-UTF-8 file is an error naming the tunnel")
+    func unreadable() async throws {
+        let root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("tunnels-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let store = FileTunnelConfigStore(root: root)
+        let file = try store.file(tunnelID: "t-1")
+        try FileManager.default.createDirectory(at: file, withIntermediateDirectories: true)
+        let unreadable = await #expect(throws: ProviderError.self) { try await store.read(tunnelID: "t-1") }
+        #expect(unreadable?.kind == .transient)
+        #expect(unreadable?.description.contains("read: cannot read the configuration of tunnel t-1") == true)
+        #expect(unreadable?.description.contains("Is a directory") == true)
+
+        try FileManager.default.removeItem(at: file)
+        try (Data("# caf".utf8) + [0xE9]).write(to: file)
+        let notText = await #expect(throws: ProviderError.self) { try await store.read(tunnelID: "t-1") }
+        #expect(notText?.kind == .invalid)
+        #expect(notText?.description.contains("tunnel t-1") == true && notText?.description.contains("not UTF-8") == true)
+    }
 }

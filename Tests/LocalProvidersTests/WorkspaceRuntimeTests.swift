@@ -10,16 +10,8 @@ struct WorkspaceRuntimeTests {
     func lifecycle() async throws {
         let root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("wr-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
-        let store = FileSecretStore(root: root.appendingPathComponent("secrets"))
-        let bundle = #"{"env":{"API_KEY":"k"},"files":{"config.yaml":"a: 1"},"instance_generation":"1","instance_token":"tok-123"}"#
-        _ = try await store.put(name: "molecule/workspace/ws/config", value: Data(bundle.utf8), contentHash: "hash-1",
-                                versionToken: "v1")
         let portFile = root.appendingPathComponent("port")
-        let process = Process()
-        process.executableURL = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("molecule-workspace-runtime")
-        process.arguments = ["--secret-store", store.root.path, "--bundle", "molecule/workspace/ws/config",
-                             "--port-file", portFile.path]
-        process.standardOutput = FileHandle.nullDevice
+        let process = try await runtime(root: root, portFile: portFile)
         process.standardError = FileHandle.nullDevice
         try process.run()
         var port: Int?
@@ -53,5 +45,43 @@ struct WorkspaceRuntimeTests {
         process.terminate()
         process.waitUntilExit()
         #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+    }
+
+    @Test("a port file that cannot be written stops the runtime with exit status 1, saying why on stderr")
+    func unwritablePortFile() async throws {
+        let root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("wr-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let portFile = root.appendingPathComponent("no-such-directory/port")
+        let process = try await runtime(root: root, portFile: portFile)
+        let stderr = Pipe()
+        process.standardError = stderr
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while process.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        guard !process.isRunning else {
+            process.terminate()
+            process.waitUntilExit()
+            Issue.record("the runtime kept running without its port file")
+            return
+        }
+        #expect(process.terminationReason == .exit && process.terminationStatus == 1)
+        let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(message.contains("cannot write the port file \(portFile.path)"), "stderr: \(message)")
+    }
+
+    /// The runtime process (not started) over a staged bundle whose instance token is `tok-123`.
+    private func runtime(root: URL, portFile: URL) async throws -> Process {
+        let store = FileSecretStore(root: root.appendingPathComponent("secrets"))
+        let bundle = #"{"env":{"API_KEY":"k"},"files":{"config.yaml":"a: 1"},"instance_generation":"1","instance_token":"tok-123"}"#
+        _ = try await store.put(name: "molecule/workspace/ws/config", value: Data(bundle.utf8), contentHash: "hash-1",
+                                versionToken: "v1")
+        let process = Process()
+        process.executableURL = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("molecule-workspace-runtime")
+        process.arguments = ["--secret-store", store.root.path, "--bundle", "molecule/workspace/ws/config",
+                             "--port-file", portFile.path]
+        process.standardOutput = FileHandle.nullDevice
+        return process
     }
 }

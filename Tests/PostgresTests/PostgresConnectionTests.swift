@@ -91,7 +91,6 @@ struct PostgresConnectionTests {
             Issue.record("query on a terminated session succeeded")
         } catch let error as PostgresError {
             #expect(error.code == .connectionLost)
-            #expect(error.isRetryable)
         }
         let row = try await victim.query("SELECT 42 AS answer").rows[0]
         #expect(try row.decode(Int.self, "answer") == 42)

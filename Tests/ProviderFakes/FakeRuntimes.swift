@@ -4,7 +4,8 @@ import Providers
 /// In-memory workspace runtimes, one per instance ID: what they report (`RuntimeStatusSource`)
 /// and what they accept (`PluginDelivery`), like `molecule-workspace-runtime` — the management
 /// MCP is present exactly when its plugin is installed. Counts every delivery call and injects
-/// scripted faults on `install`, `remove` and `status`.
+/// scripted faults on `install`, `remove` and `status`. A runtime not started has no status yet
+/// (nil); one that does not answer is `inject(.error(.unreachable), on: "status")`.
 public actor FakeRuntimes: RuntimeStatusSource, PluginDelivery {
     public struct Runtime: Sendable {
         public var ready = true

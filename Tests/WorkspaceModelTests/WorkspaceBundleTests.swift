@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WorkspaceModel
+@testable import WorkspaceModel
 
 @Suite("workspace bundle")
 struct WorkspaceBundleTests {
@@ -32,6 +32,11 @@ struct WorkspaceBundleTests {
         #expect(before.runtimeHash == after.runtimeHash)
         let consumed = try bundle(workspace: ["API_KEY": .init(value: "x", runtimeConsumed: true)])
         #expect(consumed.runtimeHash != after.runtimeHash)
+    }
+
+    @Test("a value JSON cannot encode is an error, never the staging or hashing of empty data")
+    func encodingFailure() {
+        #expect(throws: (any Error).self) { try WorkspaceBundle.canonical(["bad": Double.nan]) }
     }
 
     @Test("instance tokens are stable per generation and change with it")
