@@ -17,10 +17,9 @@ public struct FileTunnelConfigStore: TunnelConfigProvider {
     }
 
     public func file(tunnelID: String) throws -> URL {
-        guard !tunnelID.isEmpty, tunnelID.count <= 128,
-              tunnelID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+        guard TunnelID.isValid(tunnelID) else {
             throw ProviderError(.invalid, provider: name, operation: "path",
-                                message: "tenants.tunnel_id: '\(tunnelID.prefix(64))' must be 1-128 of [A-Za-z0-9_-]")
+                                message: "tenants.tunnel_id: '\(tunnelID.prefix(64))' must be 1-128 of [A-Za-z0-9_-], starting with a letter or digit")
         }
         return root.appendingPathComponent(tunnelID).appendingPathComponent("config.yml")
     }
