@@ -101,6 +101,8 @@ let package = Package(
         .testTarget(name: "ReconcileRuntimeTests", dependencies: ["ReconcileRuntime"]),
         .testTarget(name: "ReconcileStoreTests", dependencies: [
             "ReconcileStore", "ReconcileRuntime", "Postgres", "PostgresTestSupport", "SchemaManifests",
+            // The schema's write-time rules are tested against the Swift rules they mirror.
+            "WorkspaceModel", "IngressModel", "Providers",
         ]),
         .testTarget(name: "ControllerHostTests", dependencies: [
             "ControllerHost", "ReconcileStore", "ReconcileRuntime", "Postgres", "PostgresTestSupport",

@@ -18,7 +18,7 @@ struct SchemaTests {
         async let first = migrator.migrate()
         async let second = Migrator(pool: PostgresPool(configuration: pool.configuration, size: 1), logger: TestDatabase.logger).migrate()
         let applied = try await first + second
-        #expect(applied.sorted() == ["0001_controller_machinery", "0002_spec_tables", "0003_controller_tables", "0004_workspace_lifecycle", "0005_restart_policy", "0006_remediation", "0007_plugins_and_ingress"])
+        #expect(applied.sorted() == ["0001_controller_machinery", "0002_spec_tables", "0003_controller_tables", "0004_workspace_lifecycle", "0005_restart_policy", "0006_remediation", "0007_plugins_and_ingress", "0008_input_hardening"])
         #expect(try await migrator.migrate().isEmpty)
         try await migrator.verify()
     }
