@@ -35,9 +35,14 @@ public struct FileTunnelConfigStore: TunnelConfigProvider {
     public func write(tunnelID: String, _ configuration: TunnelConfiguration) async throws {
         let url = try file(tunnelID: tunnelID)
         try await onQueue {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
-            try AtomicFile.write(Data(Self.render(configuration, tunnelID: tunnelID).utf8), to: url, permissions: 0o644, provider: name)
+            do {
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+                try AtomicFile.write(Data(Self.render(configuration, tunnelID: tunnelID).utf8), to: url, permissions: 0o644)
+            } catch {
+                throw ProviderError(.transient, provider: name, operation: "write",
+                                    message: "cannot write the configuration of tunnel \(tunnelID): \(FileSystemFailure.reason(error))")
+            }
         }
     }
 
