@@ -122,10 +122,11 @@ struct TunnelIngressTests {
         #expect(await world.tunnels.writes == 2, "the tenant whose read failed was not written")
 
         await world.tunnels.inject(.throttle(.seconds(30)), on: "read")
-        pass = try await world.driver().tick(now: Date() + 3_600)
+        let later = Date() + 3_600
+        pass = try await world.driver().tick(now: later)
         let wait = try await world.pool.query("""
             SELECT extract(epoch FROM next_attempt_at - $1::timestamptz)::float8 AS wait FROM tunnel_ingress WHERE last_error IS NOT NULL
-            """, [Date() + 3_600]).rows.first?.decode(Double.self, "wait")
+            """, [later]).rows.first?.decode(Double.self, "wait")
         #expect(try #require(wait) >= 29, "throttled: retried after the provider's retry-after")
 
         await world.tunnels.inject(.loseResponse, on: "write")
