@@ -54,6 +54,9 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        .target(name: "LogEscaping", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "EmbeddedPostgres", dependencies: [
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -65,7 +68,7 @@ let package = Package(
         ]),
         .executableTarget(name: "MoleculeReconcilerCLI", dependencies: [
             "Postgres", "ReconcileRuntime", "ReconcileStore", "ControllerHost",
-            "EmbeddedPostgres", "HealthServer", "LocalProviders", "WorkspaceControllers", "WorkspaceStore",
+            "EmbeddedPostgres", "HealthServer", "LocalProviders", "LogEscaping", "WorkspaceControllers", "WorkspaceStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -73,7 +76,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "MoleculeWorkspaceRuntime", dependencies: [
-            "LocalProviders",
+            "LocalProviders", "LogEscaping",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
@@ -96,11 +99,16 @@ let package = Package(
         .testTarget(name: "LocalProvidersTests", dependencies: ["LocalProviders", "Providers", "CurlHTTP"]),
         .testTarget(name: "WorkspaceModelTests", dependencies: ["WorkspaceModel"]),
         .testTarget(name: "IngressModelTests", dependencies: ["IngressModel", "Providers"]),
+        .testTarget(name: "LogEscapingTests", dependencies: [
+            "LogEscaping", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "ProviderFakesTests", dependencies: ["Providers", "ProviderFakes"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresTestSupport"]),
         .testTarget(name: "ReconcileRuntimeTests", dependencies: ["ReconcileRuntime"]),
         .testTarget(name: "ReconcileStoreTests", dependencies: [
             "ReconcileStore", "ReconcileRuntime", "Postgres", "PostgresTestSupport", "SchemaManifests",
+            // The schema's write-time rules are tested against the Swift rules they mirror.
+            "WorkspaceModel", "IngressModel", "Providers",
         ]),
         .testTarget(name: "ControllerHostTests", dependencies: [
             "ControllerHost", "ReconcileStore", "ReconcileRuntime", "Postgres", "PostgresTestSupport",

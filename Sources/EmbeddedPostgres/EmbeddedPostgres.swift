@@ -44,7 +44,8 @@ public final class EmbeddedPostgres: Sendable {
 
     var dataDirectory: String { (options.baseDirectory as NSString).appendingPathComponent("pgdata") }
     var socketDirectory: String { options.baseDirectory }
-    var logFile: String { (options.baseDirectory as NSString).appendingPathComponent("postgres.log") }
+    /// The server's log (`pg_ctl -l`): every error it reports, with its DETAIL and statement.
+    public var logFile: String { (options.baseDirectory as NSString).appendingPathComponent("postgres.log") }
 
     /// A libpq conninfo for `database` on this server.
     public func conninfo(database: String = "postgres") -> String {

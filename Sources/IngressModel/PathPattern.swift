@@ -1,6 +1,8 @@
 /// A `platform_paths.pattern`: an absolute path of segments `[A-Za-z0-9._~-]`, either exact
 /// (`/healthz`, `/`) or a prefix ending in `/*` (`/api/*`: `/api` and everything under it).
-/// Rendered as an anchored regular expression, and ordered most specific first.
+/// Rendered as an anchored regular expression, and ordered most specific first. The schema
+/// refuses at write time exactly what this refuses (`molecule_path_pattern_is_valid`, schema
+/// 0008); a test runs a table of patterns through both.
 public struct PathPattern: Sendable, Equatable, Comparable {
     public struct Rejection: Error, Sendable, Equatable, CustomStringConvertible {
         public var pattern: String
@@ -8,11 +10,17 @@ public struct PathPattern: Sendable, Equatable, Comparable {
         public var description: String { "platform_paths.pattern '\(pattern)': \(reason)" }
     }
 
+    /// Longest pattern, in characters (Unicode scalars, as PostgreSQL counts them).
+    public static let maxLength = 512
+
     public let pattern: String
     public let segments: [String]
     public let isPrefix: Bool
 
     public init(_ pattern: String) throws {
+        guard pattern.unicodeScalars.count <= Self.maxLength else {
+            throw Rejection(pattern: String(pattern.prefix(64)), reason: "is longer than \(Self.maxLength) characters")
+        }
         guard pattern.hasPrefix("/") else { throw Rejection(pattern: pattern, reason: "must start with '/'") }
         var body = Substring(pattern.dropFirst())
         var prefix = false

@@ -1,24 +1,34 @@
 import Foundation
-import Providers
 
 /// Durable replacement of a file: write a temporary file beside it, fsync it, rename it over
 /// the target, fsync the directory — a reader sees the old content or the new, never a mix,
 /// even across a crash.
 enum AtomicFile {
-    static func write(_ data: Data, to url: URL, permissions: mode_t = 0o600, provider: String) throws {
+    /// Which step failed and why, in words; no path (the caller names what it was writing).
+    struct Failure: Error, CustomStringConvertible {
+        var step: String
+        var code: Int32
+
+        var description: String { "\(step): \(FileSystemFailure.words(errno: code))" }
+    }
+
+    static func write(_ data: Data, to url: URL, permissions: mode_t = 0o600) throws {
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, permissions)
-        guard fd >= 0 else {
-            throw ProviderError(.transient, provider: provider, operation: "write",
-                                message: "cannot create \(temporary.lastPathComponent): errno \(errno)")
-        }
+        guard fd >= 0 else { throw Failure(step: "cannot create a temporary file", code: errno) }
         let written = data.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd)
+        // A short write without an errno is reported as an I/O error.
+        var code: Int32 = written < 0 ? errno : (written == data.count ? 0 : EIO)
+        if fsync(fd) != 0 && code == 0 { code = errno }
         close(fd)
-        guard written == data.count, synced == 0, rename(temporary.path, url.path) == 0 else {
+        guard code == 0 else {
             unlink(temporary.path)
-            throw ProviderError(.transient, provider: provider, operation: "write",
-                                message: "cannot write \(url.lastPathComponent): errno \(errno)")
+            throw Failure(step: "cannot write a temporary file", code: code)
+        }
+        guard rename(temporary.path, url.path) == 0 else {
+            let renameError = errno
+            unlink(temporary.path)
+            throw Failure(step: "cannot replace the file", code: renameError)
         }
         syncDirectory(url.deletingLastPathComponent())
     }

@@ -5,8 +5,11 @@ import Providers
 /// The embedded default's secret store: each secret is a directory under `root` (0700) holding
 /// its versions as files (0600), a `current` pointer and, while scheduled for deletion, a
 /// `deleted-at` marker — the lifecycle of AWS Secrets Manager, on local disk. Every write is
-/// atomic (write a temporary file, fsync, rename, fsync the directory). File I/O runs on a
-/// dispatch queue, not on Swift's cooperative pool.
+/// atomic (write a temporary file, fsync, rename, fsync the directory). A put keeps the new
+/// current version and the one before it (a runtime that read the old pointer can still read
+/// its version) and deletes the older ones. A file-system failure is reported in words, with
+/// the operation and the secret's name, never with a path. File I/O runs on a dispatch queue,
+/// not on Swift's cooperative pool.
 public struct FileSecretStore: SecretStore {
     public let root: URL
     private let queue = DispatchQueue(label: "molecule.file-secret-store")
@@ -19,30 +22,36 @@ public struct FileSecretStore: SecretStore {
     }
 
     public func describe(name: String) async throws -> SecretDescription? {
-        try await onQueue { try describeNow(name) }
+        try await onQueue("describe", "describe secret \(name)") { try describeNow(name) }
     }
 
     public func put(name: String, value: Data, contentHash: String, versionToken: String) async throws -> String {
-        try await onQueue {
+        let token = try safeComponent(versionToken)
+        return try await onQueue("put", "stage version \(token) of secret \(name)") {
             let directory = try secretDirectory(name, create: true)
             if FileManager.default.fileExists(atPath: directory.appendingPathComponent("deleted-at").path) {
                 throw error(.scheduledForDeletion, "put", "name \(name) is scheduled for deletion")
             }
-            let version = directory.appendingPathComponent("versions").appendingPathComponent(try safeComponent(versionToken))
+            let versions = directory.appendingPathComponent("versions")
+            let version = versions.appendingPathComponent(token)
             if let existing = FileManager.default.contents(atPath: version.path) {
                 guard existing == value else {
-                    throw error(.idempotencyMismatch, "put", "version \(versionToken) exists with other content")
+                    throw error(.idempotencyMismatch, "put", "version \(token) exists with other content")
                 }
             } else {
                 try writeAtomically(value, to: version)
             }
-            try writeAtomically(Data("\(versionToken)\n\(contentHash)\n".utf8), to: directory.appendingPathComponent("current"))
-            return versionToken
+            // A repeated put changes nothing, and keeps the version before it.
+            let pointer = currentPointer(directory)
+            guard pointer != [token, contentHash] else { return token }
+            try writeAtomically(Data("\(token)\n\(contentHash)\n".utf8), to: directory.appendingPathComponent("current"))
+            try purgeVersions(in: versions, keeping: [token] + pointer.prefix(1))
+            return token
         }
     }
 
     public func read(name: String) async throws -> Data {
-        try await onQueue {
+        try await onQueue("read", "read secret \(name)") {
             guard let description = try describeNow(name), let current = description.currentVersion else {
                 throw error(.notFound, "read", "no secret named \(name)")
             }
@@ -58,7 +67,7 @@ public struct FileSecretStore: SecretStore {
     }
 
     public func delete(name: String, recoveryWindowDays: Int) async throws {
-        try await onQueue {
+        try await onQueue("delete", "schedule the deletion of secret \(name)") {
             guard (7...30).contains(recoveryWindowDays) else {
                 throw error(.invalid, "delete", "recovery window must be 7 to 30 days, got \(recoveryWindowDays)")
             }
@@ -70,7 +79,7 @@ public struct FileSecretStore: SecretStore {
     }
 
     public func restore(name: String) async throws {
-        try await onQueue {
+        try await onQueue("restore", "restore secret \(name)") {
             guard try describeNow(name) != nil else { throw error(.notFound, "restore", "no secret named \(name)") }
             let marker = try secretDirectory(name, create: false).appendingPathComponent("deleted-at")
             if FileManager.default.fileExists(atPath: marker.path) {
@@ -93,10 +102,24 @@ public struct FileSecretStore: SecretStore {
             }
             scheduled = true
         }
-        let pointer = FileManager.default.contents(atPath: directory.appendingPathComponent("current").path)
-            .map { String(decoding: $0, as: UTF8.self).split(separator: "\n").map(String.init) } ?? []
+        let pointer = currentPointer(directory)
         return SecretDescription(name: name, currentVersion: pointer.first, contentHash: pointer.dropFirst().first,
                                  scheduledForDeletion: scheduled)
+    }
+
+    /// The `current` file's lines: the version token, then the content hash; empty when absent.
+    private func currentPointer(_ directory: URL) -> [String] {
+        FileManager.default.contents(atPath: directory.appendingPathComponent("current").path)
+            .map { String(decoding: $0, as: UTF8.self).split(separator: "\n").map(String.init) } ?? []
+    }
+
+    /// Deletes every version but `keeping`. Temporary files (dot files) are left alone: another
+    /// writer may be about to rename one.
+    private func purgeVersions(in versions: URL, keeping: [String]) throws {
+        for entry in try FileManager.default.contentsOfDirectory(atPath: versions.path)
+        where !entry.hasPrefix(".") && !keeping.contains(entry) {
+            try FileManager.default.removeItem(at: versions.appendingPathComponent(entry))
+        }
     }
 
     private func secretDirectory(_ name: String, create: Bool) throws -> URL {
@@ -122,7 +145,7 @@ public struct FileSecretStore: SecretStore {
     }
 
     private func writeAtomically(_ data: Data, to url: URL) throws {
-        try AtomicFile.write(data, to: url, provider: "secret store")
+        try AtomicFile.write(data, to: url)
     }
 
     private func syncDirectory(_ directory: URL) throws {
@@ -133,9 +156,22 @@ public struct FileSecretStore: SecretStore {
         ProviderError(kind, provider: "secret store", operation: operation, message: message)
     }
 
-    private func onQueue<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    /// Runs `work` on the queue. An error of the file system becomes a transient `ProviderError`
+    /// saying what could not be done (`cannot <what>: permission denied`), without a path.
+    private func onQueue<T: Sendable>(_ operation: String, _ what: String,
+                                      _ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try work() }) }
+            queue.async {
+                continuation.resume(with: Result {
+                    do {
+                        return try work()
+                    } catch let failure as ProviderError {
+                        throw failure
+                    } catch {
+                        throw self.error(.transient, operation, "cannot \(what): \(FileSystemFailure.reason(error))")
+                    }
+                })
+            }
         }
     }
 }

@@ -18,10 +18,9 @@ public struct FileTunnelConfigStore: TunnelConfigProvider {
     }
 
     public func file(tunnelID: String) throws -> URL {
-        guard !tunnelID.isEmpty, tunnelID.count <= 128,
-              tunnelID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+        guard TunnelID.isValid(tunnelID) else {
             throw ProviderError(.invalid, provider: name, operation: "path",
-                                message: "tenants.tunnel_id: '\(tunnelID.prefix(64))' must be 1-128 of [A-Za-z0-9_-]")
+                                message: "tenants.tunnel_id: '\(tunnelID.prefix(64))' must be 1-128 of [A-Za-z0-9_-], starting with a letter or digit")
         }
         return root.appendingPathComponent(tunnelID).appendingPathComponent("config.yml")
     }
@@ -55,9 +54,14 @@ public struct FileTunnelConfigStore: TunnelConfigProvider {
     public func write(tunnelID: String, _ configuration: TunnelConfiguration) async throws {
         let url = try file(tunnelID: tunnelID)
         try await onQueue {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
-            try AtomicFile.write(Data(Self.render(configuration, tunnelID: tunnelID).utf8), to: url, permissions: 0o644, provider: name)
+            do {
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+                try AtomicFile.write(Data(Self.render(configuration, tunnelID: tunnelID).utf8), to: url, permissions: 0o644)
+            } catch {
+                throw ProviderError(.transient, provider: name, operation: "write",
+                                    message: "cannot write the configuration of tunnel \(tunnelID): \(FileSystemFailure.reason(error))")
+            }
         }
     }
 

@@ -6,8 +6,9 @@ import Providers
 /// loopback. Each instance has a record file (written before the process is started, so a crash
 /// between the two leaves a trace), holding its pid and the process's start time, so that a
 /// restarted reconciler — even after `kill -9` — adopts running instances and never mistakes a
-/// reused pid for one of them. Idempotent per token like EC2's ClientToken. Blocking work runs
-/// on a dispatch queue.
+/// reused pid for one of them. Idempotent per token like EC2's ClientToken. A runtime gets its
+/// bundle and nothing else: an explicit, minimal environment, never the reconciler's own
+/// (`DATABASE_URL`, `PGPASSWORD`, cloud credentials...). Blocking work runs on a dispatch queue.
 public struct LocalProcessProvider: InstanceProvider {
     struct Record: Codable {
         var id: String
@@ -126,13 +127,22 @@ public struct LocalProcessProvider: InstanceProvider {
         }
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        let home = directory.appendingPathComponent(record.workspaceID).path
+        let envp = Self.environment(home: home).map { strdup($0) } + [nil]
+        defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, runtimeExecutable.path, &actions, nil, argv, environ)
+        let result = posix_spawn(&pid, runtimeExecutable.path, &actions, nil, argv, envp)
         guard result == 0 else {
             throw ProviderError(.transient, provider: "instances", operation: "create",
                                 message: "cannot start \(runtimeExecutable.lastPathComponent): \(String(cString: strerror(result)))")
         }
         return pid
+    }
+
+    /// A runtime's whole environment. `molecule-workspace-runtime` reads only its arguments and
+    /// its bundle; `HOME` is the instance's own directory.
+    static func environment(home: String) -> [String] {
+        ["PATH=/usr/bin:/bin", "HOME=\(home)", "LANG=C.UTF-8"]
     }
 
     private func portFile(_ record: Record) -> URL {

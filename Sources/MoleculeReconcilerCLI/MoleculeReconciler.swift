@@ -1,6 +1,7 @@
 import ArgumentParser
 import EmbeddedPostgres
 import Foundation
+import LogEscaping
 import Logging
 
 @main
@@ -41,10 +42,12 @@ struct GlobalOptions: ParsableArguments {
             .deletingLastPathComponent().appendingPathComponent("molecule-workspace-runtime").path
     }
 
+    /// Logs go to standard error, one event per line: control characters in messages and
+    /// metadata (values read from rows, errors quoting them) are escaped, so none can forge a line.
     func bootstrapLogging() {
         let level = logLevel
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = EscapingLogHandler(StreamLogHandler.standardError(label: label))
             handler.logLevel = level
             return handler
         }

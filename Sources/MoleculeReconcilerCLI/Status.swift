@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LogEscaping
 import Logging
 import Postgres
 import ReconcileStore
@@ -57,7 +58,7 @@ struct Status: AsyncParsableCommand {
                     line += next == .distantFuture ? ", not retried until its spec changes"
                                                                                         : ", next attempt \(ISO8601DateFormatter().string(from: next))"
                 }
-                if let error = key.lastError { line += "\n    last error: \(error)" }
+                if let error = key.lastError { line += "\n    last error: \(LogEscape.escape(error))" }
                 print(line)
             }
         }

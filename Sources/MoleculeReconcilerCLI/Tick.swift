@@ -1,6 +1,7 @@
 import ArgumentParser
 import ControllerHost
 import Foundation
+import LogEscaping
 import Logging
 import Postgres
 import ReconcileRuntime
@@ -70,7 +71,7 @@ struct Tick: AsyncParsableCommand {
             print("  action \(action): \(count)")
         }
         for failure in summary.failures {
-            print("  \(failure.terminal ? "terminal" : "retrying") \(failure.controller)/\(failure.key): \(failure.reason): \(failure.message)")
+            print("  \(failure.terminal ? "terminal" : "retrying") \(failure.controller)/\(failure.key): \(failure.reason): \(LogEscape.escape(failure.message))")
         }
     }
 
@@ -92,7 +93,7 @@ struct Tick: AsyncParsableCommand {
             print("  called \(action) \(count) time(s)")
         }
         for failure in report.check.failures {
-            print("  failed \(failure.controller)/\(failure.key): \(failure.reason): \(failure.message)")
+            print("  failed \(failure.controller)/\(failure.key): \(failure.reason): \(LogEscape.escape(failure.message))")
         }
     }
 

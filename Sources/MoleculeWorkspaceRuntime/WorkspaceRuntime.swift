@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import LocalProviders
+import LogEscaping
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -34,6 +35,8 @@ struct WorkspaceRuntime: AsyncParsableCommand {
     var managementPlugin = "molecule-platform-mcp"
 
     func run() async throws {
+        // Request paths and plugin names reach this log: one event per line, control characters escaped.
+        LoggingSystem.bootstrap { EscapingLogHandler(StreamLogHandler.standardError(label: $0)) }
         let logger = Logger(label: "molecule-workspace-runtime")
         let store = FileSecretStore(root: URL(fileURLWithPath: secretStore))
         let description = try await store.describe(name: bundle)

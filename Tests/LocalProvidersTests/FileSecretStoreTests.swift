@@ -62,4 +62,74 @@ struct FileSecretStoreTests {
         _ = try await store.put(name: "s", value: Data("v3".utf8), contentHash: "h3", versionToken: "t3")
         #expect(try await store.read(name: "s") == Data("v3".utf8))
     }
+
+    @Test("a put keeps the current version and the one before it, and deletes older ones")
+    func versionsArePruned() async throws {
+        let (store, _, root) = makeStore()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let versions = root.appendingPathComponent("s/versions")
+        func kept() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: versions.path).sorted() }
+        for n in 1...3 {
+            _ = try await store.put(name: "s", value: Data("v\(n)".utf8), contentHash: "h\(n)", versionToken: "t\(n)")
+        }
+        #expect(try kept() == ["t2", "t3"])
+        #expect(try await store.read(name: "s") == Data("v3".utf8))
+        // A repeated put changes nothing and keeps the version before it.
+        _ = try await store.put(name: "s", value: Data("v3".utf8), contentHash: "h3", versionToken: "t3")
+        #expect(try kept() == ["t2", "t3"])
+        _ = try await store.put(name: "s", value: Data("v4".utf8), contentHash: "h4", versionToken: "t4")
+        #expect(try kept() == ["t3", "t4"])
+        #expect(try await store.describe(name: "s")?.currentVersion == "t4")
+    }
+
+    @Test("a file-system failure says in words what failed and for which secret, never a path")
+    func failuresInWords() async throws {
+        let (store, _, root) = makeStore()
+        defer { try? FileManager.default.removeItem(at: root) }
+        func failure(_ operation: () async throws -> Void) async -> ProviderError? {
+            do {
+                try await operation()
+                Issue.record("no failure")
+                return nil
+            } catch let error as ProviderError {
+                return error
+            } catch {
+                Issue.record("not classified: \(error)")
+                return nil
+            }
+        }
+        // The store's root is a file: no secret directory can be created.
+        try Data("in the way".utf8).write(to: root)
+        let blocked = await failure {
+            _ = try await store.put(name: "molecule/workspace/ws-1/config", value: Data("v".utf8), contentHash: "h", versionToken: "t1")
+        }
+        #expect(blocked?.kind == .transient && blocked?.operation == "put")
+        #expect(blocked?.message.hasPrefix("cannot stage version t1 of secret molecule/workspace/ws-1/config: ") == true, "\(String(describing: blocked))")
+        try FileManager.default.removeItem(at: root)
+
+        // The versions directory is a file: no version can be written.
+        _ = try await store.put(name: "s", value: Data("v1".utf8), contentHash: "h1", versionToken: "t1")
+        let versions = root.appendingPathComponent("s/versions")
+        try FileManager.default.removeItem(at: versions)
+        try Data("in the way".utf8).write(to: versions)
+        let unwritable = await failure {
+            _ = try await store.put(name: "s", value: Data("v2".utf8), contentHash: "h2", versionToken: "t2")
+        }
+        #expect(unwritable?.message == "cannot stage version t2 of secret s: a file is in the way")
+
+        // Permission bits do not stop root; as any other user, a read-only secret directory does.
+        if getuid() != 0 {
+            try FileManager.default.removeItem(at: versions)
+            try FileManager.default.setAttributes([.posixPermissions: 0o500], ofItemAtPath: root.appendingPathComponent("s").path)
+            defer { try? FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: root.appendingPathComponent("s").path) }
+            let denied = await failure {
+                _ = try await store.put(name: "s", value: Data("v2".utf8), contentHash: "h2", versionToken: "t2")
+            }
+            #expect(denied?.message == "cannot stage version t2 of secret s: permission denied")
+        }
+        for error in [blocked, unwritable].compactMap({ $0 }) {
+            #expect(!error.description.contains(root.lastPathComponent), "a path reached the message: \(error)")
+            #expect(!error.description.contains("Domain") && !error.description.contains("errno"), "\(error)")
+        }
+    }
 }

@@ -48,4 +48,31 @@ struct LocalProcessProviderTests {
         // The token stays spent: asking again returns the terminated instance, as EC2 does.
         #expect(try await provider().create(spec).state == .terminated)
     }
+
+    @Test("a runtime is spawned with a minimal environment of its own, never the reconciler's")
+    func minimalEnvironment() async throws {
+        let root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("lp-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let marker = "MOLECULE_TEST_RECONCILER_SECRET_\(UUID().uuidString.prefix(8))"
+        setenv(marker, "postgres://reconciler:hunter2@db/molecule", 1)
+        defer { unsetenv(marker) }
+        let secrets = FileSecretStore(root: root.appendingPathComponent("secrets"))
+        let bundle = #"{"env":{},"files":{"config.yaml":"a: 1"},"instance_token":"tok"}"#
+        _ = try await secrets.put(name: "molecule/workspace/ws-env/config", value: Data(bundle.utf8), contentHash: "h", versionToken: "v1")
+        let provider = LocalProcessProvider(
+            directory: root.appendingPathComponent("instances"),
+            runtimeExecutable: Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("molecule-workspace-runtime"),
+            secretStoreRoot: secrets.root)
+        let created = try await provider.create(InstanceSpec(workspaceID: "ws-env", generation: 1, image: "local",
+                                                             bundleName: "molecule/workspace/ws-env/config"))
+        defer { Task { try? await provider.terminate(instanceID: created.id) } }
+        let record = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: root.appendingPathComponent("instances/ws-env/\(created.id).json"))) as! [String: Any]
+        let pid = try #require(record["pid"] as? Int)
+        let environ = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))
+            .split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        #expect(!environ.contains { $0.contains(marker) || $0.contains("hunter2") }, "\(environ)")
+        #expect(environ.sorted() == ["HOME=\(root.appendingPathComponent("instances/ws-env").path)", "LANG=C.UTF-8", "PATH=/usr/bin:/bin"])
+        try await provider.terminate(instanceID: created.id)
+    }
 }

@@ -19,6 +19,11 @@ public enum TestDatabase {
         try await TestServer.shared.createDatabase(template: "template0").conninfo
     }
 
+    /// Everything the test server has logged so far (errors with their DETAIL and statement).
+    public static func serverLog() async throws -> String {
+        try await TestServer.shared.log()
+    }
+
     public static let logger: Logger = {
         var logger = Logger(label: "test")
         logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
@@ -41,6 +46,10 @@ actor TestServer {
         try await admin.query("CREATE DATABASE \(name) TEMPLATE \(template)")
         await admin.close()
         return PostgresConfiguration(conninfo: server.conninfo(database: name))
+    }
+
+    func log() async throws -> String {
+        try String(contentsOfFile: try await server().logFile, encoding: .utf8)
     }
 
     private func server() async throws -> EmbeddedPostgres {

@@ -34,8 +34,9 @@ struct SecretsBundleTests {
         }
     }
 
-    static func world(files: String = #"{"config.yaml": "model: m\n", "prompts/system.md": "You are the SEO agent."}"#) async throws -> World {
+    static func world() async throws -> World {
         let pool = try await TestDatabase.create()
+        let files = #"{"config.yaml": "model: m\n", "prompts/system.md": "You are the SEO agent."}"#
         try await pool.query("INSERT INTO templates (name, files) VALUES ('seo-agent', $1::jsonb)", [files])
         let id = try await pool.query("""
             INSERT INTO workspaces (org, name, template, image) VALUES ('acme', 'seo', 'seo-agent', 'agent:1') RETURNING id
@@ -95,7 +96,12 @@ struct SecretsBundleTests {
 
     @Test("a template file that may not be delivered fails the workspace clearly and is not retried")
     func invalidTemplate() async throws {
-        let world = try await Self.world(files: #"{"config.yaml": "a: 1", "../escape.sh": "rm -rf /"}"#)
+        let world = try await Self.world()
+        // The schema refuses such a template at write time (0008); one that got in anyway (written
+        // before that rule, or with the trigger disabled) still fails only its workspaces.
+        try await world.pool.query("ALTER TABLE templates DISABLE TRIGGER templates_validate")
+        try await world.pool.query(#"UPDATE templates SET files = '{"config.yaml": "a: 1", "../escape.sh": "rm -rf /"}'"#)
+        try await world.pool.query("ALTER TABLE templates ENABLE TRIGGER templates_validate")
         let summary = try await world.driver.tick()
         #expect(summary.failures.first?.terminal == true)
         let status = try await world.workspaceStatus()
