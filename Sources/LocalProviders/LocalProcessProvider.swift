@@ -91,22 +91,20 @@ public struct LocalProcessProvider: InstanceProvider {
                               address: alive ? port.map { "127.0.0.1:\($0)" } : nil)
     }
 
-    /// Alive, and the same process that was started (not a reused pid). Reaps our own exited
-    /// children so they do not linger as zombies.
+    /// Alive, and the same process that was started (not a reused pid). A zombie is dead,
+    /// whoever its parent is (one that never reaps it keeps it in the process table). Reaps our
+    /// own exited children so they do not linger as zombies.
     private func isAlive(_ record: Record) -> Bool {
         guard record.pid > 0 else { return false }
         var status: Int32 = 0
         if waitpid(record.pid, &status, WNOHANG) == record.pid { return false }
-        guard kill(record.pid, 0) == 0 else { return false }
-        return record.startTime == nil || Self.startTime(of: record.pid) == record.startTime
+        guard kill(record.pid, 0) == 0, let stat = ProcessStat(pid: record.pid), !stat.isDead else { return false }
+        return record.startTime == nil || stat.startTime == record.startTime
     }
 
     /// Field 22 of /proc/<pid>/stat: the process's start time in clock ticks since boot.
     static func startTime(of pid: Int32) -> String? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 19 ? String(fields[19]) : nil
+        ProcessStat(pid: pid)?.startTime
     }
 
     private func spawn(_ record: Record, bundleName: String) throws -> Int32 {

@@ -1,6 +1,6 @@
 import CurlHTTP
 import Foundation
-import LocalProviders
+@testable import LocalProviders
 import Providers
 import Testing
 
@@ -74,5 +74,35 @@ struct LocalProcessProviderTests {
         #expect(!environ.contains { $0.contains(marker) || $0.contains("hunter2") }, "\(environ)")
         #expect(environ.sorted() == ["HOME=\(root.appendingPathComponent("instances/ws-env").path)", "LANG=C.UTF-8", "PATH=/usr/bin:/bin"])
         try await provider.terminate(instanceID: created.id)
+    }
+}
+
+@Suite("process stat")
+struct ProcessStatTests {
+    @Test("a zombie or a dead process is dead; a stopped or sleeping one is not; command names with ') (' parse", arguments: [
+        ("4242 (molecule-workspace-runtime) S 1 4242 4242 0 -1 4194560 200 0 0 0 1 2 0 0 20 0 4 0 12345 100 10 0", false),
+        ("4242 (molecule-workspace-runtime) T 1 4242 4242 0 -1 4194560 200 0 0 0 1 2 0 0 20 0 4 0 12345 100 10 0", false),
+        ("4242 (molecule-workspace-runtime) Z 1 4242 4242 0 -1 4194560 200 0 0 0 1 2 0 0 20 0 4 0 12345 100 10 0", true),
+        ("4242 (odd) (name) X 1 4242 4242 0 -1 4194560 200 0 0 0 1 2 0 0 20 0 4 0 12345 100 10 0", true),
+    ])
+    func state(_ text: String, dead: Bool) throws {
+        let stat = try #require(ProcessStat(text: text))
+        #expect(stat.isDead == dead)
+        #expect(stat.startTime == "12345")
+    }
+
+    @Test("a child that exited and is not reaped is a zombie, and dead")
+    func realZombie() throws {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/true")
+        try child.run()
+        // Foundation reaps on its own schedule; read the stat before it does, or find it gone.
+        let deadline = Date() + 5
+        var sawDead = false
+        while Date() < deadline, !sawDead {
+            if let stat = ProcessStat(pid: child.processIdentifier) { sawDead = stat.isDead } else { sawDead = true }
+            usleep(10_000)
+        }
+        #expect(sawDead)
     }
 }
