@@ -4,6 +4,7 @@ import LogEscaping
 import Logging
 import Postgres
 import ReconcileStore
+import WorkspaceStore
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show what is not converged, and why.")
@@ -17,7 +18,7 @@ struct Status: AsyncParsableCommand {
     var limit = 50
 
     /// Every controller table the schema defines, whether or not its controller runs yet.
-    static let tables = ["instances", "secret_bundles", "plugin_installs", "tunnel_ingress"]
+    static let tables = ControllerName.allCases.map(\.rawValue)
 
     struct Report: Codable {
         struct Table: Codable {

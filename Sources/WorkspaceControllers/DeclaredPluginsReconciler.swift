@@ -13,7 +13,7 @@ import WorkspaceStore
 /// instances controller restarts under its restart policy. The per-workspace backoff is the
 /// machinery's persisted `attempts`/`next_attempt_at`, so a restarted reconciler keeps it.
 public struct DeclaredPluginsReconciler: Reconciler, StatusWriter {
-    public let name = "plugin_installs"
+    public let name = ControllerName.pluginInstalls.rawValue
     private let plugins: PluginStore
     private let delivery: any PluginDelivery
     private let probe: (any RuntimeStatusSource)?
@@ -65,7 +65,7 @@ public struct DeclaredPluginsReconciler: Reconciler, StatusWriter {
         var result = conclude(plan, delivered, invalid: invalid, instanceID: instanceID)
         // With heartbeats, the runtime's next report wakes the instances controller itself.
         if probe != nil, delivered.changedSomething {
-            result.wakes = [Wake(controller: "instances", key: request.key)]
+            result.wakes = [Wake(controller: ControllerName.instances.rawValue, key: request.key)]
         }
         return result
     }

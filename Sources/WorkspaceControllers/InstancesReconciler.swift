@@ -13,7 +13,7 @@ import WorkspaceStore
 /// it is, and lets `InstanceDecision` decide the status, the outcome and the events. This
 /// shell performs I/O only; it writes nothing (the host writes the returned status).
 public struct InstancesReconciler: Reconciler, StatusWriter {
-    public let name = "instances"
+    public let name = ControllerName.instances.rawValue
     private let store: InstanceStore
     private let provider: any InstanceProvider
     private let pacer: RestartPacer

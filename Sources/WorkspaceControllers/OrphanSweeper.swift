@@ -33,7 +33,7 @@ public struct OrphanSweeper: Sweeper {
             actions.record("instances.terminate", mutating: true)
             try await provider.terminate(instanceID: orphan.id)
             terminated += 1
-            try await events.record(controller: "instances", key: orphan.workspaceID, type: .warning, reason: "OrphanTerminated",
+            try await events.record(controller: ControllerName.instances.rawValue, key: orphan.workspaceID, type: .warning, reason: "OrphanTerminated",
                                     message: "terminated instance \(orphan.id): its workspace no longer exists", now: now)
         }
         return terminated

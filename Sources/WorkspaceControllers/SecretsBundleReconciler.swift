@@ -11,7 +11,7 @@ import WorkspaceStore
 /// stored hash first); a name scheduled for deletion is restored and rewritten (seed 000's
 /// deprovision/provision race). A deleted workspace's bundle is deleted with a recovery window.
 public struct SecretsBundleReconciler: Reconciler, StatusWriter {
-    public let name = "secret_bundles"
+    public let name = ControllerName.secretBundles.rawValue
     /// The recovery window of a deleted workspace's bundle, in days (7–30). Default 7.
     public var recoveryWindowDays = 7
 

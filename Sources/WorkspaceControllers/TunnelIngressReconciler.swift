@@ -13,7 +13,7 @@ import WorkspaceStore
 /// catch-all; only a difference is written. A tenant that cannot be rendered (a malformed
 /// pattern, a missing service URL) fails alone and keeps what it had.
 public struct TunnelIngressReconciler: Reconciler, StatusWriter {
-    public let name = "tunnel_ingress"
+    public let name = ControllerName.tunnelIngress.rawValue
     private let ingress: IngressStore
     private let writer: TunnelWriter
 
