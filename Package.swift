@@ -112,7 +112,7 @@ let package = Package(
         ]),
         .testTarget(name: "ControllerHostTests", dependencies: [
             "ControllerHost", "ReconcileStore", "ReconcileRuntime", "Postgres", "PostgresTestSupport",
-            "HealthServer", "CurlHTTP",
+            "HealthServer", "CurlHTTP", "EmbeddedPostgres",
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
