@@ -27,7 +27,7 @@ extension BatchProcessor {
         case .done:
             (observed, error, next) = (claimed.desiredGeneration, nil, .none)
         case .watch(let after):
-            (observed, error, next) = (claimed.desiredGeneration, nil, .look(seconds: after.seconds))
+            (observed, error, next) = (claimed.desiredGeneration, nil, .look(seconds: max(after, options.persistedWatch).seconds))
         case .requeueAfter(let after):
             (observed, error, next) = (nil, nil, .look(seconds: after.seconds))
         case .retry(let failure):

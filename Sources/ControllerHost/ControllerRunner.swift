@@ -115,7 +115,11 @@ public final class ControllerRunner: Sendable {
             for key in keys { queue.add(key, after: .seconds(1)) }
             return
         }
-        for (key, _, next) in report.outcomes where !report.lost.contains(key) {
+        for (key, outcome, next) in report.outcomes where !report.lost.contains(key) {
+            if case .watch(let after) = outcome {
+                queue.add(key, after: after)
+                continue
+            }
             switch next {
             case .look(let seconds), .retry(let seconds):
                 // Later looks are read back by a due resync when they come near.

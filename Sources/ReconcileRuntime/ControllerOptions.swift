@@ -21,6 +21,11 @@ public struct ControllerOptions: Sendable {
     public var fullResyncInterval: Duration = .seconds(600)
     /// Also run a full resync when the controller starts (paced the same way). Default true.
     public var fullResyncAtStart = true
+    /// A watch (`.watch(d)`) is looked at again after `d` by this replica, from memory; the look
+    /// persisted for other replicas (and for this one after a restart) is at least this far
+    /// off, so a fleet watched every few seconds does not rewrite its rows every few seconds.
+    /// Default 30 s.
+    public var persistedWatch: Duration = .seconds(30)
 
     public init() {}
 }

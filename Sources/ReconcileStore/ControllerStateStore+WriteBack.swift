@@ -75,10 +75,12 @@ extension ControllerStateStore {
                             WHEN 'never' THEN 'infinity'::timestamptz
                             WHEN 'retry' THEN c.now + i.seconds * interval '1 second'
                             -- A look keeps an earlier one already scheduled (within its jitter), so asking
-                            -- again writes nothing; a new one is up to a tenth later, so the looks of a fleet
-                            -- that converged at once spread out.
+                            -- again writes nothing — unless the key converges now: the look of a key still
+                            -- converging gives way to its watch. A new one is up to a tenth later, so the
+                            -- looks of a fleet that converged at once spread out.
                             WHEN 'look' THEN CASE WHEN s.attempts = 0 AND s.next_attempt_at > c.now
                                                        AND s.next_attempt_at <= c.now + i.seconds * 1.1 * interval '1 second'
+                                                       AND (i.generation IS NULL OR s.observed_generation = s.desired_generation)
                                                   THEN s.next_attempt_at
                                                   ELSE c.now + i.seconds * (1 + random() / 10) * interval '1 second' END
                        END AS next_attempt_at
