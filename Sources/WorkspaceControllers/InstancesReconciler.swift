@@ -41,8 +41,9 @@ public struct InstancesReconciler: Reconciler, StatusWriter {
     public var statusColumns: StatusColumns { store.statusColumns }
 
     public func reconcile(_ request: ReconcileRequest) async throws -> ReconcileResult {
-        guard let facts = try await store.selectFacts(workspaceID: request.key) else { return ReconcileResult(.done) }
-        let now = request.now ?? Date()
+        guard let (facts, now) = try await store.selectFacts(workspaceID: request.key, now: request.now) else {
+            return ReconcileResult(.done)
+        }
         request.actions.record("instances.list", mutating: false)
         let listed: [InstanceRecord]
         do {

@@ -48,6 +48,7 @@ public struct InstanceDecision: Sendable, Equatable {
         judged.remediateIfFailed()
         judged.applyRestartRules()
         judged.recordStop()
+        judged.failIfBundleCannotBeStaged()
         return judged.decision
     }
 
@@ -116,6 +117,9 @@ private struct Judged {
             condition: WorkspaceCondition(.instanceReady, false, reason: "NoInstance", message: ""), error: nil)
         if let failed = observed.failed {
             outcome = failed
+        } else if kept == nil, facts.desiredState == .running, plan.steps.contains(.waitForBundle(generation: facts.targetGeneration)) {
+            // Not converged: the staging wakes this key, and the look notices a staging that failed.
+            outcome = .requeueAfter(context.watch.converging)
         } else if kept == nil || facts.desiredState != .running {
             outcome = .done
         } else {
@@ -148,7 +152,7 @@ private struct Judged {
 
     /// InstanceReady is true exactly when the phase is running, with the reason of the phase.
     private var condition: WorkspaceCondition {
-        if let failure = observed.failed?.failure {
+        if let failure = observed.failed?.failure ?? (status.phase == .failed ? outcome.failure : nil) {
             return WorkspaceCondition(.instanceReady, false, reason: failure.reason, message: failure.message)
         }
         if let problem { return WorkspaceCondition(.instanceReady, false, reason: reason(for: status.phase), message: problem) }
@@ -241,6 +245,18 @@ private struct Judged {
         case .none, .waitForTurnEnd, .pending:
             break
         }
+    }
+
+    /// Waiting for a bundle that cannot be staged (its controller failed terminally, e.g. a
+    /// template file that may not be delivered) is not provisioning: the workspace is failed,
+    /// with that reason, until the input changes.
+    mutating func failIfBundleCannotBeStaged() {
+        guard let bundleFailure = facts.bundleFailure, observed.kept == nil, observed.failed == nil,
+              plan.steps.contains(.waitForBundle(generation: facts.targetGeneration)) else { return }
+        let message = "the bundle of instance generation \(facts.targetGeneration) cannot be staged: \(bundleFailure)"
+        status.phase = .failed
+        problem = message
+        outcome = .terminal(ReconcileFailure(reason: "BundleNotStaged", message: message))
     }
 
     /// A stopped (or deleted) workspace's instance generation is spent: the next start is a new

@@ -36,6 +36,9 @@ public struct InstanceFacts: Sendable, Equatable {
     public var requiresManagementMCP: Bool
     public var remediations: Int
     public var lastRemediationAt: Date?
+    /// The secrets-bundle controller failed terminally for this workspace (a template that
+    /// cannot be delivered): its bundle will not be staged until the input changes.
+    public var bundleFailure: String?
 
     public init(workspaceID: String, kind: WorkspaceKind, desiredState: DesiredState, image: String, phase: Phase,
                 restartPolicy: RestartPolicy, targetGeneration: Int64, stagedGeneration: Int64? = nil,

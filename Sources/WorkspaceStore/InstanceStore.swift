@@ -14,10 +14,14 @@ public struct InstanceStore: Sendable, StatusWriter {
         self.pool = pool
     }
 
-    /// nil when the workspace no longer exists.
-    public func selectFacts(workspaceID: String) async throws -> InstanceFacts? {
+    /// The facts, and the database's clock (or `now`) to judge them by: heartbeats, writes and
+    /// launches carry database timestamps, so they are never compared with a replica's own
+    /// clock. nil when the workspace no longer exists.
+    public func selectFacts(workspaceID: String, now: Date?) async throws -> (facts: InstanceFacts, now: Date)? {
         let sql = """
-            SELECT w.id, w.kind, w.desired_state, w.image, w.phase, w.restart_policy,
+            SELECT coalesce($2::timestamptz, now()) AS now,
+                   CASE WHEN b.next_attempt_at = 'infinity' THEN b.last_error END AS bundle_failure,
+                   w.id, w.kind, w.desired_state, w.image, w.phase, w.restart_policy,
                    i.target_generation, i.instance_id, i.instance_generation, i.instance_state, i.address, i.booted_runtime_hash, i.launched_at, i.unresponsive_since,
                    i.remediations, i.last_remediation_at, r.ready AS heartbeat_ready, r.reported_at AS heartbeat_at,
                    r.management_mcp_present AS heartbeat_mcp, r.busy_since,
@@ -35,7 +39,7 @@ public struct InstanceStore: Sendable, StatusWriter {
                     ORDER BY written_at DESC LIMIT 1) last ON true
              WHERE w.id = $1::uuid
             """
-        guard let row = try await pool.query(sql, [workspaceID]).rows.first else { return nil }
+        guard let row = try await pool.query(sql, [workspaceID, now]).rows.first else { return nil }
         var heartbeat: InstanceHealth.Heartbeat?
         if let ready = try row.decode(Bool.self, "heartbeat_ready"), let at = try row.decode(Date.self, "heartbeat_at") {
             heartbeat = .init(ready: ready, reportedAt: at, managementMCPPresent: try row.decode(Bool.self, "heartbeat_mcp") ?? false,
@@ -58,7 +62,8 @@ public struct InstanceStore: Sendable, StatusWriter {
         facts.instanceGeneration = try row.require(Int64.self, "instance_generation")
         facts.instanceState = try row.decode(String.self, "instance_state")
         facts.address = try row.decode(String.self, "address")
-        return facts
+        facts.bundleFailure = try row.decode(String.self, "bundle_failure")
+        return (facts, try row.require(Date.self, "now"))
     }
 
     /// Workspaces that should run, and how many of them are failed (for the circuit breaker).
