@@ -29,7 +29,7 @@ struct Controllers {
                                              secretStoreRoot: secrets.root)
         // Local files have no quota worth the name; the Cloudflare provider keeps the default (3/s).
         let tunnels = TunnelWriter(provider: FileTunnelConfigStore(root: state.appendingPathComponent("tunnels")),
-                                   limiter: ProviderRateLimiter(rate: 200, burst: 200))
+                                   limiter: ProviderRateLimiter(rate: 200, burst: 200), leases: LeaseStore(pool: pool))
         let instances = InstanceStore(pool: pool)
         let ingress = IngressStore(pool: pool)
         controllers = [

@@ -32,4 +32,27 @@ public struct LeaseStore: Sendable {
     public func releaseAll(holder: String) async throws -> Int {
         try await pool.query("UPDATE leases SET holder = NULL, expires_at = NULL WHERE holder = $1", [holder]).affectedRows
     }
+
+    /// Takes the named lease `name` of `group` (a lock on something that is not a controller
+    /// key, e.g. one tunnel's configuration, shared by every replica) if it is free or expired;
+    /// returns its fencing token, or nil when another holder has it. The row is made on first use.
+    public func acquireNamed(group: String, name: String, holder: String, leaseSeconds: Double) async throws -> Int64? {
+        let sql = """
+            INSERT INTO leases AS l (controller, key, holder, token, expires_at)
+            VALUES ($1, md5($2)::uuid, $3, 1, now() + $4 * interval '1 second')
+            ON CONFLICT (controller, key) DO UPDATE
+               SET holder = excluded.holder, token = l.token + 1, expires_at = excluded.expires_at
+             WHERE l.holder IS NULL OR l.expires_at <= now()
+            RETURNING l.token
+            """
+        return try await pool.query(sql, [group, name, holder, leaseSeconds]).rows.first?.require(Int64.self, "token")
+    }
+
+    /// Gives a named lease back if this token still holds it.
+    public func releaseNamed(group: String, name: String, holder: String, token: Int64) async throws {
+        try await pool.query("""
+            UPDATE leases SET holder = NULL, expires_at = NULL
+             WHERE controller = $1 AND key = md5($2)::uuid AND holder = $3 AND token = $4
+            """, [group, name, holder, token])
+    }
 }

@@ -4,6 +4,8 @@ import Postgres
 import PostgresTestSupport
 import ProviderFakes
 import Providers
+import IngressModel
+import ReconcileRuntime
 import ReconcileStore
 import Testing
 import WorkspaceControllers
@@ -176,5 +178,50 @@ struct TunnelIngressTests {
         let queued = try await world.pool.query("SELECT count(*) AS n FROM retired_ingress").rows[0].require(Int.self, "n")
         #expect(queued == 0)
         #expect(try await world.driver().checkIdempotent().passed)
+    }
+
+    /// Two replicas' read-modify-writes of one tunnel, interleaved on purpose: A reads, B
+    /// starts while A has not written yet, then A writes. Returns the hostnames the tunnel ends with.
+    static func interleavedWrites(leases: LeaseStore?) async throws -> Set<String> {
+        let tunnels = FakeTunnels()
+        let replicas = (0..<2).map { _ in
+            TunnelWriter(provider: tunnels, limiter: ProviderRateLimiter(rate: 1_000, burst: 1_000), leases: leases)
+        }
+        @Sendable func readModifyWrite(_ index: Int, beforeWriting: @Sendable () async -> Void) async throws {
+            let writer = replicas[index]
+            try await writer.serialized("tunnel-x") {
+                let current = try await writer.read("tunnel-x", actions: ActionLog())
+                await beforeWriting()
+                let hostname = "t\(index).example.com"
+                let rule = IngressRule(hostname: hostname, path: nil, service: "http://10.0.0.\(index):80")
+                try await writer.write("tunnel-x", IngressRenderer.merge(current, hostname: hostname, rules: [rule]), actions: ActionLog())
+            }
+        }
+        let (aHasRead, signalRead) = AsyncStream.makeStream(of: Void.self)
+        let (go, signalGo) = AsyncStream.makeStream(of: Void.self)
+        let a = Task {
+            try await readModifyWrite(0) {
+                signalRead.yield()
+                for await _ in go { break }
+            }
+        }
+        for await _ in aHasRead { break }
+        let b = Task { try await readModifyWrite(1) {} }
+        // B gets every chance to read the old configuration and write (it does when nothing stops it).
+        try await Task.sleep(for: .milliseconds(500))
+        signalGo.yield()
+        try await a.value
+        try await b.value
+        return Set(await tunnels.configurations["tunnel-x"]?.ingress.compactMap(\.hostname) ?? [])
+    }
+
+    @Test("two replicas' read-modify-writes of one tunnel run one after the other through a tunnel lease: neither write is lost")
+    func replicasShareATunnel() async throws {
+        let world = try await Self.world()
+        #expect(try await Self.interleavedWrites(leases: LeaseStore(pool: world.pool)) == ["t0.example.com", "t1.example.com"])
+        #expect(try await world.pool.query("SELECT 1 FROM leases WHERE controller = 'tunnel' AND holder IS NOT NULL").rows.isEmpty,
+                "a tunnel lease was kept after the write")
+        // Serialized within each process only, the same interleaving loses a write: the test sees the race.
+        #expect(try await Self.interleavedWrites(leases: nil).count == 1)
     }
 }
