@@ -4,9 +4,10 @@ import CLibPQ
 /// The only place that turns libpq handles and results into Swift values. Every function here
 /// blocks; callers run them on a connection's dispatch queue or the listener's own thread.
 enum LibPQ {
-    /// Opens a connection and applies the session settings every statement here relies on.
+    /// Opens a connection (the conninfo gets `ConninfoDefaults` where the user set nothing) and
+    /// applies the session settings every statement here relies on.
     static func connect(_ configuration: PostgresConfiguration) throws -> OpaquePointer {
-        guard let handle = PQconnectdb(configuration.conninfo) else {
+        guard let handle = PQconnectdb(configuration.conninfoWithDefaults()) else {
             throw PostgresError(code: .connectionFailed, message: "libpq could not allocate a connection")
         }
         guard PQstatus(handle) == CONNECTION_OK else {
