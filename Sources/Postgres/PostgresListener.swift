@@ -97,7 +97,7 @@ public final class PostgresListener: Sendable {
             if readiness == .stop { break }
             var alive = PQconsumeInput(session) == 1
             if alive, readiness == .timeout {
-                alive = (try? LibPQ.simpleExec(session, "SELECT 1")) != nil
+                alive = (try? LibPQ.simpleExec(session, "SELECT 1", timeout: configuration.statementDeadline)) != nil
             }
             drainNotifications(session, continuation)
             if !alive || !LibPQ.isConnected(session) {
@@ -113,10 +113,10 @@ public final class PostgresListener: Sendable {
     }
 
     private func openListening() throws -> OpaquePointer {
-        let session = try LibPQ.connect(configuration)
+        let session = try LibPQ.connect(configuration, setupTimeout: configuration.statementDeadline)
         do {
             let statements = channels.map { "LISTEN \($0)" }.joined(separator: "; ")
-            try LibPQ.simpleExec(session, statements)
+            try LibPQ.simpleExec(session, statements, timeout: configuration.statementDeadline)
         } catch {
             PQfinish(session)
             throw error
