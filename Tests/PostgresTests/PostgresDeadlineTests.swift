@@ -85,4 +85,28 @@ struct PostgresDeadlineTests {
         #expect(fresh != pid)
         try await pool.query("INSERT INTO t VALUES (2)")
     }
+
+    @Test("a caller waiting for a pooled connection gives up at the pool's deadline, or when cancelled")
+    func checkoutIsBounded() async throws {
+        // Never connects: connections open on first use, and the only one stays lent.
+        let pool = PostgresPool(configuration: .init(conninfo: "host=/nonexistent"), size: 1,
+                                checkoutDeadline: .milliseconds(300))
+        try await pool.withConnection { _ in
+            let started = ContinuousClock.now
+            let error = await #expect(throws: PostgresError.self) {
+                try await pool.withConnection { _ in }
+            }
+            #expect(error?.code == .poolTimeout)
+            let waited = ContinuousClock.now - started
+            #expect(waited >= .milliseconds(290) && waited < .seconds(2))
+
+            let waiting = Task { try await pool.withConnection { _ in } }
+            // Let it queue (if the cancellation lands first, it fails the same way).
+            try await Task.sleep(for: .milliseconds(50))
+            waiting.cancel()
+            await #expect(throws: CancellationError.self) { try await waiting.value }
+        }
+        // The lent connection came back: nobody waits for it any more.
+        try await pool.withConnection { _ in }
+    }
 }
