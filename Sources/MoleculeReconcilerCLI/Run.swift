@@ -48,7 +48,7 @@ struct Run: AsyncParsableCommand {
                                       sweepInterval: .seconds(max(1, sweepInterval)),
                                       shutdownDeadline: .seconds(shutdownDeadline), logger: logger)
             let health = HealthServer.make(host: httpHost, port: httpPort, registry: registry, readiness: {
-                guard host.isListening else { return "the LISTEN session is not connected" }
+                guard host.listenerHealth.isConnected else { return "the LISTEN session is not connected" }
                 do {
                     try await pool.query("SELECT 1")
                     return nil
