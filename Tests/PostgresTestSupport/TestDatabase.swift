@@ -19,6 +19,12 @@ public enum TestDatabase {
         try await TestServer.shared.createDatabase(template: "template0").conninfo
     }
 
+    /// A connection to the server's `postgres` database, for statements that cannot run in the
+    /// database under test (e.g. `ALTER DATABASE ... ALLOW_CONNECTIONS`).
+    public static func admin() async throws -> PostgresConnection {
+        PostgresConnection(configuration: try await TestServer.shared.adminConfiguration())
+    }
+
     public static let logger: Logger = {
         var logger = Logger(label: "test")
         logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
@@ -41,6 +47,10 @@ actor TestServer {
         try await admin.query("CREATE DATABASE \(name) TEMPLATE \(template)")
         await admin.close()
         return PostgresConfiguration(conninfo: server.conninfo(database: name))
+    }
+
+    func adminConfiguration() async throws -> PostgresConfiguration {
+        PostgresConfiguration(conninfo: try await server().conninfo())
     }
 
     private func server() async throws -> EmbeddedPostgres {
