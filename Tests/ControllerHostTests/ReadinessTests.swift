@@ -25,6 +25,9 @@ struct ReadinessTests {
         let running = Task { try await group.run() }
         let readyz = Readyz(url: "http://127.0.0.1:\(port)/readyz")
         #expect(try await readyz.poll(until: 200) != nil, "never ready")
+        // From here on the server runs (while it starts, on a loaded machine, an answer may take
+        // longer): every answer counts against the 1 s bound.
+        readyz.bounded = true
 
         // A backend that stops answering, while no new session may open (a replacement would
         // otherwise make the sidecar ready again within milliseconds).
@@ -59,10 +62,12 @@ struct ReadinessTests {
     }
 }
 
-/// Polls `/readyz` with a 1 s client timeout, remembering the slowest answer.
+/// Polls `/readyz` with a 1 s client timeout; once `bounded`, remembers the slowest answer and
+/// fails the test when one does not come within 1 s.
 final class Readyz: @unchecked Sendable {
     // @unchecked Sendable: used from one test task at a time.
     let url: String
+    var bounded = false
     private(set) var slowest: Duration = .zero
     private let client = CurlHTTPClient()
 
@@ -71,18 +76,19 @@ final class Readyz: @unchecked Sendable {
     }
 
     /// The first answer with `status`, polled every 100 ms for up to `within`. A refused
-    /// connection (the server starting) is retried; an answer slower than 1 s fails the test.
+    /// connection (the server starting) is retried.
     func poll(until status: Int, within: Duration = .seconds(15)) async throws -> CurlHTTPClient.Response? {
         let deadline = ContinuousClock.now + within
         while ContinuousClock.now < deadline {
             let started = ContinuousClock.now
             do {
                 let response = try await client.send(.init(url: url, timeoutMilliseconds: 1_000))
-                slowest = max(slowest, ContinuousClock.now - started)
+                if bounded { slowest = max(slowest, ContinuousClock.now - started) }
                 if response.status == status { return response }
+            } catch let failure as CurlHTTPClient.Failure where failure.isTimeout {
+                if bounded { Issue.record("readyz did not answer within 1 s") }
             } catch {
-                // Before the server listens the connection is refused, at once; a timeout is not.
-                if ContinuousClock.now - started >= .seconds(1) { Issue.record("readyz did not answer within 1 s") }
+                // Refused: the server is not listening yet.
             }
             try await Task.sleep(for: .milliseconds(100))
         }
