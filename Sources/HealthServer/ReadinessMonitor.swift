@@ -75,7 +75,7 @@ public final class ReadinessMonitor: Service, Sendable {
     }
 
     /// One `SELECT 1`, recorded.
-    func check() async {
+    private func check() async {
         do {
             try await connection.query("SELECT 1")
             state.withLock { $0 = CheckState(lastSuccess: .now, lastFailure: nil) }
