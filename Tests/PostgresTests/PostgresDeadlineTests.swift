@@ -86,8 +86,8 @@ struct PostgresDeadlineTests {
         try await pool.query("INSERT INTO t VALUES (2)")
     }
 
-    @Test("a caller waiting for a pooled connection gives up at the pool's deadline, or when cancelled")
-    func checkoutIsBounded() async throws {
+    @Test("a caller waiting for a pooled connection gives up at the pool's deadline")
+    func checkoutTimesOut() async throws {
         // Never connects: connections open on first use, and the only one stays lent.
         let pool = PostgresPool(configuration: .init(conninfo: "host=/nonexistent"), size: 1,
                                 checkoutDeadline: .milliseconds(300))
@@ -98,15 +98,26 @@ struct PostgresDeadlineTests {
             }
             #expect(error?.code == .poolTimeout)
             let waited = ContinuousClock.now - started
-            #expect(waited >= .milliseconds(290) && waited < .seconds(2))
+            #expect(waited >= .milliseconds(290) && waited < .seconds(3))
+        }
+        // The lent connection came back: nobody waits for it any more.
+        try await pool.withConnection { _ in }
+    }
 
+    @Test("a caller waiting for a pooled connection stops waiting when its task is cancelled")
+    func checkoutIsCancellable() async throws {
+        // A deadline far away: only the cancellation can end the wait within the test's time.
+        let pool = PostgresPool(configuration: .init(conninfo: "host=/nonexistent"), size: 1,
+                                checkoutDeadline: .seconds(30))
+        try await pool.withConnection { _ in
             let waiting = Task { try await pool.withConnection { _ in } }
             // Let it queue (if the cancellation lands first, it fails the same way).
             try await Task.sleep(for: .milliseconds(50))
+            let cancelled = ContinuousClock.now
             waiting.cancel()
             await #expect(throws: CancellationError.self) { try await waiting.value }
+            #expect(ContinuousClock.now - cancelled < .seconds(3))
         }
-        // The lent connection came back: nobody waits for it any more.
         try await pool.withConnection { _ in }
     }
 }
