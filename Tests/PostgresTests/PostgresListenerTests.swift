@@ -57,9 +57,10 @@ struct PostgresListenerTests {
         let back = try #require(await log.first(.connected(reconnected: true), from: mark))
         let detected = lost.entry.at - stoppedAt
         let replaced = back.entry.at - stoppedAt
-        // Liveness: 2 s of silence, then 2 s for SELECT 1.
-        #expect(detected < .seconds(5), "detected after \(detected)")
-        #expect(replaced < .seconds(6), "replaced after \(replaced)")
+        // Liveness: at most 2 s of silence, then 2 s for SELECT 1 (measured 3.4-4.5 s on a busy
+        // 2-core machine); the margin is for the scheduling of a loaded test run.
+        #expect(detected < .seconds(6), "detected after \(detected)")
+        #expect(replaced < .seconds(7), "replaced after \(replaced)")
         #expect(listener.health.isConnected)
 
         try await pool.query("SELECT pg_notify('things', 'after')")
