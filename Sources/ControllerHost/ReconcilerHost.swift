@@ -68,8 +68,8 @@ public final class ReconcilerHost: Service, Sendable {
         "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
     }
 
-    /// Whether the LISTEN session is up (part of readiness).
-    public var isListening: Bool { listener.isLive }
+    /// Whether the LISTEN session is up, and since when (part of readiness).
+    public var listenerHealth: PostgresListener.Health { listener.health }
 
     public func run() async throws {
         logger.info("reconciler starting", metadata: ["holder": "\(holder)", "controllers": "\(runners.keys.sorted())"])

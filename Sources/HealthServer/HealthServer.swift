@@ -6,15 +6,16 @@ import ServiceLifecycle
 /// `/healthz` (the process answers), `/readyz` (the database is reachable and the listener is
 /// live) and `/metrics` (Prometheus text format) on one HTTP listener.
 public enum HealthServer {
-    /// What `/readyz` asks: nil when ready, otherwise why not.
-    public typealias ReadinessCheck = @Sendable () async -> String?
+    /// What `/readyz` asks: nil when ready, otherwise why not. Synchronous, so that it reads
+    /// cached state (`ReadinessMonitor.notReadyReason`) and never waits for the database.
+    public typealias ReadinessCheck = @Sendable () -> String?
 
     public static func make(host: String, port: Int, registry: PrometheusCollectorRegistry,
                             readiness: @escaping ReadinessCheck, logger: Logger) -> some Service {
         let router = Router()
         router.get("healthz") { _, _ in "ok\n" }
         router.get("readyz") { _, _ -> Response in
-            if let reason = await readiness() {
+            if let reason = readiness() {
                 return Response(status: .serviceUnavailable, headers: [.contentType: "text/plain"],
                                 body: .init(byteBuffer: ByteBuffer(string: "not ready: \(reason)\n")))
             }

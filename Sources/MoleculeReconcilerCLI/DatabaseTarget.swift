@@ -69,6 +69,9 @@ extension GlobalOptions {
         try await CommandFailure.report {
             let target = try await DatabaseTarget.resolve(self, logger: logger)
             defer { target.finish() }
+            for warning in target.configuration.conninfoWarnings() {
+                logger.warning("the database connection settings do not support failover well", metadata: ["advice": "\(warning)"])
+            }
             let pool = PostgresPool(configuration: target.configuration, size: poolSize)
             let migrator = try Migrator(pool: pool, logger: logger)
             switch schema {

@@ -47,21 +47,16 @@ struct Run: AsyncParsableCommand {
             let host = ReconcilerHost(pool: pool, controllers: set.controllers, sweepers: set.sweepers,
                                       sweepInterval: .seconds(max(1, sweepInterval)),
                                       shutdownDeadline: .seconds(shutdownDeadline), logger: logger)
-            let health = HealthServer.make(host: httpHost, port: httpPort, registry: registry, readiness: {
-                guard host.isListening else { return "the LISTEN session is not connected" }
-                do {
-                    try await pool.query("SELECT 1")
-                    return nil
-                } catch {
-                    return "database unreachable: \(error)"
-                }
-            }, logger: logger)
+            let readiness = ReadinessMonitor(configuration: pool.configuration,
+                                             listenerHealth: { host.listenerHealth }, logger: logger)
+            let health = HealthServer.make(host: httpHost, port: httpPort, registry: registry,
+                                           readiness: readiness.notReadyReason, logger: logger)
             if let embedded = target.embedded {
                 logger.info("using the embedded PostgreSQL; connect with psql",
                             metadata: ["psql": "psql '\(embedded.conninfo(database: "molecule"))'"])
             }
             let group = ServiceGroup(configuration: .init(
-                services: [.init(service: host), .init(service: health)],
+                services: [.init(service: host), .init(service: health), .init(service: readiness)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
             try await group.run()

@@ -1,12 +1,16 @@
-import Foundation
 import CLibPQ
+import Dispatch
+import Foundation
 
 /// The only place that turns libpq handles and results into Swift values. Every function here
-/// blocks; callers run them on a connection's dispatch queue or the listener's own thread.
+/// runs on a connection's dispatch queue or the listener's own thread; none waits without a
+/// deadline (see `LibPQ+Execute.swift`).
 enum LibPQ {
-    /// Opens a connection and applies the session settings every statement here relies on.
-    static func connect(_ configuration: PostgresConfiguration) throws -> OpaquePointer {
-        guard let handle = PQconnectdb(configuration.conninfo) else {
+    /// Opens a connection (libpq's `connect_timeout` bounds each host address; the conninfo
+    /// gets `ConninfoDefaults` where the user set nothing), switches it to non-blocking mode and
+    /// applies the session settings every statement here relies on within `setupTimeout`.
+    static func connect(_ configuration: PostgresConfiguration, setupTimeout: Duration) throws -> OpaquePointer {
+        guard let handle = PQconnectdb(configuration.conninfoWithDefaults()) else {
             throw PostgresError(code: .connectionFailed, message: "libpq could not allocate a connection")
         }
         guard PQstatus(handle) == CONNECTION_OK else {
@@ -15,105 +19,52 @@ enum LibPQ {
             throw error
         }
         do {
+            guard PQsetnonblocking(handle, 1) == 0 else {
+                throw PostgresError(code: .connectionFailed, message: connectionMessage(handle))
+            }
             try simpleExec(handle, """
                 SET DateStyle = 'ISO'; SET TimeZone = 'UTC'; SET client_min_messages = warning;
                 SET statement_timeout = \(max(0, configuration.statementTimeoutMilliseconds));
                 SELECT set_config('application_name', \(quoteLiteral(configuration.applicationName)), false)
-                """)
-        } catch {
-            PQfinish(handle)
+                """, timeout: setupTimeout)
+        } catch let error as PostgresError {
+            drop(handle, cancelling: error.code == .timeout)
             throw error
         }
         return handle
     }
 
+    /// Closes a session that will not be used again. With `cancelling`, the server is first
+    /// asked to stop the statement still running there; `PQcancel` opens a connection of its
+    /// own and may block, so it runs on `cancelQueue`, never on the caller's thread.
+    static func drop(_ handle: OpaquePointer, cancelling: Bool) {
+        if cancelling, let cancel = PQgetCancel(handle) {
+            let request = CancelRequest(cancel)
+            cancelQueue.async { request.send() }
+        }
+        PQfinish(handle)
+    }
+
+    /// Serial, so that cancel requests to an unreachable server block one thread at most.
+    private static let cancelQueue = DispatchQueue(label: "molecule.postgres.cancel")
+
     /// `host:port` of a connection attempt and libpq's reason. libpq never puts the password
     /// in its messages.
     static func connectionMessage(_ handle: OpaquePointer) -> String {
+        "cannot connect to PostgreSQL at \(address(handle)): \(errorMessage(handle))"
+    }
+
+    /// `host:port` of the session (of the last host tried, while connecting).
+    static func address(_ handle: OpaquePointer) -> String {
         let host = PQhost(handle).map { String(cString: $0) } ?? "?"
         let port = PQport(handle).map { String(cString: $0) } ?? "?"
-        let reason = errorMessage(handle)
-        return "cannot connect to PostgreSQL at \(host):\(port): \(reason)"
+        return "\(host):\(port)"
     }
 
     static func errorMessage(_ handle: OpaquePointer) -> String {
         guard let raw = PQerrorMessage(handle) else { return "unknown error" }
-        return String(cString: raw).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    /// Runs a statement with text parameters (`nil` is SQL NULL) and copies the result out.
-    static func execute(_ handle: OpaquePointer, _ sql: String, _ parameters: [String?]) throws -> PostgresResult {
-        let cStrings: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.flatMap { strdup($0) } }
-        defer { cStrings.forEach { free($0) } }
-        let result = cStrings.withUnsafeBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(1, buffer.count)) {
-                PQexecParams(handle, sql, Int32(parameters.count), nil, parameters.isEmpty ? nil : $0, nil, nil, 0)
-            }
-        }
-        return try consume(handle, result)
-    }
-
-    /// Runs one or more statements without parameters (migrations, session setup).
-    @discardableResult
-    static func simpleExec(_ handle: OpaquePointer, _ sql: String) throws -> PostgresResult {
-        try consume(handle, PQexec(handle, sql))
-    }
-
-    private static func consume(_ handle: OpaquePointer, _ result: OpaquePointer?) throws -> PostgresResult {
-        guard let result else {
-            throw PostgresError(code: PQstatus(handle) == CONNECTION_OK ? .other : .connectionLost,
-                                message: errorMessage(handle))
-        }
-        defer { PQclear(result) }
-        switch PQresultStatus(result) {
-        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
-            return copy(result)
-        default:
-            throw error(from: result, handle: handle)
-        }
-    }
-
-    private static func copy(_ result: OpaquePointer) -> PostgresResult {
-        let columnCount = Int(PQnfields(result))
-        let rowCount = Int(PQntuples(result))
-        var columns: [String] = []
-        var columnIndex: [String: Int] = [:]
-        for column in 0..<columnCount {
-            let name = String(cString: PQfname(result, Int32(column)))
-            columns.append(name)
-            columnIndex[name] = columnIndex[name] ?? column
-        }
-        var rows: [PostgresRow] = []
-        rows.reserveCapacity(rowCount)
-        for row in 0..<rowCount {
-            var values: [String?] = []
-            values.reserveCapacity(columnCount)
-            for column in 0..<columnCount {
-                if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
-                    values.append(nil)
-                } else {
-                    values.append(String(cString: PQgetvalue(result, Int32(row), Int32(column))))
-                }
-            }
-            rows.append(PostgresRow(columnIndex: columnIndex, values: values))
-        }
-        let affected = PQcmdTuples(result).map { Int(String(cString: $0)) ?? 0 } ?? 0
-        return PostgresResult(columns: columns, rows: rows, affectedRows: affected)
-    }
-
-    private static func error(from result: OpaquePointer, handle: OpaquePointer) -> PostgresError {
-        func field(_ code: UInt8) -> String? {
-            PQresultErrorField(result, Int32(code)).map { String(cString: $0) }
-        }
-        let sqlState = field(UInt8(ascii: "C"))
-        var code = PostgresError.classify(sqlState: sqlState)
-        if PQstatus(handle) != CONNECTION_OK { code = .connectionLost }
-        let message = field(UInt8(ascii: "M")) ?? errorMessage(handle)
-        return PostgresError(code: code, sqlState: sqlState, message: message,
-                             hint: field(UInt8(ascii: "H")),
-                             constraint: field(UInt8(ascii: "n")),
-                             table: field(UInt8(ascii: "t")),
-                             column: field(UInt8(ascii: "c")))
+        let message = String(cString: raw).trimmingCharacters(in: .whitespacesAndNewlines)
+        return message.isEmpty ? "unknown error" : message
     }
 
     static func quoteLiteral(_ text: String) -> String {
@@ -122,5 +73,25 @@ enum LibPQ {
 
     static func isConnected(_ handle: OpaquePointer) -> Bool {
         PQstatus(handle) == CONNECTION_OK
+    }
+}
+
+/// A `PGcancel`, sent once and freed.
+// @unchecked Sendable: the pointer is handed from the connection's thread to `cancelQueue` and
+// used only there; `PGcancel` does not refer to the connection it was made from.
+private final class CancelRequest: @unchecked Sendable {
+    private let cancel: OpaquePointer
+
+    init(_ cancel: OpaquePointer) {
+        self.cancel = cancel
+    }
+
+    deinit {
+        PQfreeCancel(cancel)
+    }
+
+    func send() {
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancel, &buffer, Int32(buffer.count))
     }
 }

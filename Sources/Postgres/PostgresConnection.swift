@@ -1,14 +1,18 @@
 import CLibPQ
 import Dispatch
+import Synchronization
 
 /// One PostgreSQL session. Every libpq call runs on the connection's own serial dispatch queue,
-/// never on Swift's cooperative thread pool. The session is opened lazily and reopened
-/// automatically on the next call after it was lost (the failed call itself reports
-/// `connectionLost`; retrying is the caller's decision).
+/// never on Swift's cooperative thread pool, and waits no longer than its deadline
+/// (`PostgresConfiguration`). The session is opened lazily; a call that fails with a
+/// connection-level error (`PostgresError.isConnectionLevel`: lost, timed out, read-only server)
+/// drops it and reports the error, and the next call opens a new one through the conninfo's
+/// host list (retrying is the caller's decision).
 public final class PostgresConnection: @unchecked Sendable {
-    // Safe: `handle` is read and written only on `queue`.
+    // Safe: `handle` is read and written only on `queue`; `broken` is atomic.
     private var handle: OpaquePointer?
     private let queue: DispatchQueue
+    private let broken = Atomic<Bool>(false)
     public let configuration: PostgresConfiguration
 
     public init(configuration: PostgresConfiguration) {
@@ -27,20 +31,27 @@ public final class PostgresConnection: @unchecked Sendable {
         return connection
     }
 
+    /// Whether the last call lost the session (a connection-level error) and no new one has
+    /// been opened since: a pool lends such a connection no more and puts a fresh one in its place.
+    public var isBroken: Bool { broken.load(ordering: .relaxed) }
+
     /// Runs one parameterised statement. Parameters travel as text; NULL is `nil`.
     @discardableResult
     public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) async throws -> PostgresResult {
         let texts = parameters.map { $0?.postgresText }
-        return try await run { try LibPQ.execute($0, sql, texts) }
+        let timeout = configuration.statementDeadline
+        return try await run { try LibPQ.execute($0, sql, texts, timeout: timeout) }
     }
 
     /// Runs a script of several statements without parameters (the simple-query protocol).
     @discardableResult
     public func execute(script: String) async throws -> PostgresResult {
-        try await run { try LibPQ.simpleExec($0, script) }
+        let timeout = configuration.statementDeadline
+        return try await run { try LibPQ.simpleExec($0, script, timeout: timeout) }
     }
 
-    /// Runs `body` between BEGIN and COMMIT; rolls back when it throws.
+    /// Runs `body` between BEGIN and COMMIT; rolls back when it throws (a lost session needs no
+    /// ROLLBACK: the server ends the transaction with it).
     public nonisolated(nonsending) func transaction<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await execute(script: "BEGIN")
         do {
@@ -48,7 +59,7 @@ public final class PostgresConnection: @unchecked Sendable {
             try await execute(script: "COMMIT")
             return value
         } catch {
-            _ = try? await execute(script: "ROLLBACK")
+            if !isBroken { _ = try? await execute(script: "ROLLBACK") }
             throw error
         }
     }
@@ -72,8 +83,22 @@ public final class PostgresConnection: @unchecked Sendable {
     private func run<T: Sendable>(_ work: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
-                continuation.resume(with: Result { try work(self.openHandle()) })
+                continuation.resume(with: Result { try self.perform(work) })
             }
+        }
+    }
+
+    /// Must run on `queue`.
+    private func perform<T>(_ work: (OpaquePointer) throws -> T) throws -> T {
+        let session = try openHandle()
+        do {
+            return try work(session)
+        } catch let error as PostgresError where error.isConnectionLevel {
+            // A statement may still run on a server that stopped answering: ask it to stop.
+            LibPQ.drop(session, cancelling: error.code == .timeout)
+            handle = nil
+            broken.store(true, ordering: .relaxed)
+            throw error
         }
     }
 
@@ -82,8 +107,14 @@ public final class PostgresConnection: @unchecked Sendable {
         if let handle, LibPQ.isConnected(handle) { return handle }
         if let handle { PQfinish(handle) }
         handle = nil
-        let fresh = try LibPQ.connect(configuration)
-        handle = fresh
-        return fresh
+        do {
+            let fresh = try LibPQ.connect(configuration, setupTimeout: configuration.statementDeadline)
+            handle = fresh
+            broken.store(false, ordering: .relaxed)
+            return fresh
+        } catch {
+            broken.store(true, ordering: .relaxed)
+            throw error
+        }
     }
 }

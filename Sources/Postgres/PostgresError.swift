@@ -20,6 +20,14 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         case connectionFailed
         /// An established connection died (server restart, `pg_terminate_backend`, network).
         case connectionLost
+        /// No answer within the client-side deadline (`PostgresConfiguration.statementDeadline`):
+        /// the statement was cancelled and the session dropped.
+        case timeout
+        /// The server accepts no writes: a standby, or a primary in recovery or read-only mode
+        /// (25006, "... during recovery"). The session is dropped so the next one finds the primary.
+        case serverReadOnly
+        /// No pooled connection became free within the pool's checkout deadline.
+        case poolTimeout
         /// A value could not be decoded into the requested Swift type.
         case decoding
         case other
@@ -57,23 +65,5 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         if let table { parts.append("table: \(table)") }
         if let column { parts.append("column: \(column)") }
         return parts.joined(separator: ", ") + ")"
-    }
-
-    static func classify(sqlState: String?) -> Code {
-        guard let sqlState else { return .other }
-        switch sqlState {
-        case "23505": return .uniqueViolation
-        case "23503": return .foreignKeyViolation
-        case "23514": return .checkViolation
-        case "23502": return .notNullViolation
-        case "P0001": return .raisedException
-        case "40001": return .serializationFailure
-        case "40P01": return .deadlockDetected
-        case "57014": return .queryCanceled
-        case "42P01": return .undefinedTable
-        case "57P01", "57P02", "57P03": return .connectionLost
-        default:
-            return sqlState.hasPrefix("08") ? .connectionLost : .other
-        }
     }
 }

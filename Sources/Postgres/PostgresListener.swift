@@ -8,32 +8,40 @@ import Synchronization
 ///
 /// Contract: after every `.connected` event, notifications sent while no session was listening
 /// are lost; the consumer must resync from the tables. A notification only names a key.
+///
+/// Liveness: a session silent for `livenessInterval` must answer `SELECT 1` within
+/// `livenessDeadline`, or it is dropped and replaced; a server that stops answering (a stopped
+/// backend, a dead network) is detected within the sum of the two. `health` says whether a
+/// session is listening and since when.
 public final class PostgresListener: Sendable {
     public enum Event: Sendable, Equatable {
         /// A session is listening. `reconnected` is true from the second time on: notifications
         /// may have been missed since the previous session died.
         case connected(reconnected: Bool)
         case notification(channel: String, payload: String)
-        /// The session died or could not be opened; reconnection is under way.
+        /// The session died, stopped answering or could not be opened; reconnection is under way.
         case disconnected(reason: String)
     }
 
     public struct Options: Sendable {
-        /// Idle time after which the listener checks that its session is alive, in seconds.
-        public var livenessCheckSeconds: Int = 30
+        /// Silence after which the listener checks that its session answers. Default 2 s.
+        public var livenessInterval: Duration = .seconds(2)
+        /// How long that check, and opening a session (after the connect itself, which
+        /// `connect_timeout` bounds), may take before the session is given up. Default 2 s.
+        public var livenessDeadline: Duration = .seconds(2)
         /// Wait between reconnection attempts, in milliseconds (doubles up to 5 s).
         public var reconnectDelayMilliseconds: Int = 100
         public init() {}
     }
 
-    private let configuration: PostgresConfiguration
-    private let channels: [String]
-    private let options: Options
-    private let logger: Logger
-    private let live = Atomic<Bool>(false)
-    private let stopped = Atomic<Bool>(false)
+    let configuration: PostgresConfiguration
+    let channels: [String]
+    let options: Options
+    let logger: Logger
+    let healthState: Mutex<Health>
+    let stopped = Atomic<Bool>(false)
     /// A self-pipe: writing to it wakes the listener thread so it can stop at once.
-    private let wakeup: (read: Int32, write: Int32)
+    let wakeup: (read: Int32, write: Int32)
 
     public init(configuration: PostgresConfiguration, channels: [String], options: Options = Options(), logger: Logger) {
         precondition(channels.allSatisfy { $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } },
@@ -42,6 +50,7 @@ public final class PostgresListener: Sendable {
         self.channels = channels
         self.options = options
         self.logger = logger
+        self.healthState = Mutex(Health(isConnected: false, since: .now, lastError: nil))
         var fds: [Int32] = [0, 0]
         precondition(pipe(&fds) == 0, "pipe() failed")
         self.wakeup = (fds[0], fds[1])
@@ -51,9 +60,6 @@ public final class PostgresListener: Sendable {
         close(wakeup.read)
         close(wakeup.write)
     }
-
-    /// Whether a session is currently listening.
-    public var isLive: Bool { live.load(ordering: .relaxed) }
 
     /// Starts the listener thread; the stream finishes after `stop()`.
     public func events() -> AsyncStream<Event> {
@@ -71,75 +77,5 @@ public final class PostgresListener: Sendable {
         stopped.store(true, ordering: .relaxed)
         var byte: UInt8 = 1
         _ = write(wakeup.write, &byte, 1)
-    }
-
-    private func loop(_ continuation: AsyncStream<Event>.Continuation) {
-        var handle: OpaquePointer?
-        var everConnected = false
-        var delay = options.reconnectDelayMilliseconds
-        defer { if let handle { PQfinish(handle) } }
-        while !stopped.load(ordering: .relaxed) {
-            guard let session = handle else {
-                do {
-                    handle = try openListening()
-                    live.store(true, ordering: .relaxed)
-                    continuation.yield(.connected(reconnected: everConnected))
-                    everConnected = true
-                    delay = options.reconnectDelayMilliseconds
-                } catch {
-                    continuation.yield(.disconnected(reason: "\(error)"))
-                    _ = waitReadable(socket: nil, timeoutMilliseconds: delay)
-                    delay = min(delay * 2, 5_000)
-                }
-                continue
-            }
-            let readiness = waitReadable(socket: PQsocket(session), timeoutMilliseconds: options.livenessCheckSeconds * 1000)
-            if readiness == .stop { break }
-            var alive = PQconsumeInput(session) == 1
-            if alive, readiness == .timeout {
-                alive = (try? LibPQ.simpleExec(session, "SELECT 1")) != nil
-            }
-            drainNotifications(session, continuation)
-            if !alive || !LibPQ.isConnected(session) {
-                let reason = LibPQ.errorMessage(session)
-                PQfinish(session)
-                handle = nil
-                live.store(false, ordering: .relaxed)
-                logger.warning("listener session lost; reconnecting", metadata: ["reason": "\(reason)"])
-                continuation.yield(.disconnected(reason: reason))
-            }
-        }
-        live.store(false, ordering: .relaxed)
-    }
-
-    private func openListening() throws -> OpaquePointer {
-        let session = try LibPQ.connect(configuration)
-        do {
-            let statements = channels.map { "LISTEN \($0)" }.joined(separator: "; ")
-            try LibPQ.simpleExec(session, statements)
-        } catch {
-            PQfinish(session)
-            throw error
-        }
-        return session
-    }
-
-    private func drainNotifications(_ session: OpaquePointer, _ continuation: AsyncStream<Event>.Continuation) {
-        while let notify = PQnotifies(session) {
-            let channel = String(cString: notify.pointee.relname)
-            let payload = String(cString: notify.pointee.extra)
-            PQfreemem(notify)
-            continuation.yield(.notification(channel: channel, payload: payload))
-        }
-    }
-
-    private enum Readiness { case readable, timeout, stop }
-
-    private func waitReadable(socket: Int32?, timeoutMilliseconds: Int) -> Readiness {
-        var fds = [pollfd(fd: wakeup.read, events: Int16(POLLIN), revents: 0)]
-        if let socket { fds.append(pollfd(fd: socket, events: Int16(POLLIN), revents: 0)) }
-        let ready = poll(&fds, nfds_t(fds.count), Int32(timeoutMilliseconds))
-        if fds[0].revents != 0 || stopped.load(ordering: .relaxed) { return .stop }
-        return ready == 0 ? .timeout : .readable
     }
 }

@@ -1,32 +1,36 @@
+import Dispatch
 import Synchronization
 
 /// A fixed-size pool of lazily opened connections.
 ///
 /// - Fair: waiters are served in arrival order.
 /// - Exclusive: a connection is lent to one caller at a time.
-/// - Self-healing: a connection whose session died reopens on its next use.
+/// - Bounded: a waiter gives up after `checkoutDeadline` (`.poolTimeout`) or when its task is
+///   cancelled (`CancellationError`).
+/// - Self-healing: a connection that lost its session (`isBroken`: lost, timed out, read-only
+///   server) is never lent again; a fresh one takes its place and connects on first use, through
+///   the conninfo's host list.
 public final class PostgresPool: Sendable {
-    private struct State {
-        /// Connections not lent out; invariant: empty whenever `waiters` is not.
-        var idle: [PostgresConnection]
-        var waiters: [CheckedContinuation<PostgresConnection, Never>] = []
-    }
-
     public let configuration: PostgresConfiguration
     public let size: Int
-    private let state: Mutex<State>
+    /// How long a caller waits for a free connection.
+    public let checkoutDeadline: Duration
+    private let state: Mutex<PostgresPoolState>
 
-    /// - Parameter size: how many sessions at most; default 4.
-    public init(configuration: PostgresConfiguration, size: Int = 4) {
+    /// - Parameters:
+    ///   - size: how many sessions at most; default 4.
+    ///   - checkoutDeadline: how long a caller waits for a free connection; default 30 s.
+    public init(configuration: PostgresConfiguration, size: Int = 4, checkoutDeadline: Duration = .seconds(30)) {
         precondition(size > 0, "a pool needs at least one connection")
         self.configuration = configuration
         self.size = size
-        self.state = Mutex(State(idle: (0..<size).map { _ in PostgresConnection(configuration: configuration) }))
+        self.checkoutDeadline = checkoutDeadline
+        self.state = Mutex(PostgresPoolState(idle: (0..<size).map { _ in PostgresConnection(configuration: configuration) }))
     }
 
     /// Lends a connection to `body` and takes it back afterwards, whatever happens.
     public nonisolated(nonsending) func withConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        let connection = await checkout()
+        let connection = try await checkout()
         defer { checkin(connection) }
         return try await body(connection)
     }
@@ -50,27 +54,41 @@ public final class PostgresPool: Sendable {
         for connection in idle { await connection.close() }
     }
 
-    func checkout() async -> PostgresConnection {
-        if let connection = state.withLock({ $0.idle.popLast() }) { return connection }
-        return await withCheckedContinuation { continuation in
-            let ready: PostgresConnection? = state.withLock { state in
-                if let connection = state.idle.popLast() { return connection }
-                state.waiters.append(continuation)
-                return nil
+    func checkout() async throws -> PostgresConnection {
+        if let connection = state.withLock({ $0.takeIdle() }) { return connection }
+        let id = state.withLock { $0.nextWaiterID() }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let outcome: Result<PostgresConnection, any Error>? = state.withLock { state in
+                    if let connection = state.takeIdle() { return .success(connection) }
+                    // Checked under the lock: a cancellation after this point finds the waiter.
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    state.wait(id: id, continuation: continuation)
+                    return nil
+                }
+                if let outcome {
+                    continuation.resume(with: outcome)
+                    return
+                }
+                let deadline = checkoutDeadline
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(deadline / .milliseconds(1)))) {
+                    [weak self] in
+                    self?.giveUp(waiter: id, PostgresError(
+                        code: .poolTimeout, message: "no pooled PostgreSQL connection became free within \(deadline)"))
+                }
             }
-            if let ready { continuation.resume(returning: ready) }
+        } onCancel: {
+            giveUp(waiter: id, CancellationError())
         }
     }
 
     func checkin(_ connection: PostgresConnection) {
-        let waiter: CheckedContinuation<PostgresConnection, Never>? = state.withLock { state in
-            if state.waiters.isEmpty {
-                state.idle.append(connection)
-                return nil
-            }
-            return state.waiters.removeFirst()
-        }
-        waiter?.resume(returning: connection)
+        let usable = connection.isBroken ? PostgresConnection(configuration: configuration) : connection
+        state.withLock { $0.checkin(usable) }?.resume(returning: usable)
+    }
+
+    private func giveUp(waiter id: Int, _ reason: any Error) {
+        state.withLock { $0.removeWaiter(id: id) }?.resume(throwing: reason)
     }
 }
 
@@ -78,8 +96,8 @@ extension PostgresPool {
     /// Runs `body` once on every connection of the pool (waiting until each is free).
     public func forEachConnection(_ body: @Sendable (PostgresConnection) async throws -> Void) async throws {
         var lent: [PostgresConnection] = []
-        for _ in 0..<size { lent.append(await checkout()) }
         defer { lent.forEach(checkin) }
+        for _ in 0..<size { lent.append(try await checkout()) }
         for connection in lent { try await body(connection) }
     }
 }

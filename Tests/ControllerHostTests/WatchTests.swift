@@ -59,10 +59,8 @@ struct WatchTests {
             seen.insert(key)
             if seen.count == 2 { break }
         }
-        try await pool.query("""
-            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = current_database() AND query LIKE 'LISTEN%'
-            """)
+        let listenerPID = try #require(await TestDatabase.backendPID(pool, applicationNameSuffix: " listener"))
+        try await pool.query("SELECT pg_terminate_backend($1)", [Int(listenerPID)])
         // Written while nobody listens: this notification is lost.
         try await pool.query("UPDATE workspaces SET image = 'img:2' WHERE id = $1::uuid", [keys[0]])
         let gens = try await pool.query("SELECT desired_generation FROM instances WHERE key = $1::uuid", [keys[0]]).rows[0]
@@ -79,6 +77,38 @@ struct WatchTests {
         }
         #expect(await caughtUp.value, "the changed key was not reconciled within 60 s")
         deadline.cancel()
+        running.cancel()
+        try await running.value
+    }
+
+    @Test("a listener whose backend stops answering is replaced, and the resync catches up what it missed")
+    func silentListenerIsReplacedAndResynced() async throws {
+        let pool = try await TestDatabase.create()
+        let keys = try await Fleet.create(pool, count: 2)
+        let reconciler = RecordingReconciler()
+        let host = ReconcilerHost(pool: pool, controllers: [.init(reconciler, options: Self.options())], logger: TestDatabase.logger)
+        let running = Task { try await host.run() }
+        var seen = Set<String>()
+        for await key in reconciler.reconciled {
+            seen.insert(key)
+            if seen.count == 2 { break }
+        }
+        let listenerPID = try #require(await TestDatabase.backendPID(pool, applicationNameSuffix: " listener"))
+        let stopped = try StoppedBackend(pid: listenerPID)
+        defer { stopped.resume() }
+        // Delivered to the stopped session only: lost unless the replacement resyncs.
+        try await pool.query("UPDATE workspaces SET image = 'img:2' WHERE id = $1::uuid", [keys[0]])
+        let caughtUp = Task {
+            for await key in reconciler.reconciled where key == keys[0] { return true }
+            return false
+        }
+        let deadline = Task {
+            try await Task.sleep(for: .seconds(30))
+            caughtUp.cancel()
+        }
+        #expect(await caughtUp.value, "the changed key was not reconciled within 30 s")
+        deadline.cancel()
+        #expect(host.listenerHealth.isConnected)
         running.cancel()
         try await running.value
     }

@@ -24,6 +24,12 @@ public enum TestDatabase {
         try await TestServer.shared.log()
     }
 
+    /// A connection to the server's `postgres` database, for statements that cannot run in the
+    /// database under test (e.g. `ALTER DATABASE ... ALLOW_CONNECTIONS`).
+    public static func admin() async throws -> PostgresConnection {
+        PostgresConnection(configuration: try await TestServer.shared.adminConfiguration())
+    }
+
     public static let logger: Logger = {
         var logger = Logger(label: "test")
         logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
@@ -50,6 +56,10 @@ actor TestServer {
 
     func log() async throws -> String {
         try String(contentsOfFile: try await server().logFile, encoding: .utf8)
+    }
+
+    func adminConfiguration() async throws -> PostgresConfiguration {
+        PostgresConfiguration(conninfo: try await server().conninfo())
     }
 
     private func server() async throws -> EmbeddedPostgres {
