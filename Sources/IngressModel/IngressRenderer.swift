@@ -21,25 +21,48 @@ public enum IngressRenderer {
     /// The tunnel's last rule: everything no tenant rule matched.
     public static let catchAll = IngressRule(service: "http_status:404")
 
+    /// A `platform_paths` row one tenant cannot serve (a pattern the rules refuse, a service
+    /// the tenant has no valid URL for): left out of that tenant's rules, and said.
+    public struct SkippedPath: Sendable, Equatable, Codable {
+        public var pattern: String
+        public var reason: String
+
+        public init(pattern: String, reason: String) {
+            self.pattern = pattern
+            self.reason = reason
+        }
+    }
+
+    /// A tenant's rules, and the paths left out of them.
+    public struct Rendering: Sendable, Equatable {
+        public var rules: [IngressRule]
+        public var skipped: [SkippedPath]
+    }
+
+    /// Decides per `platform_paths` row: a row that cannot serve this tenant is skipped (and
+    /// listed), every other row still reaches it — one bad row never freezes every tenant's
+    /// ingress. Only what is the tenant's own (its `app` service, for the catch-all of its
+    /// hostname) fails the tenant.
     /// - Parameters:
     ///   - services: the tenant's service name -> URL.
     ///   - paths: the `platform_paths` rows: pattern -> service name.
-    public static func render(hostname: String, services: [String: String], paths: [(pattern: String, service: String)]) throws -> [IngressRule] {
-        var parsed: [(PathPattern, String)] = []
+    /// - Throws: `Rejection` when the tenant's `app` service has no valid URL.
+    public static func render(hostname: String, services: [String: String], paths: [(pattern: String, service: String)]) throws -> Rendering {
+        var routed: [(PathPattern, String)] = []
+        var skipped: [SkippedPath] = []
         for row in paths {
             do {
-                parsed.append((try PathPattern(row.pattern), row.service))
+                let pattern = try PathPattern(row.pattern)
+                routed.append((pattern, try url(of: row.service, in: services, for: "platform_paths.pattern '\(row.pattern)'")))
             } catch let rejection as PathPattern.Rejection {
-                throw Rejection(description: rejection.description)
+                skipped.append(SkippedPath(pattern: row.pattern, reason: rejection.description))
+            } catch let rejection as Rejection {
+                skipped.append(SkippedPath(pattern: row.pattern, reason: rejection.description))
             }
         }
-        var rules: [IngressRule] = []
-        for (pattern, service) in parsed.sorted(by: { $0.0 < $1.0 }) {
-            rules.append(IngressRule(hostname: hostname, path: pattern.regex,
-                                     service: try url(of: service, in: services, for: "platform_paths.pattern '\(pattern.pattern)'")))
-        }
+        var rules = routed.sorted { $0.0 < $1.0 }.map { IngressRule(hostname: hostname, path: $0.0.regex, service: $0.1) }
         rules.append(IngressRule(hostname: hostname, service: try url(of: defaultService, in: services, for: "the catch-all rule")))
-        return rules
+        return Rendering(rules: rules, skipped: skipped.sorted { $0.pattern < $1.pattern })
     }
 
     /// The tunnel's configuration with `hostname`'s rules replaced by `rules`: other hostnames'

@@ -28,23 +28,29 @@ public struct TunnelIngressReconciler: Reconciler, StatusWriter {
 
     public func reconcile(_ request: ReconcileRequest) async throws -> ReconcileResult {
         guard let inputs = try await ingress.selectInputs(tenantID: request.key) else { return ReconcileResult(.done) }
-        let rules: [IngressRule]
+        let rendering: IngressRenderer.Rendering
         do {
             if let service = inputs.malformedServices.first {
                 throw IngressRenderer.Rejection(description: "tenants.services.\(service): must be a URL string")
             }
-            rules = try IngressRenderer.render(hostname: inputs.hostname, services: inputs.services, paths: inputs.paths)
+            rendering = try IngressRenderer.render(hostname: inputs.hostname, services: inputs.services, paths: inputs.paths)
         } catch let rejection as IngressRenderer.Rejection {
-            // Retrying will not help; a change to the tenant or to platform_paths will.
+            // Retrying will not help; a change to the tenant will.
             return ReconcileResult(.terminal(ReconcileFailure(reason: "InvalidIngress",
                                                               message: "tenant '\(inputs.name)': \(rejection); its tunnel keeps its current rules")))
         }
+        let rules = rendering.rules
         let hash = try IngressRenderer.hash(rules)
+        // A skipped path is said once, when the set changes, not on every pass.
+        let skippedEvents: [ReconcileEvent] = rendering.skipped == inputs.skippedPaths ? [] : rendering.skipped.map {
+            .warning("PathSkipped", "platform_paths.pattern '\($0.pattern)' does not reach tenant '\(inputs.name)': \($0.reason)")
+        }
         do {
             let events = try await writer.serialized(inputs.tunnelID) {
                 try await apply(rules, hash: hash, inputs, request)
             }
-            return ReconcileResult(.done, status: IngressStatus(appliedHash: hash, appliedRules: rules.count), events: events)
+            return ReconcileResult(.done, status: IngressStatus(appliedHash: hash, appliedRules: rules.count, skippedPaths: rendering.skipped),
+                                   events: skippedEvents + events)
         } catch let error as ProviderError {
             return ReconcileResult(.failed(error))
         }

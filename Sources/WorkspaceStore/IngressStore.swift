@@ -1,4 +1,5 @@
 import Foundation
+import IngressModel
 import Postgres
 import ReconcileRuntime
 import ReconcileStore
@@ -24,12 +25,14 @@ public struct IngressStore: Sendable, StatusWriter {
         public var malformedServices: [String]
         public var paths: [(pattern: String, service: String)]
         public var appliedHash: String?
+        /// The paths skipped last time (`tunnel_ingress.skipped_paths`), to say a change once.
+        public var skippedPaths: [IngressRenderer.SkippedPath]
     }
 
     /// nil when the tenant no longer exists.
     public func selectInputs(tenantID: String) async throws -> Inputs? {
         let sql = """
-            SELECT t.id, t.name, t.hostname, t.tunnel_id, i.applied_hash,
+            SELECT t.id, t.name, t.hostname, t.tunnel_id, i.applied_hash, i.skipped_paths,
                    coalesce((SELECT jsonb_object_agg(k, v #>> '{}') FROM jsonb_each(t.services) AS e(k, v)
                               WHERE jsonb_typeof(v) = 'string'), '{}') AS services,
                    ARRAY(SELECT k FROM jsonb_each(t.services) AS e(k, v) WHERE jsonb_typeof(v) <> 'string' ORDER BY k)
@@ -45,7 +48,8 @@ public struct IngressStore: Sendable, StatusWriter {
                       hostname: try row.require(String.self, "hostname"), tunnelID: try row.require(String.self, "tunnel_id"),
                       services: try row.decodeJSON([String: String].self, "services") ?? [:],
                       malformedServices: try row.decode([String].self, "malformed_services") ?? [],
-                      paths: paths, appliedHash: try row.decode(String.self, "applied_hash"))
+                      paths: paths, appliedHash: try row.decode(String.self, "applied_hash"),
+                      skippedPaths: try row.decodeJSON([IngressRenderer.SkippedPath].self, "skipped_paths") ?? [])
     }
 
     /// How an `IngressStatus` is written: what the provider holds for the tenant (its time
@@ -54,6 +58,7 @@ public struct IngressStore: Sendable, StatusWriter {
         StatusColumns(columns: [
             .init("applied_hash", "p.status ->> 'appliedHash'"),
             .init("applied_rules", "(p.status ->> 'appliedRules')::integer"),
+            .init("skipped_paths", "p.status -> 'skippedPaths'"),
             .init("applied_at", """
                 CASE WHEN (s.applied_hash, s.applied_rules) IS DISTINCT FROM (p.status ->> 'appliedHash', (p.status ->> 'appliedRules')::integer)
                      THEN p.now ELSE s.applied_at END
@@ -87,9 +92,11 @@ public struct IngressStore: Sendable, StatusWriter {
 public struct IngressStatus: StatusPatch, Equatable {
     public var appliedHash: String
     public var appliedRules: Int
+    public var skippedPaths: [IngressRenderer.SkippedPath]
 
-    public init(appliedHash: String, appliedRules: Int) {
+    public init(appliedHash: String, appliedRules: Int, skippedPaths: [IngressRenderer.SkippedPath]) {
         self.appliedHash = appliedHash
         self.appliedRules = appliedRules
+        self.skippedPaths = skippedPaths
     }
 }

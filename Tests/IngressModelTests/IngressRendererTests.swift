@@ -31,13 +31,13 @@ struct IngressRendererTests {
     func ordering() throws {
         let paths = [("/*", "platform"), ("/api/*", "platform"), ("/api/v2/*", "platform"), ("/api", "docs"), ("/docs/*", "docs")]
         let rules = try IngressRenderer.render(hostname: "acme.example.com", services: services,
-                                               paths: paths.map { (pattern: $0.0, service: $0.1) })
+                                               paths: paths.map { (pattern: $0.0, service: $0.1) }).rules
         #expect(rules.map { $0.path ?? "-" } == ["^/api/v2(/|$)", "^/api$", "^/api(/|$)", "^/docs(/|$)", "^/", "-"])
         #expect(rules.map(\.service) == ["http://10.0.0.5:8080", "https://docs.internal:8443", "http://10.0.0.5:8080",
                                          "https://docs.internal:8443", "http://10.0.0.5:8080", "http://10.0.0.5:3000"])
         #expect(rules.allSatisfy { $0.hostname == "acme.example.com" })
         let shuffled = try IngressRenderer.render(hostname: "acme.example.com", services: services,
-                                                  paths: paths.reversed().map { (pattern: $0.0, service: $0.1) })
+                                                  paths: paths.reversed().map { (pattern: $0.0, service: $0.1) }).rules
         #expect(shuffled == rules)
         #expect(try IngressRenderer.hash(shuffled) == IngressRenderer.hash(rules))
         #expect(try IngressRenderer.hash(Array(rules.dropFirst())) != IngressRenderer.hash(rules))
@@ -48,11 +48,19 @@ struct IngressRendererTests {
         #expect(throws: EncodingError.self) { try IngressRenderer.sha256(canonicalJSON: [Double.nan]) }
     }
 
-    @Test("a missing or malformed service URL names the tenant's field")
+    @Test("a path the tenant cannot serve is skipped with the reason; every other path still reaches it")
+    func skippedPaths() throws {
+        let rendering = try IngressRenderer.render(hostname: "a.example.com", services: ["app": "http://x:1", "platform": "http://p:1"],
+                                                   paths: [(pattern: "/api/*", service: "platform"), (pattern: "/files/(.*)", service: "platform"),
+                                                           (pattern: "/billing/*", service: "billing")])
+        #expect(rendering.rules.map { $0.path ?? "-" } == ["^/api(/|$)", "-"])
+        #expect(rendering.skipped.map(\.pattern) == ["/billing/*", "/files/(.*)"])
+        #expect(rendering.skipped[0].reason == "tenants.services: no URL for service 'billing' (needed by platform_paths.pattern '/billing/*')")
+        #expect(rendering.skipped[1].reason.contains("platform_paths.pattern '/files/(.*)'"))
+    }
+
+    @Test("a missing or malformed service URL of the tenant's own catch-all names the tenant's field")
     func serviceURLs() {
-        #expect {
-            try IngressRenderer.render(hostname: "a.example.com", services: ["app": "http://x:1"], paths: [(pattern: "/api/*", service: "platform")])
-        } throws: { "\($0)" == "tenants.services: no URL for service 'platform' (needed by platform_paths.pattern '/api/*')" }
         #expect {
             try IngressRenderer.render(hostname: "a.example.com", services: ["platform": "http://x:1"], paths: [])
         } throws: { "\($0)".contains("no URL for service 'app' (needed by the catch-all rule)") }

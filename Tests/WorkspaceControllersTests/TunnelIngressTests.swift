@@ -84,38 +84,64 @@ struct TunnelIngressTests {
             .contains { $0.reason == "IngressDriftRepaired" && $0.type == .warning })
     }
 
-    @Test("a tenant without a service URL fails alone; a malformed pattern forced into platform_paths fails every tenant without touching a tunnel")
-    func badInputFailsOnlyItsTenant() async throws {
+    @Test("a path one tenant cannot serve is skipped for it alone; a bad path forced into platform_paths reaches no tenant while a good one beside it reaches every tenant; only a tenant's own catch-all fails it")
+    func badInputFailsOnlyItself() async throws {
         var world = try await Self.world()
-        let broken = try await world.pool.query("""
+        let umbrella = try await world.pool.query("""
             INSERT INTO tenants (name, hostname, tunnel_id, services)
             VALUES ('umbrella', 'umbrella.example.com', 'tunnel-umbrella', '{"app": "http://10.0.4.1:3000"}') RETURNING id
             """).rows[0].require(String.self, "id")
-        world.tenants["umbrella"] = broken
+        world.tenants["umbrella"] = umbrella
         let pass = try await world.driver().tickUntilConverged()
-        #expect(pass.failures.map(\.key) == [broken])
-        #expect(try await world.lastError("umbrella")
-            == "tenant 'umbrella': tenants.services: no URL for service 'platform' (needed by platform_paths.pattern '/healthz'); its tunnel keeps its current rules")
-        #expect(await world.tunnels.configurations["tunnel-umbrella"] == nil)
-        #expect(try await world.lastError("acme") == nil)
+        #expect(pass.failures.isEmpty)
+        // Umbrella has no 'platform' service: both platform paths skip it, its own catch-all is applied.
+        #expect(await world.rules("tunnel-umbrella", "umbrella.example.com") == ["* -> http://10.0.4.1:3000"])
         #expect(await world.rules("tunnel-acme", "acme.example.com").count == 3)
+        let skipped = try await world.pool.query("""
+            SELECT pattern, skipped_for FROM platform_paths_status ORDER BY pattern
+            """).rows.map { "\(try $0.require(String.self, "pattern")): \(try $0.decode([String].self, "skipped_for") ?? [])" }
+        #expect(skipped == ["/api/*: [\"umbrella\"]", "/healthz: [\"umbrella\"]"])
+        let warnings = try await EventStore(pool: world.pool).select(key: umbrella).filter { $0.reason == "PathSkipped" }
+        #expect(warnings.count == 2 && warnings.allSatisfy { $0.message.contains("no URL for service 'platform'") })
+        // Said once: a second pass over the same skip adds no event and writes nothing.
+        #expect(try await world.driver().checkIdempotent().passed)
         // Fixing the tenant's row is enough.
         try await world.pool.query(#"UPDATE tenants SET services = services || '{"platform": "http://10.0.4.1:8080"}' WHERE name = 'umbrella'"#)
         _ = try await world.driver().tickUntilConverged()
-        #expect(try await world.lastError("umbrella") == nil)
         #expect(await world.rules("tunnel-umbrella", "umbrella.example.com").count == 3)
 
         try await world.pool.query("ALTER TABLE platform_paths DISABLE TRIGGER platform_paths_validate")
-        try await world.pool.query("INSERT INTO platform_paths (pattern, service) VALUES ('/files/(.*)', 'platform')")
+        try await world.pool.query("INSERT INTO platform_paths (pattern, service) VALUES ('/files/(.*)', 'platform'), ('/status', 'platform')")
         try await world.pool.query("ALTER TABLE platform_paths ENABLE TRIGGER platform_paths_validate")
-        let writes = await world.tunnels.writes
         let poisoned = try await world.driver().tickUntilConverged()
-        #expect(poisoned.failures.count == 4 && poisoned.failures.allSatisfy(\.terminal))
-        #expect(try await world.lastError("acme")?.contains("platform_paths.pattern '/files/(.*)': segment '(.*)' may only contain") == true)
-        #expect(await world.tunnels.writes == writes, "a tunnel was rewritten from a poisoned source of truth")
+        #expect(poisoned.failures.isEmpty)
+        for (tenant, hostname, tunnel) in [("acme", "acme.example.com", "tunnel-acme"), ("umbrella", "umbrella.example.com", "tunnel-umbrella"),
+                                           ("globex", "globex.example.com", "tunnel-shared")] {
+            let rules = await world.rules(tunnel, hostname)
+            #expect(rules.count == 4 && rules.contains { $0.hasPrefix("^/status$") }, "\(tenant): \(rules)")
+        }
+        let bad = try await world.pool.query("SELECT skipped_count, reason FROM platform_paths_status WHERE pattern = '/files/(.*)'").rows[0]
+        #expect(try bad.require(Int.self, "skipped_count") == 4)
+        #expect(try bad.decode(String.self, "reason")?.contains("platform_paths.pattern '/files/(.*)'") == true)
         try await world.pool.query("DELETE FROM platform_paths WHERE pattern = '/files/(.*)'")
         let healed = try await world.driver().tickUntilConverged()
         #expect(healed.failures.isEmpty)
+        #expect(try await world.pool.query("SELECT 1 FROM tunnel_ingress WHERE skipped_paths <> '[]'").rows.isEmpty)
+    }
+
+    @Test("a tenant whose own catch-all has no valid URL fails alone, and its tunnel keeps its rules")
+    func tenantOwnServiceFailsItAlone() async throws {
+        var world = try await Self.world()
+        _ = try await world.driver().tickUntilConverged()
+        let initech = world.tenants["initech"]!
+        try await world.pool.query(#"UPDATE tenants SET services = '{"platform": "http://10.0.3.1:8080", "app": "localhost:3000"}' WHERE name = 'initech'"#)
+        let before = await world.rules("tunnel-shared", "initech.example.com")
+        let pass = try await world.driver().tickUntilConverged()
+        #expect(pass.failures.map(\.key) == [initech] && pass.failures.allSatisfy(\.terminal))
+        #expect(try await world.lastError("initech")?.contains("tenants.services.app: 'localhost:3000' is not a service cloudflared accepts") == true)
+        #expect(await world.rules("tunnel-shared", "initech.example.com") == before)
+        #expect(await world.rules("tunnel-shared", "globex.example.com").count == 3)
+        world.tenants.removeValue(forKey: "initech")
     }
 
     @Test("a failed read never writes; a lost write response converges without a second write; throttling is retried after the provider's wait")

@@ -42,3 +42,22 @@ ALTER TABLE instances
     -- Since when the runtime has not answered its probe (probe mode); NULL while it answers.
     -- Written on the transition only, so a healthy fleet's watch writes nothing.
     ADD COLUMN unresponsive_since timestamptz;
+
+ALTER TABLE tunnel_ingress
+    -- The platform_paths rows this tenant could not serve: [{"pattern": ..., "reason": ...}].
+    -- Each is left out of the tenant's rules; every other path still reaches it.
+    ADD COLUMN skipped_paths jsonb NOT NULL DEFAULT '[]'
+        CONSTRAINT tunnel_ingress_skipped_paths_is_an_array CHECK (jsonb_typeof(skipped_paths) = 'array');
+
+-- Each platform path's status: the tenants it could not reach, and why (a pattern the rules
+-- refuse, a service a tenant has no URL for). Empty `skipped_for`: it reaches every tenant.
+CREATE VIEW platform_paths_status AS
+SELECT p.pattern, p.service,
+       count(s.tenant) AS skipped_count,
+       coalesce(array_agg(s.tenant ORDER BY s.tenant) FILTER (WHERE s.tenant IS NOT NULL), '{}') AS skipped_for,
+       min(s.reason) AS reason
+  FROM platform_paths p
+  LEFT JOIN (SELECT t.name AS tenant, e ->> 'pattern' AS pattern, e ->> 'reason' AS reason
+               FROM tunnel_ingress i JOIN tenants t ON t.id = i.key, jsonb_array_elements(i.skipped_paths) AS e) s
+    ON s.pattern = p.pattern
+ GROUP BY p.pattern, p.service;
