@@ -66,17 +66,30 @@ public struct IngressStore: Sendable, StatusWriter {
         ])
     }
 
-    /// (tunnel, hostname) pairs whose tenant is gone or moved, oldest first; a pair that a
-    /// tenant owns again is not listed (and is forgotten by `forgetRetired`).
-    public func selectRetired(limit: Int = 100) async throws -> [(tunnelID: String, hostname: String)] {
+    /// (tunnel, hostname) pairs whose tenant is gone or moved, oldest first, except those
+    /// waiting out a failure's retry time; a pair that a tenant owns again is not listed (and is
+    /// forgotten by `forgetRetired`).
+    public func selectRetired(limit: Int = 100, now: Date? = nil) async throws -> [(tunnelID: String, hostname: String)] {
         let sql = """
             SELECT r.tunnel_id, r.hostname FROM retired_ingress r
              WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.tunnel_id = r.tunnel_id AND t.hostname = r.hostname)
+               AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= coalesce($2::timestamptz, now()))
              ORDER BY r.retired_at, r.tunnel_id, r.hostname LIMIT $1
             """
-        return try await pool.query(sql, [limit]).rows.map {
+        return try await pool.query(sql, [limit, now]).rows.map {
             (tunnelID: try $0.require(String.self, "tunnel_id"), hostname: try $0.require(String.self, "hostname"))
         }
+    }
+
+    /// Records why a retired pair could not be removed; it is retried after a backoff (1 s
+    /// doubling, at most 5 min).
+    public func recordRetiredFailure(tunnelID: String, hostname: String, error: String, now: Date? = nil) async throws {
+        try await pool.query("""
+            UPDATE retired_ingress
+               SET attempts = attempts + 1, last_error = $3,
+                   next_attempt_at = coalesce($4::timestamptz, now()) + least(300, power(2, least(attempts, 20))) * interval '1 second'
+             WHERE tunnel_id = $1 AND hostname = $2
+            """, [tunnelID, hostname, error, now])
     }
 
     /// Forgets retired pairs that are done with, and any that a tenant owns again.

@@ -206,6 +206,30 @@ struct TunnelIngressTests {
         #expect(try await world.driver().checkIdempotent().passed)
     }
 
+    @Test("one retired pair that cannot be removed fails alone, says why and is retried; the others are removed")
+    func retiredPairFailsAlone() async throws {
+        let world = try await Self.world()
+        _ = try await world.driver().tickUntilConverged()
+        try await world.pool.query("DELETE FROM tenants WHERE name IN ('globex', 'acme')")
+        // The first read of the sweep fails: whichever pair it is, the other is still removed.
+        await world.tunnels.inject(.error(.transient), on: "read")
+        let now = Date()
+        _ = try await world.driver().tick(now: now)
+        let rows = try await world.pool.query("SELECT hostname, attempts, last_error FROM retired_ingress").rows
+        #expect(rows.count == 1)
+        #expect(try rows.first?.require(Int.self, "attempts") == 1)
+        #expect(try rows.first?.decode(String.self, "last_error")?.contains("injected") == true)
+        let left = Set(await world.tunnels.configurations.values.flatMap { $0.ingress.compactMap(\.hostname) })
+        #expect(left.subtracting(["initech.example.com"]).count == 1, "one pair removed, one waiting: \(left)")
+        // Not before its retry time; then it is removed.
+        _ = try await world.driver().tick(now: now + 0.5)
+        #expect(try await world.pool.query("SELECT 1 FROM retired_ingress").rows.count == 1)
+        _ = try await world.driver().tick(now: now + 5)
+        #expect(try await world.pool.query("SELECT 1 FROM retired_ingress").rows.isEmpty)
+        let remaining = Set(await world.tunnels.configurations.values.flatMap { $0.ingress.compactMap(\.hostname) })
+        #expect(remaining == ["initech.example.com"])
+    }
+
     /// Two replicas' read-modify-writes of one tunnel, interleaved on purpose: A reads, B
     /// starts while A has not written yet, then A writes. Returns the hostnames the tunnel ends with.
     static func interleavedWrites(leases: LeaseStore?) async throws -> Set<String> {

@@ -61,3 +61,10 @@ SELECT p.pattern, p.service,
                FROM tunnel_ingress i JOIN tenants t ON t.id = i.key, jsonb_array_elements(i.skipped_paths) AS e) s
     ON s.pattern = p.pattern
  GROUP BY p.pattern, p.service;
+
+ALTER TABLE retired_ingress
+    -- A retired pair whose removal failed (an unreadable tunnel, a provider error): it fails
+    -- alone, is retried with backoff, and says why; the sweep goes on with the others.
+    ADD COLUMN attempts integer NOT NULL DEFAULT 0 CONSTRAINT retired_ingress_attempts_not_negative CHECK (attempts >= 0),
+    ADD COLUMN next_attempt_at timestamptz,
+    ADD COLUMN last_error text;
