@@ -10,20 +10,11 @@ import Testing
 struct ExampleFleetTickTests {
     static let products = Bundle.main.executableURL!.deletingLastPathComponent()
 
-    static func tick(_ arguments: [String], conninfo: String, stateDir: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = products.appendingPathComponent("molecule-reconciler")
-        process.arguments = ["tick"] + arguments + [
+    static func tick(_ arguments: [String], conninfo: String, stateDir: String) throws -> CommandLineTests.Outcome {
+        try CommandLineTests.run(["tick"] + arguments + [
             "--database-url", conninfo, "--state-dir", stateDir,
             "--runtime-executable", products.appendingPathComponent("molecule-workspace-runtime").path, "--log-level", "error",
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        ])
     }
 
     @Test("tick --until-converged, then tick --check-idempotent passes at once with every workspace running", arguments: 1...10)
