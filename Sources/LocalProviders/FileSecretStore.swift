@@ -89,6 +89,17 @@ public struct FileSecretStore: SecretStore {
         }
     }
 
+    public func list(prefix: String) async throws -> [String] {
+        try await onQueue("list", "list the secrets") {
+            guard FileManager.default.fileExists(atPath: root.path) else { return [] }
+            return try FileManager.default.contentsOfDirectory(atPath: root.path)
+                .filter { !$0.hasPrefix(".") }
+                .map { $0.replacingOccurrences(of: "%2F", with: "/") }
+                .filter { $0.hasPrefix(prefix) }
+                .sorted()
+        }
+    }
+
     /// Must run on `queue`. Purges a secret whose recovery window has passed.
     private func describeNow(_ name: String) throws -> SecretDescription? {
         let directory = try secretDirectory(name, create: false)

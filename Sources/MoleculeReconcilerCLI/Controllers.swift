@@ -41,6 +41,7 @@ struct Controllers {
         sweepers = [
             OrphanSweeper(instances: instances, events: EventStore(pool: pool), provider: processes, owner: owner),
             RetiredIngressSweeper(store: ingress, writer: tunnels),
+            OrphanBundleSweeper(secretStore: secrets, workspaces: instances, events: EventStore(pool: pool)),
         ]
     }
 }

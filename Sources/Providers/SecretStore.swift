@@ -16,6 +16,9 @@ public protocol SecretStore: Sendable {
     func delete(name: String, recoveryWindowDays: Int) async throws
     /// Cancels a scheduled deletion.
     func restore(name: String) async throws
+    /// The names of the secrets that start with `prefix`, those scheduled for deletion included
+    /// (for finding the bundles of workspaces that no longer exist).
+    func list(prefix: String) async throws -> [String]
 }
 
 public struct SecretDescription: Sendable, Equatable {

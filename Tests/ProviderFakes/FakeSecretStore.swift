@@ -83,6 +83,11 @@ public actor FakeSecretStore: SecretStore {
         deletes += 1
     }
 
+    public func list(prefix: String) async throws -> [String] {
+        _ = try await faults.next(for: "list")?.apply(provider: "secret store", operation: "list")
+        return secrets.keys.filter { $0.hasPrefix(prefix) }.sorted()
+    }
+
     public func restore(name: String) async throws {
         _ = try await faults.next(for: "restore")?.apply(provider: "secret store", operation: "restore")
         guard secrets[name] != nil else {
