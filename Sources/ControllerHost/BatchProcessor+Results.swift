@@ -44,7 +44,8 @@ extension BatchProcessor {
         if error == nil, claimed.lastError != nil {
             events.append(.normal("Reconciled", "converged after \(claimed.attempts) failed attempt(s)"))
         }
-        let write = StatusWrite(key: claimed.key, token: claimed.token, observedGeneration: observed, error: error,
+        let write = StatusWrite(key: claimed.key, token: claimed.token, claimedGeneration: claimed.desiredGeneration,
+                                observedGeneration: observed, error: error,
                                 next: next, status: status, events: events, wakes: result.wakes)
         return (result.outcome, write)
     }

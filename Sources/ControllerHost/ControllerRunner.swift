@@ -111,8 +111,11 @@ public final class ControllerRunner: Sendable {
     /// schedule is also in the table; this is the fast path.
     private func settle(_ keys: [String], _ report: BatchProcessor.Report) {
         for key in keys { queue.done(key) }
-        if report.error != nil {
-            for key in keys { queue.add(key, after: .seconds(1)) }
+        if let error = report.error {
+            // A deadlock or serialization failure lost only its turn: again at once. Anything
+            // else (the database away) after a second.
+            let transient = (error as? PostgresError).map { $0.code == .deadlockDetected || $0.code == .serializationFailure } ?? false
+            for key in keys { transient ? queue.add(key) : queue.add(key, after: .seconds(1)) }
             return
         }
         for (key, outcome, next) in report.outcomes where !report.lost.contains(key) {

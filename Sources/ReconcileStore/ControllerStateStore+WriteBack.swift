@@ -32,6 +32,7 @@ extension ControllerStateStore {
             now,
             events.keys, events.types, events.reasons, events.messages, events.counts,
             wakes.map(\.source), wakes.map(\.wake.controller), wakes.map(\.wake.key),
+            nullable(writes.map { $0.claimedGeneration.map(String.init) }),
         ]
         let result = try await pool.query(writeBackSQL, parameters)
         var fenced = Set<String>()
@@ -59,8 +60,9 @@ extension ControllerStateStore {
             .map { "EXISTS (SELECT 1 FROM \($0) x WHERE x.key = r.key)" }.joined(separator: " OR ")
         return """
             WITH input AS (
-                SELECT * FROM unnest($2::uuid[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::float8[], $8::jsonb[])
-                    AS i(key, token, generation, error, next, seconds, status)
+                SELECT * FROM unnest($2::uuid[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::float8[], $8::jsonb[],
+                                     $19::bigint[])
+                    AS i(key, token, generation, error, next, seconds, status, claimed)
             ), released AS (
                 UPDATE leases l SET holder = NULL, expires_at = NULL
                   FROM input i
@@ -71,7 +73,8 @@ extension ControllerStateStore {
                        coalesce(i.generation, s.observed_generation) AS observed_generation,
                        CASE WHEN i.error IS NULL THEN 0 ELSE s.attempts + 1 END AS attempts,
                        CASE WHEN i.error IS NULL THEN NULL ELSE c.now END AS last_error_at,
-                       CASE i.next
+                       CASE WHEN s.desired_generation <> i.claimed THEN NULL  -- changed meanwhile: look now
+                            ELSE CASE i.next
                             WHEN 'never' THEN 'infinity'::timestamptz
                             WHEN 'retry' THEN c.now + i.seconds * interval '1 second'
                             -- A look keeps an earlier one already scheduled (within its jitter), so asking
@@ -83,7 +86,7 @@ extension ControllerStateStore {
                                                        AND (i.generation IS NULL OR s.observed_generation = s.desired_generation)
                                                   THEN s.next_attempt_at
                                                   ELSE c.now + i.seconds * (1 + random() / 10) * interval '1 second' END
-                       END AS next_attempt_at
+                       END END AS next_attempt_at
                   FROM input i
                   JOIN released r ON r.key = i.key
                   JOIN \(table.quoted) s ON s.key = i.key

@@ -19,6 +19,9 @@ public struct StatusWrite: Sendable, Equatable {
 
     public var key: String
     public var token: Int64
+    /// The desired generation the reconcile claimed: if the key's generation moved on while it
+    /// ran, the next look is dropped so the change is looked at now (a `*` resync finds it).
+    public var claimedGeneration: Int64?
     /// The generation now observed; nil leaves it unchanged (a failure, or not converged yet).
     public var observedGeneration: Int64?
     /// nil clears `last_error`; a message sets it and counts an attempt.
@@ -29,10 +32,11 @@ public struct StatusWrite: Sendable, Equatable {
     public var events: [ReconcileEvent]
     public var wakes: [Wake]
 
-    public init(key: String, token: Int64, observedGeneration: Int64?, error: String?, next: Next,
-                status: String? = nil, events: [ReconcileEvent] = [], wakes: [Wake] = []) {
+    public init(key: String, token: Int64, claimedGeneration: Int64? = nil, observedGeneration: Int64?, error: String?,
+                next: Next, status: String? = nil, events: [ReconcileEvent] = [], wakes: [Wake] = []) {
         self.key = key
         self.token = token
+        self.claimedGeneration = claimedGeneration
         self.observedGeneration = observedGeneration
         self.error = error
         self.next = next

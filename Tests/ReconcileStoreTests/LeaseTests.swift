@@ -163,4 +163,18 @@ struct LeaseTests {
         #expect(try await pass(at: t0 + 10, .none, observed: 2).written == [key])
         #expect(try await store.selectPending(within: 3600, now: t0 + 10).isEmpty)
     }
+
+    @Test("a change made while a reconcile ran is looked at now, not after the look that reconcile asked for")
+    func changeDuringReconcile() async throws {
+        let pool = try await TestDatabase.create()
+        let key = try await Fixtures.workspace(pool)
+        let store = Self.store(pool)
+        let claim = try await store.claim(keys: [key], holder: "me", leaseSeconds: 60, now: nil)
+        // A '*' fan-out bumps the key while it is being reconciled.
+        try await pool.query("SELECT molecule_bump('instances', ARRAY[$1::uuid])", [key])
+        _ = try await store.writeBack([StatusWrite(key: key, token: claim[0].token, claimedGeneration: claim[0].desiredGeneration,
+                                                   observedGeneration: claim[0].desiredGeneration, error: nil,
+                                                   next: .look(seconds: 30))], holder: "me", now: nil)
+        #expect(try await store.selectPending().map(\.key) == [key], "the change waits for the old look")
+    }
 }
