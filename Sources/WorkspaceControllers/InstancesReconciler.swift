@@ -65,7 +65,7 @@ public struct InstancesReconciler: Reconciler, StatusWriter {
             context.fleet = try await store.selectFleetHealth()
         }
         if InstanceDecision.wantsPacedRestart(facts, plan: plan, observed: observed, context: context) {
-            context.restartWait = pacer.reserve(at: now).seconds
+            context.restartWait = pacer.reserve(for: request.key, at: now).seconds
         }
         let decision = InstanceDecision.decide(facts, plan: plan, observed: observed, context: context)
         return ReconcileResult(decision.outcome, status: decision.status, events: decision.events)
