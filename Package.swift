@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "ReconcileRuntime", dependencies: []),
         .target(name: "Providers", dependencies: ["ReconcileRuntime"]),
         .target(name: "LocalProviders", dependencies: ["Providers", "CurlHTTP", .product(name: "Yams", package: "Yams")]),
-        .target(name: "IngressModel", dependencies: ["Providers", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "IngressModel", dependencies: ["Providers", "ReconcileRuntime", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "WorkspaceStore", dependencies: ["Postgres", "ReconcileRuntime", "ReconcileStore", "WorkspaceModel", "IngressModel"]),
         .target(name: "WorkspaceControllers", dependencies: [
             "Postgres", "ReconcileRuntime", "ReconcileStore", "Providers", "WorkspaceModel", "WorkspaceStore", "IngressModel",

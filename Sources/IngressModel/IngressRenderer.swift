@@ -1,4 +1,5 @@
 import Crypto
+import ReconcileRuntime
 import Foundation
 import Providers
 
@@ -84,7 +85,7 @@ public enum IngressRenderer {
     static func sha256(canonicalJSON value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return SHA256.hash(data: try encoder.encode(value)).map { String(format: "%02x", $0) }.joined()
+        return Hex.string(SHA256.hash(data: try encoder.encode(value)))
     }
 
     /// A service's URL, checked against the forms cloudflared accepts.

@@ -1,4 +1,5 @@
 import Crypto
+import ReconcileRuntime
 import Foundation
 
 /// Everything an instance of one generation boots with, derived from the source of truth on
@@ -74,7 +75,7 @@ public struct WorkspaceBundle: Sendable, Equatable {
     }
 
     static func sha256(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: data))
     }
 }
 
@@ -86,6 +87,6 @@ public enum InstanceToken {
     public static func derive(seed: String, workspaceID: String, generation: Int64) -> String {
         let key = SymmetricKey(data: Data(seed.utf8))
         let mac = HMAC<SHA256>.authenticationCode(for: Data("molecule-instance-token:\(workspaceID):\(generation)".utf8), using: key)
-        return mac.map { String(format: "%02x", $0) }.joined()
+        return Hex.string(mac)
     }
 }

@@ -85,3 +85,14 @@ struct LeaseRenewalTests {
         #expect(renewal.confirmedAt == .seconds(120))
     }
 }
+
+@Suite("hex")
+struct HexTests {
+    @Test("bytes as lower-case hexadecimal, like printf's %02x")
+    func hex() {
+        let bytes: [UInt8] = [0, 1, 0x0f, 0x10, 0xab, 0xff]
+        #expect(Hex.string(bytes) == "00010f10abff")
+        #expect(Hex.string(bytes) == bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined())
+        #expect(Hex.string([UInt8]()) == "")
+    }
+}
