@@ -4,6 +4,7 @@ import Synchronization
 
 /// A real controller, unchanged, with its reconciles counted: forwards `reconcile` and
 /// `statusColumns` to the controller it wraps and records every outcome in a `Tally`.
+/// (One host per controller: fencing tokens of a key only grow, so the latest is the highest.)
 struct CountedReconciler<Base: Reconciler & StatusWriter>: Reconciler, StatusWriter {
     let base: Base
     let tally: Tally
@@ -41,11 +42,17 @@ final class Tally: Sendable {
         }
     }
 
+    /// The latest reconcile of a key that returned: the desired generation it claimed (it read
+    /// every input change that moved the key to that generation) and its lease's fencing token
+    /// (once the key's token is past it, or its lease is free, that reconcile's write-back is done).
+    struct Claim: Sendable {
+        var generation: Int64
+        var token: Int64
+    }
+
     private struct State {
         var counts = Counts()
-        /// Per key, the highest desired generation a returned reconcile had claimed: a reconcile
-        /// that claimed generation G read every input change that moved the key to G.
-        var claimedGenerations: [String: Int64] = [:]
+        var latest: [String: Claim] = [:]
     }
 
     private let state = Mutex(State())
@@ -61,12 +68,13 @@ final class Tally: Sendable {
                 state.counts.failed += 1
                 if state.counts.firstFailure == nil { state.counts.firstFailure = failure.description }
             }
-            let known = state.claimedGenerations[request.key] ?? 0
-            state.claimedGenerations[request.key] = max(known, request.desiredGeneration)
+            if (state.latest[request.key]?.token ?? .min) < request.fence.token {
+                state.latest[request.key] = Claim(generation: request.desiredGeneration, token: request.fence.token)
+            }
         }
     }
 
     var counts: Counts { state.withLock { $0.counts } }
 
-    var claimedGenerations: [String: Int64] { state.withLock { $0.claimedGenerations } }
+    var latestClaims: [String: Claim] { state.withLock { $0.latest } }
 }

@@ -50,6 +50,9 @@ func wait(until target: Int, every interval: Duration, timeout: Duration,
     }
 }
 
+/// Prints a figure's indented detail lines, and flushes, so that each figure appears as soon as
+/// it is measured also when the output is a file.
 func printDetails(_ lines: [String]) {
     for line in lines { print("     \(line)") }
+    fflush(nil)
 }

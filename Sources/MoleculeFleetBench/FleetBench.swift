@@ -44,6 +44,9 @@ struct FleetBench: AsyncParsableCommand {
     @Flag(help: "Also record planning time in pg_stat_statements (costs a little).")
     var trackPlanning = false
 
+    @Option(help: "Log the plan and timings of statements slower than this many milliseconds (auto_explain; profiling only, slows every statement).")
+    var explainSlowerThan: Int?
+
     @Option(help: "PostgreSQL socket port (no TCP port is opened).")
     var port = 5435
 
@@ -56,7 +59,8 @@ struct FleetBench: AsyncParsableCommand {
     func run() async throws {
         let logs = LogTally()
         let logger = logs.logger(label: "fleet-bench")
-        let server = try await FleetServer.start(directory: directory, port: port, trackPlanning: trackPlanning, logger: logger)
+        let server = try await FleetServer.start(directory: directory, port: port, trackPlanning: trackPlanning,
+                                                  explainSlowerThan: explainSlowerThan, logger: logger)
         defer { server.stop(keepingLogAt: serverLog) }
         let admin = PostgresConnection(configuration: server.configuration())
         let world = FleetWorld(connection: admin)
@@ -81,6 +85,7 @@ struct FleetBench: AsyncParsableCommand {
               + "\(workers) workers, batch \(batchSize), pool \(poolSize); instances in heartbeat mode (no probe), default "
               + "RestartPacer; providers FakeCloud, FakeSecretStore, FakeTunnels (no latency, no faults); tunnel limiter off "
               + "(rate 1e9/s, burst 1,000,000); the platform reports heartbeats every \(heartbeatInterval) ms in one statement")
+        fflush(nil)
         try await fleet.run()
         await admin.close()
     }

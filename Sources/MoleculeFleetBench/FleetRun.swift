@@ -118,7 +118,7 @@ struct FleetRun {
         for pass in passes {
             let verdict = pass.statementsPerReconcile.map { Target.atMost($0, 3, " round trips").verdict } ?? ""
             printDetails(["converged full pass (TickDriver.tick(full: true)), \(pass.line) \(verdict)"]
-                         + pass.report.details().filter { $0.hasPrefix("top:") || $0.hasPrefix("CPU:") }.map { "  " + $0 })
+                         + pass.report.details().filter { $0.hasPrefix("top") || $0.hasPrefix("CPU:") }.map { "  " + $0 })
         }
     }
 }

@@ -16,18 +16,32 @@ struct FleetServer {
     let embedded: EmbeddedPostgres
     let directory: String
 
-    static func start(directory: String, port: Int, trackPlanning: Bool, logger: Logger) async throws -> FleetServer {
+    /// - Parameters:
+    ///   - trackPlanning: `pg_stat_statements` also records planning time (costs a little).
+    ///   - explainSlowerThan: milliseconds; statements slower than this (nested ones included) are
+    ///     logged with their plan and timings by `auto_explain` (costs much: for profiling only).
+    static func start(directory: String, port: Int, trackPlanning: Bool, explainSlowerThan: Int?,
+                      logger: Logger) async throws -> FleetServer {
         var options = EmbeddedPostgres.Options(baseDirectory: directory)
         options.port = port
         options.fsync = true
         options.settings = [
-            "shared_preload_libraries": "pg_stat_statements",
-            "pg_stat_statements.track": "top",
+            "shared_preload_libraries": explainSlowerThan == nil ? "pg_stat_statements" : "'pg_stat_statements,auto_explain'",
+            // Nested statements too (triggers, functions), for the profile; the counts of round
+            // trips read the top-level ones only.
+            "pg_stat_statements.track": "all",
+            "track_functions": "all",
             "pg_stat_statements.track_planning": trackPlanning ? "on" : "off",
             // So that a deadlock's report in the log names both statements whole, and their roles.
             "track_activity_query_size": "16384",
             "log_line_prefix": "'%m [%p] %u '",
         ]
+        if let explainSlowerThan {
+            options.settings.merge([
+                "auto_explain.log_min_duration": "\(explainSlowerThan)", "auto_explain.log_analyze": "on",
+                "auto_explain.log_nested_statements": "on", "auto_explain.log_triggers": "on",
+            ]) { $1 }
+        }
         let embedded = EmbeddedPostgres(options: options, logger: logger)
         try await embedded.startInBackground()
         let server = FleetServer(embedded: embedded, directory: directory)

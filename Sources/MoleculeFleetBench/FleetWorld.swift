@@ -86,14 +86,16 @@ struct FleetWorld {
         before the rotation; and every instances row was bumped by that staging (desired_generation above \
         its value before) and then decided at its current generation: observed_generation = \
         desired_generation, or a persisted next look (next_attempt_at set) written by a reconcile that had \
-        claimed the current desired generation, its lease released (the write-back done)
+        claimed the current desired generation and whose write-back is done (the key's lease free, or \
+        taken again since: its fencing token past that reconcile's)
         """
 
     /// Workspaces whose bundle is restaged, and workspaces whose restart is decided (see
-    /// `rotationPredicate`), given the generations the instances controller's reconciles claimed.
-    func rotationProgress(claimed: [String: Int64]) async throws -> (staged: Int, decided: Int) {
+    /// `rotationPredicate`), given the latest returned reconcile of each instances key.
+    func rotationProgress(claims: [String: Tally.Claim]) async throws -> (staged: Int, decided: Int) {
+        let keys = Array(claims.keys)
         let row = try await connection.query("""
-            WITH claimed AS (SELECT * FROM unnest($1::uuid[], $2::bigint[]) AS c(key, generation))
+            WITH claimed AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS c(key, generation, token))
             SELECT (SELECT count(*) FROM secret_bundles b JOIN before_rotation s ON s.key = b.key
                      WHERE b.observed_generation = b.desired_generation AND b.staged_hash IS DISTINCT FROM s.staged_hash) AS staged,
                    (SELECT count(*) FROM instances i JOIN before_rotation s ON s.key = i.key
@@ -101,9 +103,10 @@ struct FleetWorld {
                       LEFT JOIN claimed c ON c.key = i.key
                      WHERE i.desired_generation > s.desired_generation
                        AND (i.observed_generation = i.desired_generation
-                            OR (i.next_attempt_at IS NOT NULL AND c.generation >= i.desired_generation AND l.holder IS NULL))
+                            OR (i.next_attempt_at IS NOT NULL AND c.generation >= i.desired_generation
+                                AND (l.token > c.token OR l.holder IS NULL)))
                    ) AS decided
-            """, [Array(claimed.keys), Array(claimed.values)]).rows[0]
+            """, [keys, keys.map { claims[$0]!.generation }, keys.map { claims[$0]!.token }]).rows[0]
         return (try row.require(Int.self, "staged"), try row.require(Int.self, "decided"))
     }
 

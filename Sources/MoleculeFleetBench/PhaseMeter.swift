@@ -20,17 +20,19 @@ struct PhaseMeter {
     private let counts: [String: Tally.Counts]
     private let logs: [String: Int]
     private let deadlocks: Int64
+    private let functions: [String: FunctionTime]
 
     static func begin(_ controllers: [BenchController], _ instruments: Instruments) async throws -> PhaseMeter {
         try await instruments.stats.reset()
         return PhaseMeter(controllers: controllers, instruments: instruments,
-                          deadlocks: try await instruments.stats.deadlocks())
+                          deadlocks: try await instruments.stats.deadlocks(), functions: try await instruments.stats.functions())
     }
 
-    private init(controllers: [BenchController], instruments: Instruments, deadlocks: Int64) {
+    private init(controllers: [BenchController], instruments: Instruments, deadlocks: Int64, functions: [String: FunctionTime]) {
         self.controllers = controllers
         self.instruments = instruments
         self.deadlocks = deadlocks
+        self.functions = functions
         logs = instruments.logs.snapshot
         counts = Dictionary(uniqueKeysWithValues: controllers.map { ($0.name, $0.tally.counts) })
         cpu = CPUUsage.now(postmaster: instruments.postmaster)
@@ -44,7 +46,13 @@ struct PhaseMeter {
         let cpu = CPUUsage.now(postmaster: instruments.postmaster) - self.cpu
         let stats = instruments.stats
         let perRole = try await stats.perRole()
-        var report = PhaseReport(seconds: seconds, cpu: cpu, top: try await stats.top(instruments.top))
+        var report = PhaseReport(seconds: seconds, cpu: cpu,
+                                 top: try await stats.top(instruments.top, nested: false) + stats.top(instruments.top, nested: true))
+        let functions = try await stats.functions()
+        report.functions = functions.compactMap { name, time in
+            let delta = time - (self.functions[name] ?? .init())
+            return delta.calls > 0 ? (name, delta) : nil
+        }.sorted { $0.1.selfMS > $1.1.selfMS }.prefix(instruments.top).map { $0 }
         report.logs = instruments.logs.since(logs)
         report.deadlocks = try await stats.deadlocks() - deadlocks
         for controller in controllers {
@@ -68,6 +76,8 @@ struct PhaseReport {
     var logs: [String: Int] = [:]
     /// Deadlocks the server detected (and broke by failing one statement).
     var deadlocks: Int64 = 0
+    /// The functions with the most time of their own (triggers included), most first.
+    var functions: [(String, FunctionTime)] = []
 
     func rate(_ controller: String) -> Double {
         Double(reconciles[controller]?.reconciles ?? 0) / max(seconds, 1e-9)
@@ -100,8 +110,11 @@ struct PhaseReport {
                      + "over \(fixed(seconds, 2)) s of wall time")
         for statement in top {
             let each = (statement.executionMS + statement.planningMS) / Double(max(1, statement.calls))
-            lines.append("top: \(statement.role) \(statement.calls) calls, \(fixed(statement.executionMS, 0)) ms exec + "
+            lines.append("top\(statement.nested ? " nested" : ""): \(statement.role) \(statement.calls) calls, \(fixed(statement.executionMS, 0)) ms exec + "
                          + "\(fixed(statement.planningMS, 0)) ms plan (\(fixed(each, 3)) ms each): \(statement.query)")
+        }
+        for (name, time) in functions {
+            lines.append("top function (all sessions): \(name) \(time.calls) calls, \(fixed(time.selfMS, 0)) ms self, \(fixed(time.totalMS, 0)) ms total")
         }
         return lines
     }

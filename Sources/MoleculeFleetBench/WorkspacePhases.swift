@@ -53,7 +53,7 @@ struct WorkspacePhases {
         try await world.rotateOrgSecret()
         var progress = (staged: 0, decided: 0)
         let (reached, _) = try await wait(until: workspaces, every: .milliseconds(100), timeout: timeout) {
-            progress = try await world.rotationProgress(claimed: instances.tally.claimedGenerations)
+            progress = try await world.rotationProgress(claims: instances.tally.latestClaims)
             return min(progress.staged, progress.decided)
         }
         let report = try await meter.end()
