@@ -76,6 +76,7 @@ struct FleetRun {
               + " \(Target.atMost(outcome.reached ? outcome.report.seconds : .infinity, 10, " s for 10,000").verdict)")
         let decisions = rotation.decisions
         printDetails(["predicate: \(FleetWorld.rotationPredicate)",
+                      "every bundle restaged after " + (rotation.allStagedAfter.map(seconds) ?? "(not within the timeout)"),
                       "decided: \(decisions.restarted) restarted (target generation moved), \(decisions.waiting) waiting with a "
                       + "persisted next look (10 s debounce, then the RestartPacer's 1 per 5 s after a burst of 5), "
                       + "\(decisions.restartPending) restart_pending, \(decisions.converged) converged without a restart",

@@ -63,13 +63,13 @@ struct FleetWorld {
 
     // MARK: the org-wide rotation
 
-    /// What the rotation is judged against: each workspace's staged hash, instance desired
-    /// generation and target generation before it.
+    /// What the rotation is judged against: each workspace's staged hash, and the desired
+    /// generations of its bundle and instance, and its instance's target generation, before it.
     func snapshotBeforeRotation() async throws {
         try await connection.query("DROP TABLE IF EXISTS before_rotation")
         try await connection.query("""
             CREATE TEMP TABLE before_rotation AS
-            SELECT i.key, i.desired_generation, i.target_generation, b.staged_hash
+            SELECT i.key, i.desired_generation, i.target_generation, b.desired_generation AS bundle_generation, b.staged_hash
               FROM instances i JOIN secret_bundles b ON b.key = i.key
             """)
     }
@@ -81,13 +81,16 @@ struct FleetWorld {
             """, [Self.org])
     }
 
+    /// The bench changes nothing else meanwhile (no heartbeat transition for these keys), so the
+    /// first move of a key's generations after the snapshot is the rotation's. Later moves are a
+    /// decided restart being carried out (a new target generation, its bundle, its instance):
+    /// the pacer lets one through every 5 s, so "everything converged" never holds at once.
     static let rotationPredicate = """
-        every secret_bundles row has observed_generation = desired_generation and a staged_hash other than \
-        before the rotation; and every instances row was bumped by that staging (desired_generation above \
-        its value before) and then decided at its current generation: observed_generation = \
-        desired_generation, or a persisted next look (next_attempt_at set) written by a reconcile that had \
-        claimed the current desired generation and whose write-back is done (the key's lease free, or \
-        taken again since: its fencing token past that reconcile's)
+        every secret_bundles row has recorded (observed_generation) a generation past its pre-rotation one, with \
+        a staged_hash other than before; and every instances row was bumped by that staging (desired_generation \
+        past its pre-rotation one) and then decided by a reconcile that had claimed a generation past it: \
+        observed_generation recorded past it (done, watch, restart_pending), or a persisted next look (debounce, \
+        pacer) written back (the key's lease free, or taken again since: its fencing token past that reconcile's)
         """
 
     /// Workspaces whose bundle is restaged, and workspaces whose restart is decided (see
@@ -97,14 +100,13 @@ struct FleetWorld {
         let row = try await connection.query("""
             WITH claimed AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS c(key, generation, token))
             SELECT (SELECT count(*) FROM secret_bundles b JOIN before_rotation s ON s.key = b.key
-                     WHERE b.observed_generation = b.desired_generation AND b.staged_hash IS DISTINCT FROM s.staged_hash) AS staged,
+                     WHERE b.observed_generation > s.bundle_generation AND b.staged_hash IS DISTINCT FROM s.staged_hash) AS staged,
                    (SELECT count(*) FROM instances i JOIN before_rotation s ON s.key = i.key
                       JOIN leases l ON l.controller = 'instances' AND l.key = i.key
                       LEFT JOIN claimed c ON c.key = i.key
                      WHERE i.desired_generation > s.desired_generation
-                       AND (i.observed_generation = i.desired_generation
-                            OR (i.next_attempt_at IS NOT NULL AND c.generation >= i.desired_generation
-                                AND (l.token > c.token OR l.holder IS NULL)))
+                       AND (i.observed_generation > s.desired_generation
+                            OR (c.generation > s.desired_generation AND (l.token > c.token OR l.holder IS NULL)))
                    ) AS decided
             """, [keys, keys.map { claims[$0]!.generation }, keys.map { claims[$0]!.token }]).rows[0]
         return (try row.require(Int.self, "staged"), try row.require(Int.self, "decided"))

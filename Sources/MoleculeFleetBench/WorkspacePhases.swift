@@ -42,6 +42,8 @@ struct WorkspacePhases {
         var outcome: Outcome
         var staged: Int
         var decided: Int
+        /// Seconds until every bundle was restaged (the first half of the predicate).
+        var allStagedAfter: Double?
         var decisions: FleetWorld.Decisions
     }
 
@@ -52,13 +54,16 @@ struct WorkspacePhases {
         let meter = try await PhaseMeter.begin([instances, bundles], instruments)
         try await world.rotateOrgSecret()
         var progress = (staged: 0, decided: 0)
+        var allStagedAfter: Double?
         let (reached, _) = try await wait(until: workspaces, every: .milliseconds(100), timeout: timeout) {
             progress = try await world.rotationProgress(claims: instances.tally.latestClaims)
+            if allStagedAfter == nil, progress.staged >= workspaces { allStagedAfter = meter.elapsed }
             return min(progress.staged, progress.decided)
         }
         let report = try await meter.end()
         let decisions = try await world.rotationDecisions()
         return Rotation(outcome: Outcome(reached: reached, progress: min(progress.staged, progress.decided), report: report),
-                        staged: progress.staged, decided: progress.decided, decisions: decisions)
+                        staged: progress.staged, decided: progress.decided, allStagedAfter: allStagedAfter,
+                        decisions: decisions)
     }
 }
