@@ -7,11 +7,19 @@ struct ConvergedPass {
     var controller: String
     var summary: TickSummary
     var report: PhaseReport
+    /// Rows the pass inserted or updated in the controller's table, `workspaces` and `events`.
+    var writes: [String: Int]
 
-    static func run(_ controller: BenchController, _ instruments: PhaseMeter.Instruments, logger: Logger) async throws -> ConvergedPass {
+    static func run(_ controller: BenchController, world: FleetWorld, _ instruments: PhaseMeter.Instruments,
+                    logger: Logger) async throws -> ConvergedPass {
+        let tables = [controller.name, "workspaces", "events"]
+        let transaction = try await world.currentTransaction()
         let meter = try await PhaseMeter.begin([controller], instruments)
         let summary = try await controller.fullPass(logger: logger)
-        return ConvergedPass(controller: controller.name, summary: summary, report: try await meter.end())
+        let report = try await meter.end()
+        var writes: [String: Int] = [:]
+        for table in tables { writes[table] = try await world.rowsWritten(in: table, since: transaction) }
+        return ConvergedPass(controller: controller.name, summary: summary, report: report, writes: writes)
     }
 
     var statementsPerReconcile: Double? { report.statementsPerReconcile(controller) }
@@ -22,7 +30,8 @@ struct ConvergedPass {
         let perReconcile = statementsPerReconcile.map { fixed($0, 2) } ?? "n/a"
         return "\(controller): \(perReconcile) statements per converged reconcile (\(counts.reconciled) of \(counts.examined) keys "
             + "in \(seconds(report.seconds)), one batch at a time = \(fixed(report.rate(controller), 0))/s; "
-            + "rows written \(counts.statusWrites), mutating provider calls \(summary.actions.mutatingTotal), "
+            + "rows written: " + writes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            + "; mutating provider calls \(summary.actions.mutatingTotal), "
             + "failures \(summary.failures.count))"
     }
 }

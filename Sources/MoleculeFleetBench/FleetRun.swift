@@ -63,8 +63,8 @@ struct FleetRun {
         statements.append(("re-examination", again.report))
 
         for host in hosts { try await host.stop() }
-        passes.append(try await ConvergedPass.run(instances, instruments, logger: logger))
-        passes.append(try await ConvergedPass.run(bundles, instruments, logger: logger))
+        passes.append(try await ConvergedPass.run(instances, world: world, instruments, logger: logger))
+        passes.append(try await ConvergedPass.run(bundles, world: world, instruments, logger: logger))
         hosts = [try await RunningHost.start(bundles, fullResyncAtStart: false, logger: logger),
                  try await RunningHost.start(instances, fullResyncAtStart: false, logger: logger)]
 
@@ -106,7 +106,7 @@ struct FleetRun {
                       + "; FakeTunnels served \(await providers.tunnels.reads) reads and \(await providers.tunnels.writes) writes in all"]
                      + change.report.details())
         statements.append(("platform path", change.report))
-        passes.append(try await ConvergedPass.run(ingress, instruments, logger: logger))
+        passes.append(try await ConvergedPass.run(ingress, world: world, instruments, logger: logger))
     }
 
     private func printStatementFigure(_ statements: [(phase: String, report: PhaseReport)], _ passes: [ConvergedPass]) {

@@ -93,23 +93,24 @@ struct FleetWorld {
         pacer) written back (the key's lease free, or taken again since: its fencing token past that reconcile's)
         """
 
-    /// Workspaces whose bundle is restaged, and workspaces whose restart is decided (see
-    /// `rotationPredicate`), given the latest returned reconcile of each instances key.
-    func rotationProgress(claims: [String: Tally.Claim]) async throws -> (staged: Int, decided: Int) {
-        let keys = Array(claims.keys)
+    /// Workspaces whose bundle is restaged, and which of `candidates` (instances keys, with the
+    /// latest returned reconcile of each) have their restart decided now (see
+    /// `rotationPredicate`). Being decided is a fact about the past, so the caller asks only
+    /// about keys not yet decided.
+    func rotationProgress(candidates: [String: Tally.Claim]) async throws -> (staged: Int, decided: [String]) {
+        let keys = Array(candidates.keys)
         let row = try await connection.query("""
             WITH claimed AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS c(key, generation, token))
             SELECT (SELECT count(*) FROM secret_bundles b JOIN before_rotation s ON s.key = b.key
                      WHERE b.observed_generation > s.bundle_generation AND b.staged_hash IS DISTINCT FROM s.staged_hash) AS staged,
-                   (SELECT count(*) FROM instances i JOIN before_rotation s ON s.key = i.key
-                      JOIN leases l ON l.controller = 'instances' AND l.key = i.key
-                      LEFT JOIN claimed c ON c.key = i.key
-                     WHERE i.desired_generation > s.desired_generation
-                       AND (i.observed_generation > s.desired_generation
-                            OR (c.generation > s.desired_generation AND (l.token > c.token OR l.holder IS NULL)))
+                   ARRAY(SELECT i.key FROM claimed c JOIN instances i ON i.key = c.key JOIN before_rotation s ON s.key = i.key
+                           JOIN leases l ON l.controller = 'instances' AND l.key = i.key
+                          WHERE i.desired_generation > s.desired_generation
+                            AND (i.observed_generation > s.desired_generation
+                                 OR (c.generation > s.desired_generation AND (l.token > c.token OR l.holder IS NULL)))
                    ) AS decided
-            """, [keys, keys.map { claims[$0]!.generation }, keys.map { claims[$0]!.token }]).rows[0]
-        return (try row.require(Int.self, "staged"), try row.require(Int.self, "decided"))
+            """, [keys, keys.map { candidates[$0]!.generation }, keys.map { candidates[$0]!.token }]).rows[0]
+        return (try row.require(Int.self, "staged"), try row.require([String].self, "decided"))
     }
 
     /// What the instances controller decided after the rotation.
@@ -133,6 +134,20 @@ struct FleetWorld {
         return Decisions(restarted: try row.require(Int.self, "restarted"), waiting: try row.require(Int.self, "waiting"),
                          restartPending: try row.require(Int.self, "restart_pending"),
                          converged: try row.require(Int.self, "converged"))
+    }
+
+    // MARK: rows written
+
+    /// The id of a transaction that starts now (a fresh cluster: ids have no epoch yet).
+    func currentTransaction() async throws -> Int64 {
+        try await connection.query("SELECT pg_current_xact_id()::text::bigint AS x").rows[0].require(Int64.self, "x")
+    }
+
+    /// Rows of `table` inserted or updated by transactions from `transaction` on (their `xmin`).
+    /// `table` is one of the bench's own fixed names.
+    func rowsWritten(in table: String, since transaction: Int64) async throws -> Int {
+        try await connection.query("SELECT count(*) AS n FROM \(table) WHERE xmin::text::bigint >= $1", [transaction])
+            .rows[0].require(Int.self, "n")
     }
 
     // MARK: tenants and the platform paths

@@ -53,17 +53,21 @@ struct WorkspacePhases {
         try await world.snapshotBeforeRotation()
         let meter = try await PhaseMeter.begin([instances, bundles], instruments)
         try await world.rotateOrgSecret()
-        var progress = (staged: 0, decided: 0)
+        var staged = 0
+        var decided = Set<String>()
         var allStagedAfter: Double?
         let (reached, _) = try await wait(until: workspaces, every: .milliseconds(100), timeout: timeout) {
-            progress = try await world.rotationProgress(claims: instances.tally.latestClaims)
-            if allStagedAfter == nil, progress.staged >= workspaces { allStagedAfter = meter.elapsed }
-            return min(progress.staged, progress.decided)
+            let candidates = instances.tally.latestClaims.filter { !decided.contains($0.key) }
+            let progress = try await world.rotationProgress(candidates: candidates)
+            staged = progress.staged
+            decided.formUnion(progress.decided)
+            if allStagedAfter == nil, staged >= workspaces { allStagedAfter = meter.elapsed }
+            return min(staged, decided.count)
         }
         let report = try await meter.end()
         let decisions = try await world.rotationDecisions()
-        return Rotation(outcome: Outcome(reached: reached, progress: min(progress.staged, progress.decided), report: report),
-                        staged: progress.staged, decided: progress.decided, allStagedAfter: allStagedAfter,
+        return Rotation(outcome: Outcome(reached: reached, progress: min(staged, decided.count), report: report),
+                        staged: staged, decided: decided.count, allStagedAfter: allStagedAfter,
                         decisions: decisions)
     }
 }
