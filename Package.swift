@@ -86,7 +86,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "MoleculeFleetBench", dependencies: [
-            "ControllerHost", "WorkspaceControllers", "WorkspaceStore", "WorkspaceModel", "ProviderFakes", "Providers",
+            "ControllerHost", "WorkspaceControllers", "WorkspaceStore", "WorkspaceModel", "ProviderFakes",
             "EmbeddedPostgres", "ReconcileRuntime", "ReconcileStore", "Postgres",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

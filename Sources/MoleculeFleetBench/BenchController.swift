@@ -29,7 +29,7 @@ struct BenchController {
     }
 
     /// The providers the controllers talk to: in memory, no latency, no faults.
-    struct Providers {
+    struct FakeProviders {
         let cloud = FakeCloud()
         let secrets = FakeSecretStore()
         let tunnels = FakeTunnels()
@@ -42,19 +42,19 @@ struct BenchController {
     }
 
     /// The instances controller in heartbeat mode (no probe), with the default restart pacer.
-    static func instances(_ providers: Providers, server: FleetServer, options: ControllerOptions, poolSize: Int) -> BenchController {
+    static func instances(_ providers: FakeProviders, server: FleetServer, options: ControllerOptions, poolSize: Int) -> BenchController {
         BenchController(name: "instances", server: server, options: options, poolSize: poolSize) {
             InstancesReconciler(store: InstanceStore(pool: $0), provider: providers.cloud)
         }
     }
 
-    static func secretBundles(_ providers: Providers, server: FleetServer, options: ControllerOptions, poolSize: Int) -> BenchController {
+    static func secretBundles(_ providers: FakeProviders, server: FleetServer, options: ControllerOptions, poolSize: Int) -> BenchController {
         BenchController(name: "secret_bundles", server: server, options: options, poolSize: poolSize) {
             SecretsBundleReconciler(store: BundleStore(pool: $0), secretStore: providers.secrets)
         }
     }
 
-    static func tunnelIngress(_ providers: Providers, server: FleetServer, options: ControllerOptions, poolSize: Int) -> BenchController {
+    static func tunnelIngress(_ providers: FakeProviders, server: FleetServer, options: ControllerOptions, poolSize: Int) -> BenchController {
         BenchController(name: "tunnel_ingress", server: server, options: options, poolSize: poolSize) {
             TunnelIngressReconciler(store: IngressStore(pool: $0), writer: providers.tunnelWriter)
         }

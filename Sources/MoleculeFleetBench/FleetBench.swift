@@ -64,14 +64,17 @@ struct FleetBench: AsyncParsableCommand {
         defer { server.stop(keepingLogAt: serverLog) }
         let admin = PostgresConnection(configuration: server.configuration())
         let world = FleetWorld(connection: admin)
+        let waits = WaitSampler(configuration: server.configuration())
+        waits.start()
         try await world.seed()
         var options = ControllerOptions()
         options.workers = workers
         options.batchSize = batchSize
-        let providers = BenchController.Providers()
+        let providers = BenchController.FakeProviders()
         let fleet = FleetRun(
             bench: self, world: world,
-            instruments: .init(stats: StatementStats(connection: admin), logs: logs, postmaster: server.postmasterPID, top: top),
+            instruments: .init(stats: StatementStats(connection: admin), logs: logs, waits: waits, postmaster: server.postmasterPID,
+                               top: top),
             heartbeats: HeartbeatPlayer(configuration: server.configuration(), interval: .milliseconds(heartbeatInterval)),
             providers: providers,
             instances: .instances(providers, server: server, options: options, poolSize: poolSize),
@@ -87,6 +90,7 @@ struct FleetBench: AsyncParsableCommand {
               + "(rate 1e9/s, burst 1,000,000); the platform reports heartbeats every \(heartbeatInterval) ms in one statement")
         fflush(nil)
         try await fleet.run()
+        await waits.stop()
         await admin.close()
     }
 }

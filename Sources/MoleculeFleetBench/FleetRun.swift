@@ -9,7 +9,7 @@ struct FleetRun {
     let world: FleetWorld
     let instruments: PhaseMeter.Instruments
     let heartbeats: HeartbeatPlayer
-    let providers: BenchController.Providers
+    let providers: BenchController.FakeProviders
     let instances: BenchController
     let bundles: BenchController
     let ingress: BenchController
@@ -119,7 +119,7 @@ struct FleetRun {
         for pass in passes {
             let verdict = pass.statementsPerReconcile.map { Target.atMost($0, 3, " round trips").verdict } ?? ""
             printDetails(["converged full pass (TickDriver.tick(full: true)), \(pass.line) \(verdict)"]
-                         + pass.report.details().filter { $0.hasPrefix("top") || $0.hasPrefix("CPU:") }.map { "  " + $0 })
+                         + pass.report.details().filter { $0.hasPrefix("top") || $0.hasPrefix("CPU:") || $0.contains("sessions active") }.map { "  " + $0 })
         }
     }
 }

@@ -8,6 +8,7 @@ struct PhaseMeter {
     struct Instruments {
         let stats: StatementStats
         let logs: LogTally
+        let waits: WaitSampler
         let postmaster: Int32?
         /// Statements listed per phase.
         let top: Int
@@ -21,6 +22,7 @@ struct PhaseMeter {
     private let logs: [String: Int]
     private let deadlocks: Int64
     private let functions: [String: FunctionTime]
+    private let waits: WaitSampler.Samples
 
     static func begin(_ controllers: [BenchController], _ instruments: Instruments) async throws -> PhaseMeter {
         try await instruments.stats.reset()
@@ -34,6 +36,7 @@ struct PhaseMeter {
         self.deadlocks = deadlocks
         self.functions = functions
         logs = instruments.logs.snapshot
+        waits = instruments.waits.snapshot
         counts = Dictionary(uniqueKeysWithValues: controllers.map { ($0.name, $0.tally.counts) })
         cpu = CPUUsage.now(postmaster: instruments.postmaster)
         started = .now
@@ -54,6 +57,7 @@ struct PhaseMeter {
             return delta.calls > 0 ? (name, delta) : nil
         }.sorted { $0.1.selfMS > $1.1.selfMS }.prefix(instruments.top).map { $0 }
         report.logs = instruments.logs.since(logs)
+        report.waits = WaitSampler.averages(from: waits, to: instruments.waits.snapshot)
         report.deadlocks = try await stats.deadlocks() - deadlocks
         for controller in controllers {
             report.reconciles[controller.name] = controller.tally.counts - counts[controller.name]!
@@ -76,6 +80,9 @@ struct PhaseReport {
     var logs: [String: Int] = [:]
     /// Deadlocks the server detected (and broke by failing one statement).
     var deadlocks: Int64 = 0
+    /// Per controller role, how many of its sessions were on average in each state (running,
+    /// or waiting on a lock, WAL, I/O...).
+    var waits: [(role: String, states: [(String, Double)])] = []
     /// The functions with the most time of their own (triggers included), most first.
     var functions: [(String, FunctionTime)] = []
 
@@ -105,6 +112,10 @@ struct PhaseReport {
         if deadlocks > 0 || !logs.isEmpty {
             let logged = logs.sorted { $0.key < $1.key }.map { "\"\($0.key)\" ×\($0.value)" }.joined(separator: ", ")
             lines.append("deadlocks detected by the server: \(deadlocks); host warnings and errors: \(logged.isEmpty ? "none" : logged)")
+        }
+        for (role, states) in waits {
+            lines.append("\(role) sessions active on average (sampled every 50 ms): "
+                         + states.prefix(5).map { "\($0.0) \(fixed($0.1, 2))" }.joined(separator: ", "))
         }
         lines.append("CPU: this process \(fixed(cpu.process, 1)) s, PostgreSQL \(fixed(cpu.server, 1)) s, "
                      + "over \(fixed(seconds, 2)) s of wall time")
