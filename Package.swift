@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "molecule-reconciler", targets: ["MoleculeReconcilerCLI"]),
         .executable(name: "molecule-bench", targets: ["MoleculeBench"]),
+        .executable(name: "molecule-fleet-bench", targets: ["MoleculeFleetBench"]),
         .executable(name: "molecule-workspace-runtime", targets: ["MoleculeWorkspaceRuntime"]),
     ],
     dependencies: [
@@ -84,6 +85,12 @@ let package = Package(
         ]),
         .executableTarget(name: "MoleculeBench", dependencies: [
             "Postgres", "ReconcileRuntime", "ReconcileStore", "ControllerHost", "EmbeddedPostgres",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "MoleculeFleetBench", dependencies: [
+            "ControllerHost", "WorkspaceControllers", "WorkspaceStore", "WorkspaceModel", "ProviderFakes",
+            "EmbeddedPostgres", "ReconcileRuntime", "ReconcileStore", "Postgres",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
