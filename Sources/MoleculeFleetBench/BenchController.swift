@@ -79,7 +79,7 @@ struct RunningHost {
         running.options.fullResyncAtStart = fullResyncAtStart
         let host = ReconcilerHost(pool: controller.pool, controllers: [running], logger: logger)
         let task = Task { try await host.run() }
-        while !host.isListening { try await Task.sleep(for: .milliseconds(10)) }
+        while !host.listenerHealth.isConnected { try await Task.sleep(for: .milliseconds(10)) }
         return RunningHost(host: host, task: task)
     }
 
