@@ -9,6 +9,8 @@ public actor FakeCloud: InstanceProvider {
     public private(set) var launches = 0
     public private(set) var terminations = 0
     private var byToken: [String: String] = [:]
+    /// Workspace -> its instances' IDs, so a list is not a scan of the whole cloud.
+    private var byWorkspace: [String: [String]] = [:]
     private var owners: [String: String] = [:]
     private var hiddenFromList: [String: Int] = [:]
     private var listDelay = 0
@@ -29,7 +31,11 @@ public actor FakeCloud: InstanceProvider {
 
     /// Instances not terminated.
     public func live(workspaceID: String) -> [InstanceRecord] {
-        instances.values.filter { $0.workspaceID == workspaceID && $0.state.isLive }.sorted { $0.id < $1.id }
+        of(workspaceID).filter(\.state.isLive)
+    }
+
+    private func of(_ workspaceID: String) -> [InstanceRecord] {
+        (byWorkspace[workspaceID] ?? []).compactMap { instances[$0] }.sorted { $0.id < $1.id }
     }
 
     /// Marks an instance running (the fake's boot).
@@ -46,6 +52,7 @@ public actor FakeCloud: InstanceProvider {
         let record = InstanceRecord(id: id, workspaceID: workspaceID, generation: generation,
                                     idempotencyToken: "out-of-band-\(id)", state: .running, address: nil)
         instances[id] = record
+        byWorkspace[workspaceID, default: []].append(id)
         launches += 1
         return record
     }
@@ -61,6 +68,7 @@ public actor FakeCloud: InstanceProvider {
             record = InstanceRecord(id: id, workspaceID: spec.workspaceID, generation: spec.generation,
                                     idempotencyToken: spec.idempotencyToken, state: .pending, address: nil)
             instances[id] = record
+            byWorkspace[spec.workspaceID, default: []].append(id)
             owners[id] = spec.owner
             byToken[spec.idempotencyToken] = id
             hiddenFromList[id] = listDelay
@@ -75,7 +83,7 @@ public actor FakeCloud: InstanceProvider {
     public func list(workspaceID: String) async throws -> [InstanceRecord] {
         _ = try await faults.next(for: "list")?.apply(provider: "instances", operation: "list")
         var visible: [InstanceRecord] = []
-        for record in instances.values where record.workspaceID == workspaceID {
+        for record in of(workspaceID) {
             if let remaining = hiddenFromList[record.id], remaining > 0 {
                 hiddenFromList[record.id] = remaining - 1
                 continue
