@@ -18,6 +18,25 @@ extension LibPQ {
         return try finish(handle, sent: sent, timeout: timeout)
     }
 
+    /// Prepares `sql` as the named statement `name` on this session (parsed and planned once;
+    /// PostgreSQL then reuses or re-plans it as its plan cache decides).
+    static func prepare(_ handle: OpaquePointer, name: String, _ sql: String, parameterCount: Int, timeout: Duration) throws {
+        _ = try finish(handle, sent: PQsendPrepare(handle, name, sql, Int32(parameterCount), nil), timeout: timeout)
+    }
+
+    /// Runs the prepared statement `name` with text parameters and copies the result out.
+    static func executePrepared(_ handle: OpaquePointer, name: String, _ parameters: [String?],
+                                timeout: Duration) throws -> PostgresResult {
+        let cStrings: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.flatMap { strdup($0) } }
+        defer { cStrings.forEach { free($0) } }
+        let sent = cStrings.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(1, buffer.count)) {
+                PQsendQueryPrepared(handle, name, Int32(parameters.count), parameters.isEmpty ? nil : $0, nil, nil, 0)
+            }
+        }
+        return try finish(handle, sent: sent, timeout: timeout)
+    }
+
     /// Runs one or more statements without parameters (migrations, session setup); like
     /// `PQexec`, the last result (an error stops the script) is the answer.
     @discardableResult

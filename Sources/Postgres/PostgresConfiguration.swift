@@ -22,6 +22,10 @@ public struct PostgresConfiguration: Sendable {
     public var conninfoDefaults: ConninfoDefaults
     /// `application_name` reported to the server (visible in `pg_stat_activity`).
     public var applicationName: String
+    /// Prepare each parameterised statement once per session and run it by name afterwards
+    /// (parsing and planning once). Turn off behind a pooler that does not keep prepared
+    /// statements across transactions (PgBouncer before 1.21 in transaction mode). Default true.
+    public var preparesStatements = true
 
     public init(conninfo: String = "", statementTimeoutMilliseconds: Int = 30_000,
                 statementDeadlineMarginMilliseconds: Int = 2_000, conninfoDefaults: ConninfoDefaults = ConninfoDefaults(),

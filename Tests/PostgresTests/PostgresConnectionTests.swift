@@ -30,6 +30,28 @@ struct PostgresConnectionTests {
         #expect(throws: PostgresError.self) { try row.require(String.self, "n") }
     }
 
+    @Test("a parameterised statement is prepared once per session, run by name after, and prepared again on a new session")
+    func preparedOncePerSession() async throws {
+        let pool = try await TestDatabase.create(poolSize: 1)
+        let connection = PostgresConnection(configuration: pool.configuration)
+        let sql = "SELECT $1::int + 1 AS n"
+        for value in 1...3 {
+            #expect(try await connection.query(sql, [value]).rows[0].require(Int.self, "n") == value + 1)
+        }
+        func preparedHere() async throws -> [String] {
+            try await connection.query("SELECT statement FROM pg_prepared_statements WHERE statement = $1", [sql]).rows
+                .map { try $0.require(String.self, "statement") }
+        }
+        #expect(try await preparedHere() == [sql])
+        // A new session (the old one terminated) knows nothing prepared: the statement is prepared again.
+        let pid = try await connection.backendPID()
+        try await pool.query("SELECT pg_terminate_backend($1)", [Int(pid)])
+        _ = try? await connection.query(sql, [1])
+        #expect(try await connection.query(sql, [41]).rows[0].require(Int.self, "n") == 42)
+        #expect(try await preparedHere() == [sql])
+        await connection.close()
+    }
+
     @Test("a NULL parameter is SQL NULL")
     func nullParameter() async throws {
         let pool = try await TestDatabase.create(poolSize: 1)
