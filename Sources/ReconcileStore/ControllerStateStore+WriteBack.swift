@@ -71,7 +71,8 @@ extension ControllerStateStore {
             ), patch AS (
                 SELECT i.key, i.status, c.now, i.error,
                        coalesce(i.generation, s.observed_generation) AS observed_generation,
-                       CASE WHEN i.error IS NULL THEN 0 ELSE s.attempts + 1 END AS attempts,
+                       -- Bounded, so no value a hand edit left in a row can fail the whole batch's statement.
+                       CASE WHEN i.error IS NULL THEN 0 ELSE least(s.attempts, 2147483646) + 1 END AS attempts,
                        CASE WHEN i.error IS NULL THEN NULL ELSE c.now END AS last_error_at,
                        CASE WHEN s.desired_generation <> i.claimed THEN NULL  -- changed meanwhile: look now
                             ELSE CASE i.next

@@ -128,7 +128,7 @@ private struct Judged {
         if let lost = observed.lost {
             status.restartFrom = facts.targetGeneration
             events.append(.warning("InstanceLost",
-                                   "instance \(lost.id) of generation \(lost.generation) is \(lost.state); starting generation \(lost.generation + 1)"))
+                                   "instance \(lost.id) of generation \(lost.generation) is \(lost.state); starting the next generation"))
         }
         for extra in observed.terminatedExtras {
             events.append(.warning("DuplicateInstance", "terminated extra instance \(extra.id) of generation \(extra.generation)"))

@@ -105,7 +105,8 @@ public struct InstanceStore: Sendable, StatusWriter {
                      ELSE s.last_remediation_at END
                 """),
             .init("target_generation", """
-                CASE WHEN (p.status ->> 'restartFrom')::bigint = s.target_generation THEN s.target_generation + 1
+                CASE WHEN (p.status ->> 'restartFrom')::bigint = s.target_generation
+                          AND s.target_generation < 9223372036854775807 THEN s.target_generation + 1
                      ELSE s.target_generation END
                 """),
         ], statements: [WorkspaceStatusStatement.make(includingPhase: true)])

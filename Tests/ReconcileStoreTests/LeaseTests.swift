@@ -177,4 +177,21 @@ struct LeaseTests {
                                                    next: .look(seconds: 30))], holder: "me", now: nil)
         #expect(try await store.selectPending().map(\.key) == [key], "the change waits for the old look")
     }
+
+    @Test("a counter a hand edit left at its maximum fails neither its key's write-back nor its batch's")
+    func extremeCountersDoNotFailTheBatch() async throws {
+        let pool = try await TestDatabase.create()
+        let extreme = try await Fixtures.workspace(pool)
+        let other = try await Fixtures.workspace(pool)
+        try await pool.query("UPDATE instances SET attempts = 2147483647 WHERE key = $1::uuid", [extreme])
+        let store = Self.store(pool)
+        let claimed = try await store.claim(keys: [extreme, other], holder: "me", leaseSeconds: 60, now: nil)
+        #expect(claimed.count == 2)
+        let result = try await store.writeBack(claimed.map {
+            StatusWrite(key: $0.key, token: $0.token, observedGeneration: nil, error: "still failing", next: .retry(seconds: 1))
+        }, holder: "me", now: nil)
+        #expect(result.fenced == [extreme, other])
+        #expect(try await pool.query("SELECT attempts FROM instances WHERE key = $1::uuid", [extreme]).rows[0]
+                    .require(Int.self, "attempts") == 2147483647)
+    }
 }

@@ -166,7 +166,13 @@ struct InstanceDecisionTests {
     @Test("no value a row can hold makes a decision trap", arguments: [Int.min, -1, 0, 3, Int.max])
     func extremes(_ count: Int) {
         for seconds in [-1e12, -1, 0, 29, 31, 1e12] {
-            let facts = Self.facts(kind: .platform, phase: .failed, remediations: count, lastRemediationAt: Self.now + seconds)
+            var facts = Self.facts(kind: .platform, phase: .failed, target: count == Int.max ? .max : 1, remediations: count,
+                                   lastRemediationAt: Self.now + seconds, lastWriteSecondsAgo: -seconds)
+            facts.launchedAt = Self.now + seconds
+            facts.stagedRuntimeHash = "h2"
+            let lost = ObservedInstance(id: "i-9", generation: .max, state: "terminated", running: false)
+            _ = InstanceDecision.decide(facts, plan: .init(steps: [.create(generation: .max)], keep: nil, phase: .provisioning),
+                                        observed: .init(lost: lost), context: .init(now: Self.now, watch: Self.watch))
             for report in [Self.silent(for: seconds), Self.ready(), .none] {
                 let context = InstanceDecision.Context(now: Self.now, watch: Self.watch, fleet: .init(failing: count, total: count),
                                                        restartWait: seconds)
