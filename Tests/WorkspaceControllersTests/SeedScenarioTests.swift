@@ -9,7 +9,7 @@ import WorkspaceControllers
 import WorkspaceStore
 import WorkspaceModel
 
-/// The incidents of `../shared/seeds/`, replayed against the controllers.
+/// The incidents of `docs/INCIDENTS.md` (seeds 000-004), replayed against the controllers.
 @Suite("seed scenarios")
 struct SeedScenarioTests {
     static let t0 = Date(timeIntervalSince1970: 1_900_000_000)
