@@ -2,9 +2,9 @@ import Foundation
 import Postgres
 
 /// Every statement that touches `leases` alone: renewal while a batch runs, and the release of
-/// everything at shutdown. Expiry is decided by the database clock (`now` overrides it in
-/// tests). Taking leases (the batch claim) and giving them back with the status write live in
-/// `ControllerStateStore`, because they span the controller's table.
+/// everything at shutdown; and a reading of the database clock, which decides expiry (`now`
+/// overrides it in tests). Taking leases (the batch claim) and giving them back with the
+/// status write live in `ControllerStateStore`, because they span the controller's table.
 public struct LeaseStore: Sendable {
     private let pool: PostgresPool
 
@@ -25,6 +25,11 @@ public struct LeaseStore: Sendable {
             """
         let result = try await pool.query(sql, [controller, fences.map(\.key), fences.map(\.token), leaseSeconds, now, holder])
         return Set(try result.rows.map { try $0.require(String.self, "key") })
+    }
+
+    /// The database's clock now: the time leases and retry times are decided by.
+    public func databaseNow() async throws -> Date {
+        try await pool.query("SELECT now() AS now").rows[0].require(Date.self, "now")
     }
 
     /// Releases every lease a holder still has (graceful shutdown).
