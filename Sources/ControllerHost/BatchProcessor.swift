@@ -15,6 +15,8 @@ final class BatchProcessor: Sendable {
         var outcomes: [(key: String, outcome: ReconcileOutcome, next: StatusWrite.Next)] = []
         /// Keys not claimed: held elsewhere or waiting out a retry time.
         var skipped: [String] = []
+        /// Of those, keys another holder's lease keeps, with the seconds until it expires.
+        var heldElsewhere: [String: Double] = [:]
         /// Keys whose lease was taken over before the write-back; their results were dropped.
         var lost: Set<String> = []
         /// Keys whose rows changed.
@@ -66,6 +68,7 @@ final class BatchProcessor: Sendable {
         let claimedKeys = Set(claimed.map(\.key))
         report.skipped = keys.filter { !claimedKeys.contains($0) }
         metrics.leaseContended.increment(by: report.skipped.count)
+        report.heldElsewhere = await heldElsewhere(report.skipped, now: now)
         guard !claimed.isEmpty else { return report }
 
         let trusts = claimed.map { _ in LeaseTrust() }
@@ -89,6 +92,18 @@ final class BatchProcessor: Sendable {
         }
         report.outcomes = zip(claimed, writes).map { ($0.key, $1.outcome, $1.write.next) }
         return report
+    }
+
+    /// How long other holders keep these keys' leases. Nothing when that cannot be read: the
+    /// due resync finds the keys anyway, only later.
+    private func heldElsewhere(_ keys: [String], now: Date?) async -> [String: Double] {
+        guard !keys.isEmpty else { return [:] }
+        do {
+            return try await leases.selectHeldElsewhere(controller: reconciler.name, keys: keys, holder: holder, now: now)
+        } catch {
+            logger.warning("reading the leases held elsewhere failed", metadata: ["error": "\(error)"])
+            return [:]
+        }
     }
 
     /// Reconciles the claimed keys concurrently.

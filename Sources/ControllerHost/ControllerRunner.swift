@@ -118,6 +118,11 @@ public final class ControllerRunner: Sendable {
             for key in keys { transient ? queue.add(key) : queue.add(key, after: .seconds(1)) }
             return
         }
+        // A live holder writes its result and looks again itself; a dead one (`kill -9`) keeps
+        // the key until its lease expires: look again then, not at the next due resync.
+        for (key, wait) in report.heldElsewhere where wait <= options.dueResyncInterval.seconds {
+            queue.add(key, after: .seconds(wait + 0.1))
+        }
         for (key, outcome, next) in report.outcomes where !report.lost.contains(key) {
             if case .watch(let after) = outcome {
                 queue.add(key, after: after)

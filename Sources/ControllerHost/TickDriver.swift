@@ -90,11 +90,22 @@ public struct TickDriver: Sendable {
     /// Converges, then runs one more full pass over every key and reports any mutating
     /// provider action or row write it made. Lease claims and releases are bookkeeping of the
     /// pass itself and are not counted; everything else is, whoever wrote it.
+    ///
+    /// The check pass runs at the instant convergence ended (`now`, or the database's clock
+    /// then): a look that comes due while it runs — a running instance is watched every few
+    /// seconds — is time passing, not work the converged world needed, and rescheduling it
+    /// would be counted as a write.
     public func checkIdempotent(now: Date? = nil, maxPasses: Int = 20, waitUpTo bound: Duration = .zero) async throws -> IdempotencyReport {
-        let converge = try await tickUntilConverged(now: now, maxPasses: maxPasses, waitUpTo: bound)
+        var converge = try await tickUntilConverged(now: now, maxPasses: maxPasses, waitUpTo: bound)
+        var instant = now
+        if instant == nil { instant = try await LeaseStore(pool: pool).databaseNow() }
+        // Looks that came due between the last pass and that instant are taken at it first.
+        let converging = converge.stillConverging
+        converge.add(try await tick(now: instant))
+        converge.stillConverging = converging
         let audit = WriteAudit(pool: pool)
         let before = try await audit.snapshot()
-        let check = try await tick(now: now, full: true)
+        let check = try await tick(now: instant, full: true)
         let after = try await audit.snapshot()
         var writes = WriteAudit.difference(from: before, to: after)
         writes.removeValue(forKey: "leases")

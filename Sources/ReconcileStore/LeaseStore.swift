@@ -1,10 +1,10 @@
 import Foundation
 import Postgres
 
-/// Every statement that touches `leases` alone: renewal while a batch runs, and the release of
-/// everything at shutdown. Expiry is decided by the database clock (`now` overrides it in
-/// tests). Taking leases (the batch claim) and giving them back with the status write live in
-/// `ControllerStateStore`, because they span the controller's table.
+/// Every statement that touches `leases` alone: renewal while a batch runs, the leases other
+/// holders keep, and the release of everything at shutdown; and a reading of the database
+/// clock, which decides expiry (`now` overrides it in tests). Taking leases (the batch claim) and giving them back with the
+/// status write live in `ControllerStateStore`, because they span the controller's table.
 public struct LeaseStore: Sendable {
     private let pool: PostgresPool
 
@@ -25,6 +25,27 @@ public struct LeaseStore: Sendable {
             """
         let result = try await pool.query(sql, [controller, fences.map(\.key), fences.map(\.token), leaseSeconds, now, holder])
         return Set(try result.rows.map { try $0.require(String.self, "key") })
+    }
+
+    /// Of `keys`, those whose lease another holder keeps, with the seconds until it expires. A
+    /// holder that died (`kill -9`) keeps its keys until then, and nobody else is told.
+    public func selectHeldElsewhere(controller: String, keys: [String], holder: String,
+                                    now: Date? = nil) async throws -> [String: Double] {
+        guard !keys.isEmpty else { return [:] }
+        let sql = """
+            SELECT key, extract(epoch FROM expires_at - coalesce($4::timestamptz, now()))::float8 AS wait
+              FROM leases
+             WHERE controller = $1 AND key = ANY($2::uuid[]) AND holder <> $3
+               AND expires_at > coalesce($4::timestamptz, now())
+            """
+        return try await pool.query(sql, [controller, keys.sorted(), holder, now]).rows.reduce(into: [:]) {
+            $0[try $1.require(String.self, "key")] = try $1.require(Double.self, "wait")
+        }
+    }
+
+    /// The database's clock now: the time leases and retry times are decided by.
+    public func databaseNow() async throws -> Date {
+        try await pool.query("SELECT now() AS now").rows[0].require(Date.self, "now")
     }
 
     /// Releases every lease a holder still has (graceful shutdown).

@@ -49,6 +49,7 @@ public struct InstanceDecision: Sendable, Equatable {
         judged.applyRestartRules()
         judged.recordStop()
         judged.failIfBundleCannotBeStaged()
+        judged.lookByTheNextThreshold()
         return judged.decision
     }
 
@@ -257,6 +258,19 @@ private struct Judged {
         status.phase = .failed
         problem = message
         outcome = .terminal(ReconcileFailure(reason: "BundleNotStaged", message: message))
+    }
+
+    /// An unanswered runtime is looked at again no later than its next threshold (degraded,
+    /// failed), so its phase changes when the threshold is crossed, not up to a whole watch
+    /// and probe later: the thresholds hold whatever the watch and however long a probe takes.
+    mutating func lookByTheNextThreshold() {
+        guard let changesAt = verdict?.changesAt else { return }
+        let remaining = Duration.seconds(max(0.1, changesAt.timeIntervalSince(context.now)))
+        switch outcome {
+        case .watch(let after): outcome = .watch(min(after, remaining))
+        case .requeueAfter(let after): outcome = .requeueAfter(min(after, remaining))
+        case .done, .retry, .terminal: break
+        }
     }
 
     /// A stopped (or deleted) workspace's instance generation is spent: the next start is a new

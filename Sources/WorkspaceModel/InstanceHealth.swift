@@ -51,11 +51,15 @@ public enum InstanceHealth {
         /// Whether recreating the instance can fix it. A missing management MCP cannot: a new
         /// instance boots without it too; the declared-plugins controller delivers it (seed 001).
         public var remediable: Bool
+        /// When this verdict changes if the runtime stays as it is (an unanswered probe's next
+        /// threshold): the workspace must be looked at again no later.
+        public var changesAt: Date?
 
-        public init(phase: Phase, problem: String?, remediable: Bool = true) {
+        public init(phase: Phase, problem: String?, remediable: Bool = true, changesAt: Date? = nil) {
             self.phase = phase
             self.problem = problem
             self.remediable = remediable
+            self.changesAt = changesAt
         }
     }
 
@@ -79,9 +83,10 @@ public enum InstanceHealth {
                 return Verdict(phase: .failed, problem: "the runtime of instance \(instanceID) has not answered for \(Int(silence)) s: \(error)")
             }
             if silence >= thresholds.unresponsiveDegraded {
-                return Verdict(phase: .degraded, problem: "the runtime of instance \(instanceID) has not answered for \(Int(silence)) s: \(error)")
+                return Verdict(phase: .degraded, problem: "the runtime of instance \(instanceID) has not answered for \(Int(silence)) s: \(error)",
+                               changesAt: since.addingTimeInterval(thresholds.unresponsiveFailed))
             }
-            return Verdict(phase: .running, problem: nil)
+            return Verdict(phase: .running, problem: nil, changesAt: since.addingTimeInterval(thresholds.unresponsiveDegraded))
         case .reported(let heartbeat):
             return reported(heartbeat, instanceID, sinceLaunch: sinceLaunch, now: now, requiresManagementMCP, thresholds)
         }

@@ -12,6 +12,8 @@ final class RecordingReconciler: Reconciler {
         case writeEveryPass(PostgresPool)
         /// Calls a (pretend) mutating provider action every time: not idempotent.
         case mutateEveryPass
+        /// Takes `taking` of real time, then asks to be looked at again `every` (a watch).
+        case watch(every: Duration, taking: Duration)
     }
 
     let name: String
@@ -43,6 +45,9 @@ final class RecordingReconciler: Reconciler {
         case .mutateEveryPass:
             request.actions.record("instances.create", mutating: true)
             return ReconcileResult(.done)
+        case .watch(let every, let taking):
+            try await Task.sleep(for: taking)
+            return ReconcileResult(.watch(every))
         }
     }
 }

@@ -49,6 +49,22 @@ struct TickTests {
         #expect(report.rowWrites.isEmpty)
     }
 
+    @Test("the check pass runs at the instant convergence ended: a watch coming due meanwhile is not a write")
+    func watchComingDueDuringTheCheckIsNotAWrite() async throws {
+        let pool = try await TestDatabase.create()
+        _ = try await Fleet.create(pool, count: 2)
+        var options = ControllerOptions()
+        options.batchSize = 1
+        // Each reconcile takes 0.6 s and asks for a look 1 s later (1.1 s at most, with the
+        // write-back's jitter): the first key's look comes due while the check pass runs.
+        let reconciler = RecordingReconciler(behaviour: .watch(every: .seconds(1), taking: .milliseconds(600)))
+        let driver = TickDriver(pool: pool, controllers: [.init(reconciler, options: options)], logger: TestDatabase.logger)
+        let report = try await driver.checkIdempotent()
+        #expect(report.check.controllers["instances"]?.reconciled == 2)
+        #expect(report.rowWrites.isEmpty, "\(report.rowWrites)")
+        #expect(report.passed)
+    }
+
     @Test("a failure writes last_error, a Warning event and a retry time in the same pass; success clears them")
     func failureSurfacingAndRecovery() async throws {
         let pool = try await TestDatabase.create()

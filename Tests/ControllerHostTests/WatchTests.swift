@@ -134,4 +134,34 @@ struct WatchTests {
         running.cancel()
         try await running.value
     }
+
+    @Test("a key whose lease a killed replica kept is reconciled when that lease expires, not at the next due resync")
+    func keyOfAKilledReplicaIsTakenAtExpiry() async throws {
+        let pool = try await TestDatabase.create()
+        let keys = try await Fleet.create(pool, count: 2)
+        try await pool.query("""
+            UPDATE leases SET holder = 'killed:1:replica', token = token + 1, expires_at = now() + interval '2 seconds'
+             WHERE controller = 'instances' AND key = $1::uuid
+            """, [keys[0]])
+        let reconciler = RecordingReconciler()
+        let host = ReconcilerHost(pool: pool, controllers: [.init(reconciler, options: Self.options())], logger: TestDatabase.logger)
+        let started = ContinuousClock.now
+        let running = Task { try await host.run() }
+        // The start-up resync finds both keys due; the held one is skipped, then taken once the
+        // killed replica's lease has expired (the due resync would come in an hour).
+        let taken = Task {
+            for await key in reconciler.reconciled where key == keys[0] { return true }
+            return false
+        }
+        let deadline = Task {
+            try await Task.sleep(for: .seconds(10))
+            taken.cancel()
+        }
+        #expect(await taken.value, "the key was not reconciled within 10 s")
+        #expect(ContinuousClock.now - started >= .seconds(1.5))
+        #expect(reconciler.keys.contains(keys[1]))
+        deadline.cancel()
+        running.cancel()
+        try await running.value
+    }
 }
