@@ -96,7 +96,7 @@ let package = Package(
         .target(name: "AdversarialCorpus", dependencies: ["Postgres", "PostgresTestSupport"], path: "Tests/AdversarialCorpus"),
         .testTarget(name: "WorkspaceControllersTests", dependencies: [
             "WorkspaceControllers", "WorkspaceModel", "Providers", "ProviderFakes", "ControllerHost", "LocalProviders",
-            "ReconcileRuntime", "ReconcileStore", "Postgres", "PostgresTestSupport",
+            "ReconcileRuntime", "ReconcileStore", "Postgres", "PostgresTestSupport", "AdversarialCorpus",
         ]),
         .testTarget(name: "LocalProvidersTests", dependencies: ["LocalProviders", "Providers", "CurlHTTP"]),
         .testTarget(name: "WorkspaceModelTests", dependencies: ["WorkspaceModel"]),
