@@ -99,9 +99,11 @@ let package = Package(
             "Postgres", "ReconcileStore", "EmbeddedPostgres",
         ], path: "Tests/PostgresTestSupport"),
         .target(name: "ProviderFakes", dependencies: ["Providers"], path: "Tests/ProviderFakes"),
+        // The hostile writes every spec column must refuse, and the rows they run against.
+        .target(name: "AdversarialCorpus", dependencies: ["Postgres", "PostgresTestSupport"], path: "Tests/AdversarialCorpus"),
         .testTarget(name: "WorkspaceControllersTests", dependencies: [
             "WorkspaceControllers", "WorkspaceModel", "Providers", "ProviderFakes", "ControllerHost", "LocalProviders",
-            "ReconcileRuntime", "ReconcileStore", "Postgres", "PostgresTestSupport",
+            "ReconcileRuntime", "ReconcileStore", "Postgres", "PostgresTestSupport", "AdversarialCorpus",
         ]),
         .testTarget(name: "LocalProvidersTests", dependencies: ["LocalProviders", "Providers", "CurlHTTP"]),
         .testTarget(name: "WorkspaceModelTests", dependencies: ["WorkspaceModel"]),
@@ -113,7 +115,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresTestSupport"]),
         .testTarget(name: "ReconcileRuntimeTests", dependencies: ["ReconcileRuntime"]),
         .testTarget(name: "ReconcileStoreTests", dependencies: [
-            "ReconcileStore", "ReconcileRuntime", "Postgres", "PostgresTestSupport", "SchemaManifests",
+            "ReconcileStore", "ReconcileRuntime", "Postgres", "PostgresTestSupport", "SchemaManifests", "AdversarialCorpus",
             // The schema's write-time rules are tested against the Swift rules they mirror.
             "WorkspaceModel", "IngressModel", "Providers",
         ]),

@@ -1,3 +1,4 @@
+import AdversarialCorpus
 import Foundation
 import Postgres
 import PostgresTestSupport
