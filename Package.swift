@@ -127,6 +127,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "CLITests", dependencies: ["Postgres", "PostgresTestSupport", "CurlHTTP", "ReconcileStore"]),
+        // WorkspaceModel: the leak test derives each instance token from its seed, to look for it.
+        .testTarget(name: "CLITests", dependencies: ["Postgres", "PostgresTestSupport", "CurlHTTP", "ReconcileStore", "WorkspaceModel"]),
     ]
 )

@@ -70,7 +70,7 @@ struct CommandLineTests {
     @Test("the sidecar becomes ready, and SIGTERM stops it gracefully with exit 0")
     func runAndTerminate() async throws {
         let pool = try await TestDatabase.create(poolSize: 1)
-        let port = Int.random(in: 40_000..<50_000)
+        let port = CrashRestartTests.sidecarPort()
         let process = Process()
         process.executableURL = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("molecule-reconciler")
         process.arguments = ["run", "--database-url", pool.configuration.conninfo, "--http-port", "\(port)", "--log-level", "error"]

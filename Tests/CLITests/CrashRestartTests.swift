@@ -10,6 +10,13 @@ import Testing
 struct CrashRestartTests {
     static let products = Bundle.main.executableURL!.deletingLastPathComponent()
 
+    /// A port for a sidecar's endpoints, below the kernel's ephemeral range (32768–60999 by
+    /// default): a client socket the kernel gave a port, live or in TIME_WAIT, keeps a listener
+    /// from binding that port even with SO_REUSEADDR, and a test run leaves hundreds of them.
+    static func sidecarPort() -> Int {
+        Int.random(in: 20_000..<32_768)
+    }
+
     /// Pids of the runtime processes started for this state directory, from /proc (not from the
     /// provider's records: this is what really runs).
     static func runtimeProcesses(stateDir: String) -> [Int32: String] {
@@ -32,7 +39,7 @@ struct CrashRestartTests {
         process.executableURL = products.appendingPathComponent("molecule-reconciler")
         process.arguments = ["run", "--database-url", conninfo, "--state-dir", stateDir,
                              "--runtime-executable", products.appendingPathComponent("molecule-workspace-runtime").path,
-                             "--http-port", "\(Int.random(in: 40_000..<50_000))", "--sweep-interval", "1", "--log-level", "error"]
+                             "--http-port", "\(sidecarPort())", "--sweep-interval", "1", "--log-level", "error"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
