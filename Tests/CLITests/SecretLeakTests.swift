@@ -51,7 +51,7 @@ struct SecretLeakTests {
         try await pool.query("""
             INSERT INTO tenants (name, hostname, tunnel_id, services) VALUES
               ('leakco', 'leakco.example.com', 'tunnel-leakco', '{"platform": "http://127.0.0.1:8080", "app": "http://127.0.0.1:3000"}'),
-              ('lacking', 'lacking.example.com', 'tunnel-lacking', '{"app": "http://127.0.0.1:3001"}')
+              ('lacking', 'lacking.example.com', 'tunnel-lacking', '{"platform": "http://127.0.0.1:3001"}')
             """)
         try await pool.query("INSERT INTO platform_paths (pattern) VALUES ('/api/*')")
     }
@@ -62,7 +62,7 @@ struct SecretLeakTests {
         let converged = try await world.run("1-converge", ["tick", "--until-converged", "--json", "--converge-timeout", "90"])
         #expect(converged.status == 0, "\(converged.output)")
         #expect(try await world.lastError("secret_bundles", workspace: "refused")?.contains("template file '../../etc/cron.d/x'") == true)
-        #expect(try await world.lastError("tunnel_ingress", tenant: "lacking")?.contains("no URL for service 'platform'") == true)
+        #expect(try await world.lastError("tunnel_ingress", tenant: "lacking")?.contains("no URL for service 'app'") == true)
         let ids = try await world.workspaces()
         for name in ["alpha", "beta", "ops"] {
             let bundle = world.currentBundle(ids[name]!) ?? ""

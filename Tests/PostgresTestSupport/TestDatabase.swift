@@ -51,7 +51,9 @@ actor TestServer {
         let admin = PostgresConnection(configuration: .init(conninfo: server.conninfo()))
         try await admin.query("CREATE DATABASE \(name) TEMPLATE \(template)")
         await admin.close()
-        return PostgresConfiguration(conninfo: server.conninfo(database: name))
+        // The whole suite runs in parallel on two cores (sidecars, chaos replicas, runtimes): a
+        // new session may wait for the server longer than the sidecar's 5 s default.
+        return PostgresConfiguration(conninfo: server.conninfo(database: name) + " connect_timeout=60")
     }
 
     func log() async throws -> String {
@@ -75,6 +77,8 @@ actor TestServer {
         var options = EmbeddedPostgres.Options(baseDirectory: base)
         options.port = 5433
         options.fsync = false
+        // Every test's pools, listeners and sidecar replicas at once.
+        options.settings["max_connections"] = "600"
         let server = EmbeddedPostgres(options: options, logger: TestDatabase.logger)
         try await server.startInBackground()
         TestServerShutdown.register(server: server, directory: base)
