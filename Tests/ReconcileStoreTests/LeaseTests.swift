@@ -139,6 +139,23 @@ struct LeaseTests {
         #expect(later.first?.lastError == "boom")
     }
 
+    @Test("a change made while a reconcile ran keeps the key due: not hidden behind its look, retry time or terminal failure",
+          arguments: [StatusWrite.Next.look(seconds: 30), .retry(seconds: 300), .never])
+    func changeDuringReconcileStaysDue(_ next: StatusWrite.Next) async throws {
+        let pool = try await TestDatabase.create()
+        let key = try await Fixtures.workspace(pool)
+        let store = Self.store(pool)
+        let claim = try await store.claim(keys: [key], holder: "me", leaseSeconds: 60, now: nil)
+        // An operator's change while the reconcile runs: its bump makes the key due.
+        try await pool.query("UPDATE workspaces SET image = 'registry/agent:2' WHERE id = $1::uuid", [key])
+        let error: String? = next == .look(seconds: 30) ? nil : "boom"
+        _ = try await store.writeBack([StatusWrite(key: key, token: claim[0].token, claimedGeneration: claim[0].desiredGeneration,
+                                                   observedGeneration: nil, error: error, next: next)], holder: "me", now: nil)
+        #expect(try await store.selectPending().map(\.key) == [key])
+        let again = try await store.claim(keys: [key], holder: "other", leaseSeconds: 60, now: nil)
+        #expect(again.map(\.desiredGeneration) == [claim[0].desiredGeneration + 1])
+    }
+
     @Test("a look is persisted; asking for the same look again writes nothing; the due resync finds it when it comes near")
     func persistedLook() async throws {
         let pool = try await TestDatabase.create()
