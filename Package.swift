@@ -22,112 +22,152 @@ let package = Package(
     ],
     targets: [
         // C libraries: each is called from exactly one Swift module.
-        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
-                       providers: [.apt(["libpq-dev"])]),
-        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
-                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(
+            name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(
+            name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]),
 
-        .target(name: "Postgres", dependencies: [
-            "CLibPQ",
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "Postgres",
+            dependencies: [
+                "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         .target(name: "ReconcileRuntime", dependencies: []),
         .target(name: "Providers", dependencies: ["ReconcileRuntime"]),
         .target(name: "LocalProviders", dependencies: ["Providers", "CurlHTTP", .product(name: "Yams", package: "Yams")]),
-        .target(name: "IngressModel", dependencies: ["Providers", "ReconcileRuntime", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "WorkspaceStore", dependencies: ["Postgres", "ReconcileRuntime", "ReconcileStore", "WorkspaceModel", "IngressModel"]),
-        .target(name: "WorkspaceControllers", dependencies: [
-            "Postgres", "ReconcileRuntime", "ReconcileStore", "Providers", "WorkspaceModel", "WorkspaceStore", "IngressModel",
-        ]),
+        .target(
+            name: "IngressModel",
+            dependencies: ["Providers", "ReconcileRuntime", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "WorkspaceStore",
+            dependencies: ["Postgres", "ReconcileRuntime", "ReconcileStore", "WorkspaceModel", "IngressModel"]),
+        .target(
+            name: "WorkspaceControllers",
+            dependencies: [
+                "Postgres", "ReconcileRuntime", "ReconcileStore", "Providers", "WorkspaceModel", "WorkspaceStore", "IngressModel",
+            ]),
         .target(name: "WorkspaceModel", dependencies: ["ReconcileRuntime", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "SchemaManifests", path: "manifests",
-                exclude: ["README.md"],
-                sources: ["SchemaManifests.swift"],
-                resources: [.copy("schema"), .copy("example")]),
-        .target(name: "ReconcileStore", dependencies: [
-            "Postgres", "ReconcileRuntime", "SchemaManifests",
-            .product(name: "Logging", package: "swift-log"),
-        ]),
-        .target(name: "ControllerHost", dependencies: [
-            "Postgres", "ReconcileRuntime", "ReconcileStore",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "Metrics", package: "swift-metrics"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ]),
-        .target(name: "LogEscaping", dependencies: [
-            .product(name: "Logging", package: "swift-log"),
-        ]),
-        .target(name: "EmbeddedPostgres", dependencies: [
-            .product(name: "Logging", package: "swift-log"),
-        ]),
-        .target(name: "HealthServer", dependencies: [
-            "ControllerHost", "Postgres",
-            .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ]),
-        .executableTarget(name: "MoleculeReconcilerCLI", dependencies: [
-            "Postgres", "ReconcileRuntime", "ReconcileStore", "ControllerHost",
-            "EmbeddedPostgres", "HealthServer", "LocalProviders", "LogEscaping", "WorkspaceControllers", "WorkspaceStore",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
-            .product(name: "Metrics", package: "swift-metrics"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ]),
-        .executableTarget(name: "MoleculeWorkspaceRuntime", dependencies: [
-            "LocalProviders", "LogEscaping",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ]),
-        .executableTarget(name: "MoleculeBench", dependencies: [
-            "Postgres", "ReconcileRuntime", "ReconcileStore", "ControllerHost", "EmbeddedPostgres",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
-        .executableTarget(name: "MoleculeFleetBench", dependencies: [
-            "ControllerHost", "WorkspaceControllers", "WorkspaceStore", "WorkspaceModel", "ProviderFakes",
-            "EmbeddedPostgres", "ReconcileRuntime", "ReconcileStore", "Postgres",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "SchemaManifests", path: "manifests",
+            exclude: ["README.md"],
+            sources: ["SchemaManifests.swift"],
+            resources: [.copy("schema"), .copy("example")]),
+        .target(
+            name: "ReconcileStore",
+            dependencies: [
+                "Postgres", "ReconcileRuntime", "SchemaManifests",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "ControllerHost",
+            dependencies: [
+                "Postgres", "ReconcileRuntime", "ReconcileStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .target(
+            name: "LogEscaping",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log")
+            ]),
+        .target(
+            name: "EmbeddedPostgres",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log")
+            ]),
+        .target(
+            name: "HealthServer",
+            dependencies: [
+                "ControllerHost", "Postgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .executableTarget(
+            name: "MoleculeReconcilerCLI",
+            dependencies: [
+                "Postgres", "ReconcileRuntime", "ReconcileStore", "ControllerHost",
+                "EmbeddedPostgres", "HealthServer", "LocalProviders", "LogEscaping", "WorkspaceControllers", "WorkspaceStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .executableTarget(
+            name: "MoleculeWorkspaceRuntime",
+            dependencies: [
+                "LocalProviders", "LogEscaping",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .executableTarget(
+            name: "MoleculeBench",
+            dependencies: [
+                "Postgres", "ReconcileRuntime", "ReconcileStore", "ControllerHost", "EmbeddedPostgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "MoleculeFleetBench",
+            dependencies: [
+                "ControllerHost", "WorkspaceControllers", "WorkspaceStore", "WorkspaceModel", "ProviderFakes",
+                "EmbeddedPostgres", "ReconcileRuntime", "ReconcileStore", "Postgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
 
-        .target(name: "PostgresTestSupport", dependencies: [
-            "Postgres", "ReconcileStore", "EmbeddedPostgres",
-        ], path: "Tests/PostgresTestSupport"),
+        .target(
+            name: "PostgresTestSupport",
+            dependencies: [
+                "Postgres", "ReconcileStore", "EmbeddedPostgres",
+            ], path: "Tests/PostgresTestSupport"),
         .target(name: "ProviderFakes", dependencies: ["Providers"], path: "Tests/ProviderFakes"),
         // The hostile writes every spec column must refuse, and the rows they run against.
         .target(name: "AdversarialCorpus", dependencies: ["Postgres", "PostgresTestSupport"], path: "Tests/AdversarialCorpus"),
-        .testTarget(name: "WorkspaceControllersTests", dependencies: [
-            "WorkspaceControllers", "WorkspaceModel", "Providers", "ProviderFakes", "ControllerHost", "LocalProviders",
-            "ReconcileRuntime", "ReconcileStore", "Postgres", "PostgresTestSupport", "AdversarialCorpus",
-        ]),
+        .testTarget(
+            name: "WorkspaceControllersTests",
+            dependencies: [
+                "WorkspaceControllers", "WorkspaceModel", "Providers", "ProviderFakes", "ControllerHost", "LocalProviders",
+                "ReconcileRuntime", "ReconcileStore", "Postgres", "PostgresTestSupport", "AdversarialCorpus",
+            ]),
         .testTarget(name: "LocalProvidersTests", dependencies: ["LocalProviders", "Providers", "CurlHTTP"]),
         .testTarget(name: "WorkspaceModelTests", dependencies: ["WorkspaceModel"]),
         .testTarget(name: "IngressModelTests", dependencies: ["IngressModel", "Providers"]),
-        .testTarget(name: "LogEscapingTests", dependencies: [
-            "LogEscaping", .product(name: "Logging", package: "swift-log"),
-        ]),
+        .testTarget(
+            name: "LogEscapingTests",
+            dependencies: [
+                "LogEscaping", .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "ProviderFakesTests", dependencies: ["Providers", "ProviderFakes"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "PostgresTestSupport"]),
         .testTarget(name: "ReconcileRuntimeTests", dependencies: ["ReconcileRuntime"]),
-        .testTarget(name: "ReconcileStoreTests", dependencies: [
-            "ReconcileStore", "ReconcileRuntime", "Postgres", "PostgresTestSupport", "SchemaManifests", "AdversarialCorpus",
-            // The schema's write-time rules are tested against the Swift rules they mirror.
-            "WorkspaceModel", "IngressModel", "Providers",
-        ]),
-        .testTarget(name: "ControllerHostTests", dependencies: [
-            "ControllerHost", "ReconcileStore", "ReconcileRuntime", "Postgres", "PostgresTestSupport",
-            "HealthServer", "CurlHTTP", "EmbeddedPostgres",
-            .product(name: "Prometheus", package: "swift-prometheus"),
-            .product(name: "Metrics", package: "swift-metrics"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .testTarget(
+            name: "ReconcileStoreTests",
+            dependencies: [
+                "ReconcileStore", "ReconcileRuntime", "Postgres", "PostgresTestSupport", "SchemaManifests", "AdversarialCorpus",
+                // The schema's write-time rules are tested against the Swift rules they mirror.
+                "WorkspaceModel", "IngressModel", "Providers",
+            ]),
+        .testTarget(
+            name: "ControllerHostTests",
+            dependencies: [
+                "ControllerHost", "ReconcileStore", "ReconcileRuntime", "Postgres", "PostgresTestSupport",
+                "HealthServer", "CurlHTTP", "EmbeddedPostgres",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // WorkspaceModel: the leak test derives each instance token from its seed, to look for it.
-        .testTarget(name: "CLITests", dependencies: ["Postgres", "PostgresTestSupport", "CurlHTTP", "ReconcileStore", "WorkspaceModel"]),
+        .testTarget(
+            name: "CLITests", dependencies: ["Postgres", "PostgresTestSupport", "CurlHTTP", "ReconcileStore", "WorkspaceModel"]),
     ]
 )

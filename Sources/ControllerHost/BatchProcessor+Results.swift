@@ -7,16 +7,21 @@ extension BatchProcessor {
     /// The one place an outcome is turned into what the write-back records: the observed
     /// generation, `last_error`, the next look (persisted; jittered by the write-back), the status value, the
     /// events (with the host's own failure and recovery events) and the wake-ups.
-    func statusWrite(for claimed: ControllerStateStore.Claimed,
-                     result: ReconcileResult) -> (outcome: ReconcileOutcome, write: StatusWrite) {
+    func statusWrite(
+        for claimed: ControllerStateStore.Claimed,
+        result: ReconcileResult
+    ) -> (outcome: ReconcileOutcome, write: StatusWrite) {
         var result = result
         var status: String?
         if let patch = result.status {
             do {
                 status = try StatusEncoding.json(patch)
             } catch {
-                result = ReconcileResult(.retry(ReconcileFailure(reason: "StatusEncoding",
-                                                                 message: "the status could not be encoded: \(error)")))
+                result = ReconcileResult(
+                    .retry(
+                        ReconcileFailure(
+                            reason: "StatusEncoding",
+                            message: "the status could not be encoded: \(error)")))
             }
         }
         var events = result.events
@@ -32,8 +37,9 @@ extension BatchProcessor {
             (observed, error, next) = (nil, nil, .look(seconds: after.seconds))
         case .retry(let failure):
             let delay = retryPolicy.withLock {
-                $0.delay(afterFailures: claimed.attempts + 1, retryAfter: failure.retryAfter, now: clock.now,
-                         random: Double.random(in: 0..<1))
+                $0.delay(
+                    afterFailures: claimed.attempts + 1, retryAfter: failure.retryAfter, now: clock.now,
+                    random: Double.random(in: 0..<1))
             }
             (observed, error, next) = (nil, failure.message, .retry(seconds: delay.seconds))
             events.append(.warning(failure.reason, failure.message))
@@ -44,9 +50,10 @@ extension BatchProcessor {
         if error == nil, claimed.lastError != nil {
             events.append(.normal("Reconciled", "converged after \(claimed.attempts) failed attempt(s)"))
         }
-        let write = StatusWrite(key: claimed.key, token: claimed.token, claimedGeneration: claimed.desiredGeneration,
-                                observedGeneration: observed, error: error,
-                                next: next, status: status, events: events, wakes: result.wakes)
+        let write = StatusWrite(
+            key: claimed.key, token: claimed.token, claimedGeneration: claimed.desiredGeneration,
+            observedGeneration: observed, error: error,
+            next: next, status: status, events: events, wakes: result.wakes)
         return (result.outcome, write)
     }
 
@@ -63,23 +70,28 @@ extension BatchProcessor {
             metrics.reconcileError.increment()
             metrics.reconcileErrors.increment()
             metrics.retries.increment()
-            logger.warning("reconcile failed; will retry", metadata: [
-                "reason": "\(failure.reason)", "error": "\(failure.message)", "attempt": "\(attempts + 1)",
-            ])
+            logger.warning(
+                "reconcile failed; will retry",
+                metadata: [
+                    "reason": "\(failure.reason)", "error": "\(failure.message)", "attempt": "\(attempts + 1)",
+                ])
         case .terminal(let failure):
             metrics.reconcileError.increment()
             metrics.reconcileErrors.increment()
             metrics.terminalErrors.increment()
-            logger.error("reconcile failed terminally; not retried until the desired state changes",
-                         metadata: ["reason": "\(failure.reason)", "error": "\(failure.message)"])
+            logger.error(
+                "reconcile failed terminally; not retried until the desired state changes",
+                metadata: ["reason": "\(failure.reason)", "error": "\(failure.message)"])
         }
     }
 
     /// Runs `body` while a renewal task keeps the batch's leases alive, following
     /// `LeaseRenewal`: a key whose lease was taken over, or all keys once renewals have failed
     /// past the trust deadline, have their trust revoked (their reconciles are cancelled).
-    func withRenewedLeases<T: Sendable>(_ claimed: [ControllerStateStore.Claimed], trusts: [LeaseTrust], renewal: LeaseRenewal,
-                                        now: Date?, _ body: @Sendable () async -> T) async -> T {
+    func withRenewedLeases<T: Sendable>(
+        _ claimed: [ControllerStateStore.Claimed], trusts: [LeaseTrust], renewal: LeaseRenewal,
+        now: Date?, _ body: @Sendable () async -> T
+    ) async -> T {
         let renewing = Task { [leases, holder, reconciler, logger, clock] in
             var renewal = renewal
             var fences = claimed.map { (key: $0.key, token: $0.token) }
@@ -90,8 +102,9 @@ extension BatchProcessor {
                 do {
                     let (deadline, current, seconds) = (renewal.trustDeadline - sentAt, fences, renewal.durationSeconds)
                     let renewed = try await withDeadline(deadline, clock: clock) {
-                        try await leases.renew(controller: reconciler.name, fences: current, holder: holder,
-                                               leaseSeconds: seconds, now: now)
+                        try await leases.renew(
+                            controller: reconciler.name, fences: current, holder: holder,
+                            leaseSeconds: seconds, now: now)
                     }
                     for (index, fence) in fences.enumerated() where !renewed.contains(fence.key) {
                         logger.warning("lease taken over during a reconcile; stopping it", metadata: [LogKey.key: "\(fence.key)"])
@@ -107,7 +120,8 @@ extension BatchProcessor {
                 }
             }
             if action == .distrust {
-                logger.error("leases could not be renewed in time; stopping their reconciles", metadata: ["keys": "\(fences.count)"])
+                logger.error(
+                    "leases could not be renewed in time; stopping their reconciles", metadata: ["keys": "\(fences.count)"])
                 for fence in fences { trusts[claimed.firstIndex { $0.key == fence.key }!].revoke() }
             }
         }
@@ -117,8 +131,10 @@ extension BatchProcessor {
 }
 
 /// `body`'s value, or a `DeadlineExceeded` error once `timeout` has passed (the body is cancelled).
-func withDeadline<T: Sendable>(_ timeout: Duration, clock: any ReconcileClock,
-                               _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+func withDeadline<T: Sendable>(
+    _ timeout: Duration, clock: any ReconcileClock,
+    _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
     let deadline = clock.now + timeout
     return try await withThrowingTaskGroup(of: T.self) { group in
         group.addTask { try await body() }

@@ -36,11 +36,14 @@ final class BatchProcessor: Sendable {
     let clock: any ReconcileClock
     let retryPolicy: Mutex<RetryPolicy>
 
-    init(controller: ReconcilerHost.Controller, pool: PostgresPool, holder: String, clock: any ReconcileClock = SystemClock(),
-         logger: Logger) {
+    init(
+        controller: ReconcilerHost.Controller, pool: PostgresPool, holder: String, clock: any ReconcileClock = SystemClock(),
+        logger: Logger
+    ) {
         self.reconciler = controller.reconciler
-        self.store = ControllerStateStore(table: ControllerTable(controller.reconciler.name), statusColumns: controller.statusColumns,
-                                          pool: pool)
+        self.store = ControllerStateStore(
+            table: ControllerTable(controller.reconciler.name), statusColumns: controller.statusColumns,
+            pool: pool)
         self.leases = LeaseStore(pool: pool)
         self.options = controller.options
         self.holder = holder
@@ -49,8 +52,10 @@ final class BatchProcessor: Sendable {
         var logger = logger
         logger[metadataKey: LogKey.controller] = "\(controller.reconciler.name)"
         self.logger = logger
-        self.retryPolicy = Mutex(RetryPolicy(backoff: controller.options.backoff,
-                                             bucket: TokenBucket(rate: controller.options.retryRate, burst: controller.options.retryBurst)))
+        self.retryPolicy = Mutex(
+            RetryPolicy(
+                backoff: controller.options.backoff,
+                bucket: TokenBucket(rate: controller.options.retryRate, burst: controller.options.retryBurst)))
     }
 
     func process(keys: [String], now: Date?, actions: ActionLog) async -> Report {
@@ -107,8 +112,10 @@ final class BatchProcessor: Sendable {
     }
 
     /// Reconciles the claimed keys concurrently.
-    private func reconcileAll(_ claimed: [ControllerStateStore.Claimed], trusts: [LeaseTrust], now: Date?,
-                              actions: ActionLog) async -> [ReconcileResult] {
+    private func reconcileAll(
+        _ claimed: [ControllerStateStore.Claimed], trusts: [LeaseTrust], now: Date?,
+        actions: ActionLog
+    ) async -> [ReconcileResult] {
         if claimed.count == 1 {
             return [await reconcileOne(claimed[0], trust: trusts[0], now: now, actions: actions)]
         }
@@ -122,11 +129,14 @@ final class BatchProcessor: Sendable {
         }
     }
 
-    private func reconcileOne(_ claimed: ControllerStateStore.Claimed, trust: LeaseTrust, now: Date?,
-                              actions: ActionLog) async -> ReconcileResult {
-        let request = ReconcileRequest(key: claimed.key, desiredGeneration: claimed.desiredGeneration,
-                                       attempts: claimed.attempts, fence: Fence(holder: holder, token: claimed.token),
-                                       reconcileID: UUID().uuidString.lowercased(), now: now, actions: actions, lease: trust)
+    private func reconcileOne(
+        _ claimed: ControllerStateStore.Claimed, trust: LeaseTrust, now: Date?,
+        actions: ActionLog
+    ) async -> ReconcileResult {
+        let request = ReconcileRequest(
+            key: claimed.key, desiredGeneration: claimed.desiredGeneration,
+            attempts: claimed.attempts, fence: Fence(holder: holder, token: claimed.token),
+            reconcileID: UUID().uuidString.lowercased(), now: now, actions: actions, lease: trust)
         var logger = self.logger
         logger[metadataKey: LogKey.key] = "\(claimed.key)"
         logger[metadataKey: LogKey.reconcileID] = "\(request.reconcileID)"
@@ -137,14 +147,21 @@ final class BatchProcessor: Sendable {
         trust.onRevoke { task.cancel() }
         let result: ReconcileResult
         do {
-            result = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+            result = try await withTaskCancellationHandler {
+                try await task.value
+            } onCancel: {
+                task.cancel()
+            }
         } catch let failure as ReconcileFailure {
             result = ReconcileResult(.retry(failure))
         } catch let error as any ClassifiedFailure {
             result = ReconcileResult(.failed(error))
         } catch is CancellationError where trust.isRevoked {
-            result = ReconcileResult(.retry(ReconcileFailure(reason: "LeaseLost",
-                                                             message: "stopped: the lease could not be renewed in time")))
+            result = ReconcileResult(
+                .retry(
+                    ReconcileFailure(
+                        reason: "LeaseLost",
+                        message: "stopped: the lease could not be renewed in time")))
         } catch {
             result = ReconcileResult(.retry(ReconcileFailure(reason: "ReconcileError", message: "\(error)")))
         }

@@ -31,10 +31,12 @@ struct ControllerMetrics: Sendable {
         workDuration = Timer(label: "workqueue_work_duration_seconds", dimensions: name, preferredDisplayUnit: .seconds)
         reconcileSuccess = Counter(label: "controller_runtime_reconcile_total", dimensions: ctrl + [("result", "success")])
         reconcileError = Counter(label: "controller_runtime_reconcile_total", dimensions: ctrl + [("result", "error")])
-        reconcileRequeueAfter = Counter(label: "controller_runtime_reconcile_total", dimensions: ctrl + [("result", "requeue_after")])
+        reconcileRequeueAfter = Counter(
+            label: "controller_runtime_reconcile_total", dimensions: ctrl + [("result", "requeue_after")])
         terminalErrors = Counter(label: "controller_runtime_terminal_reconcile_errors_total", dimensions: ctrl)
         reconcileErrors = Counter(label: "controller_runtime_reconcile_errors_total", dimensions: ctrl)
-        reconcileTime = Timer(label: "controller_runtime_reconcile_time_seconds", dimensions: ctrl, preferredDisplayUnit: .seconds)
+        reconcileTime = Timer(
+            label: "controller_runtime_reconcile_time_seconds", dimensions: ctrl, preferredDisplayUnit: .seconds)
         activeWorkers = Meter(label: "controller_runtime_active_workers", dimensions: ctrl)
         maxConcurrentReconciles = Gauge(label: "controller_runtime_max_concurrent_reconciles", dimensions: ctrl)
         leaseAcquisitions = Counter(label: "molecule_lease_acquisitions_total", dimensions: ctrl)

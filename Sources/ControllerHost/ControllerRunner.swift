@@ -29,8 +29,10 @@ public final class ControllerRunner: Sendable {
     private let resyncRequested: AsyncStream<Void>.Continuation
     private let resyncs = Mutex(0)
 
-    init(controller: ReconcilerHost.Controller, pool: PostgresPool, holder: String, clock: any ReconcileClock = SystemClock(),
-         logger: Logger) {
+    init(
+        controller: ReconcilerHost.Controller, pool: PostgresPool, holder: String, clock: any ReconcileClock = SystemClock(),
+        logger: Logger
+    ) {
         self.processor = BatchProcessor(controller: controller, pool: pool, holder: holder, clock: clock, logger: logger)
         self.queue = WorkQueue(clock: clock)
         self.store = processor.store
@@ -114,7 +116,8 @@ public final class ControllerRunner: Sendable {
         if let error = report.error {
             // A deadlock or serialization failure lost only its turn: again at once. Anything
             // else (the database away) after a second.
-            let transient = (error as? PostgresError).map { $0.code == .deadlockDetected || $0.code == .serializationFailure } ?? false
+            let transient =
+                (error as? PostgresError).map { $0.code == .deadlockDetected || $0.code == .serializationFailure } ?? false
             for key in keys { transient ? queue.add(key) : queue.add(key, after: .seconds(1)) }
             return
         }

@@ -44,9 +44,11 @@ public final class ReconcilerHost: Service, Sendable {
     /// - Parameters:
     ///   - shutdownDeadline: how long in-flight reconciles may take after SIGTERM. Default 10 s.
     ///   - sweepers: keyless collectors, run at start and every `sweepInterval` (default 60 s).
-    public init(pool: PostgresPool, controllers: [Controller], sweepers: [any Sweeper] = [], sweepInterval: Duration = .seconds(60),
-                listenerOptions: PostgresListener.Options = .init(), shutdownDeadline: Duration = .seconds(10),
-                holder: String = ReconcilerHost.defaultHolder(), logger: Logger) {
+    public init(
+        pool: PostgresPool, controllers: [Controller], sweepers: [any Sweeper] = [], sweepInterval: Duration = .seconds(60),
+        listenerOptions: PostgresListener.Options = .init(), shutdownDeadline: Duration = .seconds(10),
+        holder: String = ReconcilerHost.defaultHolder(), logger: Logger
+    ) {
         self.pool = pool
         self.sweepers = sweepers
         self.sweepInterval = sweepInterval
@@ -55,12 +57,14 @@ public final class ReconcilerHost: Service, Sendable {
         self.shutdownDeadline = shutdownDeadline
         var runners: [String: ControllerRunner] = [:]
         for controller in controllers {
-            runners[controller.reconciler.name] = ControllerRunner(controller: controller, pool: pool, holder: holder,
-                                                                   logger: logger)
+            runners[controller.reconciler.name] = ControllerRunner(
+                controller: controller, pool: pool, holder: holder,
+                logger: logger)
         }
         self.runners = runners
-        self.listener = PostgresListener(configuration: pool.configuration, channels: runners.keys.sorted(),
-                                         options: listenerOptions, logger: logger)
+        self.listener = PostgresListener(
+            configuration: pool.configuration, channels: runners.keys.sorted(),
+            options: listenerOptions, logger: logger)
     }
 
     /// `hostname:pid:random`, unique per process.
@@ -114,9 +118,14 @@ public final class ReconcilerHost: Service, Sendable {
             for sweeper in sweepers {
                 do {
                     let collected = try await sweeper.sweep(now: nil, actions: ActionLog())
-                    if collected > 0 { logger.notice("sweep collected orphans", metadata: ["sweeper": "\(sweeper.name)", "count": "\(collected)"]) }
+                    if collected > 0 {
+                        logger.notice(
+                            "sweep collected orphans", metadata: ["sweeper": "\(sweeper.name)", "count": "\(collected)"])
+                    }
                 } catch {
-                    logger.error("sweep failed; retried at the next interval", metadata: ["sweeper": "\(sweeper.name)", "error": "\(error)"])
+                    logger.error(
+                        "sweep failed; retried at the next interval",
+                        metadata: ["sweeper": "\(sweeper.name)", "error": "\(error)"])
                 }
             }
             do { try await Task.sleep(for: sweepInterval) } catch { return }

@@ -15,8 +15,10 @@ public struct TickDriver: Sendable {
     private let sweepers: [any Sweeper]
     private let pool: PostgresPool
 
-    public init(pool: PostgresPool, controllers: [ReconcilerHost.Controller], sweepers: [any Sweeper] = [],
-                holder: String = ReconcilerHost.defaultHolder(), logger: Logger) {
+    public init(
+        pool: PostgresPool, controllers: [ReconcilerHost.Controller], sweepers: [any Sweeper] = [],
+        holder: String = ReconcilerHost.defaultHolder(), logger: Logger
+    ) {
         self.pool = pool
         self.sweepers = sweepers
         self.processors = controllers.map { BatchProcessor(controller: $0, pool: pool, holder: holder, logger: logger) }
@@ -28,7 +30,10 @@ public struct TickDriver: Sendable {
         summary.passes = 1
         let actions = ActionLog()
         for processor in processors {
-            let keys = full ? try await allKeys(processor.store) : try await processor.store.selectPending(now: now).filter(\.isDue).map(\.key)
+            let keys =
+                full
+                ? try await allKeys(processor.store)
+                : try await processor.store.selectPending(now: now).filter(\.isDue).map(\.key)
             var controller = TickSummary.Controller()
             controller.examined = keys.count
             for batch in stride(from: 0, to: keys.count, by: max(1, processor.options.batchSize)) {
@@ -43,8 +48,10 @@ public struct TickDriver: Sendable {
             do {
                 _ = try await sweeper.sweep(now: now, actions: actions)
             } catch {
-                summary.failures.append(.init(controller: sweeper.name, key: "*", reason: "SweepFailed",
-                                              message: "\(error)", terminal: false))
+                summary.failures.append(
+                    .init(
+                        controller: sweeper.name, key: "*", reason: "SweepFailed",
+                        message: "\(error)", terminal: false))
             }
         }
         summary.actions = actions.snapshot
@@ -57,7 +64,9 @@ public struct TickDriver: Sendable {
     /// look (an instance booting, a debounce) is persisted and comes within that bound — and
     /// goes on until none is left, so a converged world is converged, not merely quiet.
     /// Failing keys are not waited for: their failures are in the summary.
-    public func tickUntilConverged(now: Date? = nil, maxPasses: Int = 20, waitUpTo bound: Duration = .zero) async throws -> TickSummary {
+    public func tickUntilConverged(now: Date? = nil, maxPasses: Int = 20, waitUpTo bound: Duration = .zero) async throws
+        -> TickSummary
+    {
         var total = TickSummary()
         let clock = ContinuousClock()
         let deadline = clock.now + bound
@@ -95,7 +104,9 @@ public struct TickDriver: Sendable {
     /// then): a look that comes due while it runs — a running instance is watched every few
     /// seconds — is time passing, not work the converged world needed, and rescheduling it
     /// would be counted as a write.
-    public func checkIdempotent(now: Date? = nil, maxPasses: Int = 20, waitUpTo bound: Duration = .zero) async throws -> IdempotencyReport {
+    public func checkIdempotent(now: Date? = nil, maxPasses: Int = 20, waitUpTo bound: Duration = .zero) async throws
+        -> IdempotencyReport
+    {
         var converge = try await tickUntilConverged(now: now, maxPasses: maxPasses, waitUpTo: bound)
         var instant = now
         if instant == nil { instant = try await LeaseStore(pool: pool).databaseNow() }
@@ -112,8 +123,10 @@ public struct TickDriver: Sendable {
         return IdempotencyReport(converge: converge, check: check, rowWrites: writes, mutatingActions: check.actions.mutating)
     }
 
-    private func record(_ report: BatchProcessor.Report, controller name: String, into controller: inout TickSummary.Controller,
-                        failures: inout [TickSummary.Failure]) {
+    private func record(
+        _ report: BatchProcessor.Report, controller name: String, into controller: inout TickSummary.Controller,
+        failures: inout [TickSummary.Failure]
+    ) {
         controller.skipped += report.skipped.count
         controller.statusWrites += report.written.count
         for (key, outcome, _) in report.outcomes {
@@ -125,8 +138,10 @@ public struct TickDriver: Sendable {
                 controller.failed += 1
                 var terminal = false
                 if case .terminal = outcome { terminal = true }
-                failures.append(.init(controller: name, key: key, reason: failure.reason, message: failure.message,
-                                      terminal: terminal))
+                failures.append(
+                    .init(
+                        controller: name, key: key, reason: failure.reason, message: failure.message,
+                        terminal: terminal))
             }
         }
     }

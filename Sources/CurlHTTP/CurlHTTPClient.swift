@@ -13,8 +13,10 @@ public struct CurlHTTPClient: Sendable {
         /// Whole-request timeout in milliseconds. Default 10 000.
         public var timeoutMilliseconds: Int
 
-        public init(method: String = "GET", url: String, headers: [String: String] = [:], body: Data? = nil,
-                    timeoutMilliseconds: Int = 10_000) {
+        public init(
+            method: String = "GET", url: String, headers: [String: String] = [:], body: Data? = nil,
+            timeoutMilliseconds: Int = 10_000
+        ) {
             self.method = method
             self.url = url
             self.headers = headers

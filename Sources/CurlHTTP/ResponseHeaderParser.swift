@@ -15,8 +15,10 @@ struct ResponseHeaderParser {
         } else if line.first == " " || line.first == "\t" {
             fields.continueLastValue(line.trimmingCharacters(in: .whitespacesAndNewlines))
         } else if let colon = line.firstIndex(of: ":") {
-            fields.append(.init(name: line[..<colon].trimmingCharacters(in: .whitespaces),
-                                value: line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)))
+            fields.append(
+                .init(
+                    name: line[..<colon].trimmingCharacters(in: .whitespaces),
+                    value: line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)))
         }
     }
 }

@@ -59,13 +59,19 @@ public final class EmbeddedPostgres: Sendable {
     public func start() throws -> Bool {
         let initdb = (options.binDirectory as NSString).appendingPathComponent("initdb")
         guard FileManager.default.isExecutableFile(atPath: initdb) else {
-            throw Failure(description: "PostgreSQL 15 binaries not found in \(options.binDirectory) (install postgresql-15, or set MOLECULE_PG_BIN)")
+            throw Failure(
+                description:
+                    "PostgreSQL 15 binaries not found in \(options.binDirectory) (install postgresql-15, or set MOLECULE_PG_BIN)")
         }
         try prepareDirectory()
         if !FileManager.default.fileExists(atPath: (dataDirectory as NSString).appendingPathComponent("PG_VERSION")) {
             logger.info("initialising embedded PostgreSQL", metadata: ["data": "\(dataDirectory)"])
-            try runAsServerUser(initdb, ["-D", dataDirectory, "-U", "postgres", "--auth=trust", "--encoding=UTF8",
-                                         "--locale=C", "--no-sync"])
+            try runAsServerUser(
+                initdb,
+                [
+                    "-D", dataDirectory, "-U", "postgres", "--auth=trust", "--encoding=UTF8",
+                    "--locale=C", "--no-sync",
+                ])
         }
         if isRunning() {
             logger.info("adopting running embedded PostgreSQL", metadata: ["socket": "\(socketDirectory)"])
@@ -119,8 +125,9 @@ public final class EmbeddedPostgres: Sendable {
     private static var isRoot: Bool { getuid() == 0 }
 
     private func prepareDirectory() throws {
-        try FileManager.default.createDirectory(atPath: options.baseDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: options.baseDirectory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
         if Self.isRoot {
             try runProcess("/bin/chown", ["postgres:postgres", options.baseDirectory])
         }

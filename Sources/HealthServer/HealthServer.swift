@@ -10,22 +10,27 @@ public enum HealthServer {
     /// cached state (`ReadinessMonitor.notReadyReason`) and never waits for the database.
     public typealias ReadinessCheck = @Sendable () -> String?
 
-    public static func make(host: String, port: Int, registry: PrometheusCollectorRegistry,
-                            readiness: @escaping ReadinessCheck, logger: Logger) -> some Service {
+    public static func make(
+        host: String, port: Int, registry: PrometheusCollectorRegistry,
+        readiness: @escaping ReadinessCheck, logger: Logger
+    ) -> some Service {
         let router = Router()
         router.get("healthz") { _, _ in "ok\n" }
         router.get("readyz") { _, _ -> Response in
             if let reason = readiness() {
-                return Response(status: .serviceUnavailable, headers: [.contentType: "text/plain"],
-                                body: .init(byteBuffer: ByteBuffer(string: "not ready: \(reason)\n")))
+                return Response(
+                    status: .serviceUnavailable, headers: [.contentType: "text/plain"],
+                    body: .init(byteBuffer: ByteBuffer(string: "not ready: \(reason)\n")))
             }
-            return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
         }
         router.get("metrics") { _, _ -> Response in
             var buffer: [UInt8] = []
             registry.emit(into: &buffer)
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
         }
         return Application(router: router, configuration: .init(address: .hostname(host, port: port)), logger: logger)
     }

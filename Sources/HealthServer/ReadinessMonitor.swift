@@ -33,8 +33,10 @@ public final class ReadinessMonitor: Service, Sendable {
     private let logger: Logger
     private let state = Mutex(CheckState())
 
-    public init(configuration: PostgresConfiguration, listenerHealth: @escaping @Sendable () -> PostgresListener.Health,
-                options: Options = Options(), logger: Logger) {
+    public init(
+        configuration: PostgresConfiguration, listenerHealth: @escaping @Sendable () -> PostgresListener.Health,
+        options: Options = Options(), logger: Logger
+    ) {
         var probe = configuration
         probe.statementTimeoutMilliseconds = Int(options.checkDeadline / .milliseconds(1))
         probe.statementDeadlineMarginMilliseconds = 0

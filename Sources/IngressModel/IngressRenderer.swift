@@ -1,7 +1,7 @@
 import Crypto
-import ReconcileRuntime
 import Foundation
 import Providers
+import ReconcileRuntime
 
 /// Renders one tenant's ingress from the single source of truth: every `platform_paths` row
 /// becomes a rule for the tenant's hostname to the tenant's URL of that row's service, most
@@ -48,7 +48,9 @@ public enum IngressRenderer {
     ///   - services: the tenant's service name -> URL.
     ///   - paths: the `platform_paths` rows: pattern -> service name.
     /// - Throws: `Rejection` when the tenant's `app` service has no valid URL.
-    public static func render(hostname: String, services: [String: String], paths: [(pattern: String, service: String)]) throws -> Rendering {
+    public static func render(hostname: String, services: [String: String], paths: [(pattern: String, service: String)]) throws
+        -> Rendering
+    {
         var routed: [(PathPattern, String)] = []
         var skipped: [SkippedPath] = []
         for row in paths {
@@ -62,7 +64,8 @@ public enum IngressRenderer {
             }
         }
         var rules = routed.sorted { $0.0 < $1.0 }.map { IngressRule(hostname: hostname, path: $0.0.regex, service: $0.1) }
-        rules.append(IngressRule(hostname: hostname, service: try url(of: defaultService, in: services, for: "the catch-all rule")))
+        rules.append(
+            IngressRule(hostname: hostname, service: try url(of: defaultService, in: services, for: "the catch-all rule")))
         return Rendering(rules: rules, skipped: skipped.sorted { $0.pattern < $1.pattern })
     }
 
@@ -94,7 +97,10 @@ public enum IngressRenderer {
             throw Rejection(description: "tenants.services: no URL for service '\(service)' (needed by \(use))")
         }
         guard isValidService(url) else {
-            throw Rejection(description: "tenants.services.\(service): '\(url)' is not a service cloudflared accepts (http://host:port, https://..., unix:/path, tcp://..., http_status:NNN)")
+            throw Rejection(
+                description:
+                    "tenants.services.\(service): '\(url)' is not a service cloudflared accepts (http://host:port, https://..., unix:/path, tcp://..., http_status:NNN)"
+            )
         }
         return url
     }
@@ -104,8 +110,9 @@ public enum IngressRenderer {
         if url.hasPrefix("unix:/") { return url.count > "unix:/".count }
         if url.hasPrefix("http_status:") { return Int(url.dropFirst(12)).map { (100...599).contains($0) } ?? false }
         guard let components = URLComponents(string: url), let scheme = components.scheme,
-              ["http", "https", "tcp", "ssh", "rdp"].contains(scheme), let host = components.host, !host.isEmpty,
-              !host.contains(" ") else { return false }
+            ["http", "https", "tcp", "ssh", "rdp"].contains(scheme), let host = components.host, !host.isEmpty,
+            !host.contains(" ")
+        else { return false }
         return components.path.isEmpty || components.path == "/"
     }
 }

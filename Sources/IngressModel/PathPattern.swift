@@ -33,9 +33,12 @@ public struct PathPattern: Sendable, Equatable, Comparable {
         for segment in segments {
             guard !segment.isEmpty else { throw Rejection(pattern: pattern, reason: "has an empty segment") }
             guard segment.allSatisfy(allowed.contains) else {
-                throw Rejection(pattern: pattern, reason: "segment '\(segment)' may only contain [A-Za-z0-9._~-] ('*' only as a final '/*')")
+                throw Rejection(
+                    pattern: pattern, reason: "segment '\(segment)' may only contain [A-Za-z0-9._~-] ('*' only as a final '/*')")
             }
-            guard segment != "." && segment != ".." else { throw Rejection(pattern: pattern, reason: "has a '\(segment)' segment") }
+            guard segment != "." && segment != ".." else {
+                throw Rejection(pattern: pattern, reason: "has a '\(segment)' segment")
+            }
         }
         self.pattern = pattern
         self.segments = segments

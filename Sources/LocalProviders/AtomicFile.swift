@@ -13,7 +13,8 @@ enum AtomicFile {
     }
 
     static func write(_ data: Data, to url: URL, permissions: mode_t = 0o600) throws {
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(
+            ".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, permissions)
         guard fd >= 0 else { throw Failure(step: "cannot create a temporary file", code: errno) }
         let written = data.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }

@@ -73,8 +73,9 @@ public struct FileSecretStore: SecretStore {
             }
             guard let description = try describeNow(name), !description.scheduledForDeletion else { return }
             let deadline = clock().addingTimeInterval(Double(recoveryWindowDays) * 86_400)
-            try writeAtomically(Data(String(deadline.timeIntervalSince1970).utf8),
-                                to: try secretDirectory(name, create: false).appendingPathComponent("deleted-at"))
+            try writeAtomically(
+                Data(String(deadline.timeIntervalSince1970).utf8),
+                to: try secretDirectory(name, create: false).appendingPathComponent("deleted-at"))
         }
     }
 
@@ -114,8 +115,9 @@ public struct FileSecretStore: SecretStore {
             scheduled = true
         }
         let pointer = currentPointer(directory)
-        return SecretDescription(name: name, currentVersion: pointer.first, contentHash: pointer.dropFirst().first,
-                                 scheduledForDeletion: scheduled)
+        return SecretDescription(
+            name: name, currentVersion: pointer.first, contentHash: pointer.dropFirst().first,
+            scheduledForDeletion: scheduled)
     }
 
     /// The `current` file's lines: the version token, then the content hash; empty when absent.
@@ -135,21 +137,24 @@ public struct FileSecretStore: SecretStore {
 
     private func secretDirectory(_ name: String, create: Bool) throws -> URL {
         guard !name.isEmpty, name.count <= 512,
-              name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "/_+=.@-".contains($0)) }) else {
+            name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "/_+=.@-".contains($0)) })
+        else {
             throw error(.invalid, "name", "secret names are 1-512 characters of [A-Za-z0-9/_+=.@-]")
         }
         let directory = root.appendingPathComponent(name.replacingOccurrences(of: "/", with: "%2F"))
         if create {
             for path in [root, directory, directory.appendingPathComponent("versions")] {
-                try FileManager.default.createDirectory(at: path, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
+                try FileManager.default.createDirectory(
+                    at: path, withIntermediateDirectories: true,
+                    attributes: [.posixPermissions: 0o700])
             }
         }
         return directory
     }
 
     private func safeComponent(_ token: String) throws -> String {
-        guard !token.isEmpty, token.count <= 128, token.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+        guard !token.isEmpty, token.count <= 128, token.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") })
+        else {
             throw error(.invalid, "put", "version tokens are letters, digits and dashes")
         }
         return token
@@ -169,19 +174,22 @@ public struct FileSecretStore: SecretStore {
 
     /// Runs `work` on the queue. An error of the file system becomes a transient `ProviderError`
     /// saying what could not be done (`cannot <what>: permission denied`), without a path.
-    private func onQueue<T: Sendable>(_ operation: String, _ what: String,
-                                      _ work: @escaping @Sendable () throws -> T) async throws -> T {
+    private func onQueue<T: Sendable>(
+        _ operation: String, _ what: String,
+        _ work: @escaping @Sendable () throws -> T
+    ) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
-                continuation.resume(with: Result {
-                    do {
-                        return try work()
-                    } catch let failure as ProviderError {
-                        throw failure
-                    } catch {
-                        throw self.error(.transient, operation, "cannot \(what): \(FileSystemFailure.reason(error))")
-                    }
-                })
+                continuation.resume(
+                    with: Result {
+                        do {
+                            return try work()
+                        } catch let failure as ProviderError {
+                            throw failure
+                        } catch {
+                            throw self.error(.transient, operation, "cannot \(what): \(FileSystemFailure.reason(error))")
+                        }
+                    })
             }
         }
     }

@@ -19,8 +19,10 @@ public struct FileTunnelConfigStore: TunnelConfigProvider {
 
     public func file(tunnelID: String) throws -> URL {
         guard TunnelID.isValid(tunnelID) else {
-            throw ProviderError(.invalid, provider: name, operation: "path",
-                                message: "tenants.tunnel_id: '\(tunnelID.prefix(64))' must be 1-128 of [A-Za-z0-9_-], starting with a letter or digit")
+            throw ProviderError(
+                .invalid, provider: name, operation: "path",
+                message:
+                    "tenants.tunnel_id: '\(tunnelID.prefix(64))' must be 1-128 of [A-Za-z0-9_-], starting with a letter or digit")
         }
         return root.appendingPathComponent(tunnelID).appendingPathComponent("config.yml")
     }
@@ -40,13 +42,17 @@ public struct FileTunnelConfigStore: TunnelConfigProvider {
         do {
             data = try FileContents.readIfPresent(url)
         } catch {
-            throw ProviderError(.transient, provider: provider, operation: "read",
-                                message: "cannot read the configuration of tunnel \(tunnelID) (\(url.path)): \(error); it is not overwritten")
+            throw ProviderError(
+                .transient, provider: provider, operation: "read",
+                message: "cannot read the configuration of tunnel \(tunnelID) (\(url.path)): \(error); it is not overwritten")
         }
         guard let data else { return nil }
         guard let text = String(validating: data, as: UTF8.self) else {
-            throw ProviderError(.invalid, provider: provider, operation: "read",
-                                message: "the configuration of tunnel \(tunnelID) (\(url.path)) is not UTF-8 text; fix or remove it (it is not overwritten)")
+            throw ProviderError(
+                .invalid, provider: provider, operation: "read",
+                message:
+                    "the configuration of tunnel \(tunnelID) (\(url.path)) is not UTF-8 text; fix or remove it (it is not overwritten)"
+            )
         }
         return text
     }
@@ -55,12 +61,14 @@ public struct FileTunnelConfigStore: TunnelConfigProvider {
         let url = try file(tunnelID: tunnelID)
         try await onQueue {
             do {
-                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
+                try FileManager.default.createDirectory(
+                    at: url.deletingLastPathComponent(), withIntermediateDirectories: true,
+                    attributes: [.posixPermissions: 0o700])
                 try AtomicFile.write(Data(Self.render(configuration, tunnelID: tunnelID).utf8), to: url, permissions: 0o644)
             } catch {
-                throw ProviderError(.transient, provider: name, operation: "write",
-                                    message: "cannot write the configuration of tunnel \(tunnelID): \(FileSystemFailure.reason(error))")
+                throw ProviderError(
+                    .transient, provider: name, operation: "write",
+                    message: "cannot write the configuration of tunnel \(tunnelID): \(FileSystemFailure.reason(error))")
             }
         }
     }
@@ -68,8 +76,10 @@ public struct FileTunnelConfigStore: TunnelConfigProvider {
     /// cloudflared's `config.yml`; strings double-quoted (JSON escapes are YAML escapes), so any
     /// value round-trips.
     static func render(_ configuration: TunnelConfiguration, tunnelID: String) -> String {
-        var lines = ["# Managed by molecule-reconciler from platform_paths and tenants; manual edits are repaired.",
-                     "tunnel: \(quoted(tunnelID))", "ingress:"]
+        var lines = [
+            "# Managed by molecule-reconciler from platform_paths and tenants; manual edits are repaired.",
+            "tunnel: \(quoted(tunnelID))", "ingress:",
+        ]
         for rule in configuration.ingress {
             var fields: [String] = []
             if let hostname = rule.hostname { fields.append("hostname: \(quoted(hostname))") }
@@ -85,15 +95,17 @@ public struct FileTunnelConfigStore: TunnelConfigProvider {
         do {
             document = try Yams.load(yaml: text)
         } catch {
-            throw ProviderError(.invalid, provider: provider, operation: "read",
-                                message: "\(file) is not valid YAML; fix or remove it (it is not overwritten)")
+            throw ProviderError(
+                .invalid, provider: provider, operation: "read",
+                message: "\(file) is not valid YAML; fix or remove it (it is not overwritten)")
         }
         guard let top = document as? [String: Any] else { return TunnelConfiguration(ingress: []) }
         let entries = top["ingress"] as? [Any] ?? []
         let rules = try entries.map { entry -> IngressRule in
             guard let fields = entry as? [String: Any], let service = fields["service"] as? String else {
-                throw ProviderError(.invalid, provider: provider, operation: "read",
-                                    message: "\(file): every ingress rule needs a service")
+                throw ProviderError(
+                    .invalid, provider: provider, operation: "read",
+                    message: "\(file): every ingress rule needs a service")
             }
             return IngressRule(hostname: fields["hostname"] as? String, path: fields["path"] as? String, service: service)
         }

@@ -32,33 +32,41 @@ public struct HTTPPluginDelivery: PluginDelivery {
         try await send("DELETE", plugin: plugin, instance: instance, token: token, body: nil, operation: "remove")
     }
 
-    private func send(_ method: String, plugin: String, instance: InstanceRecord, token: String, body: Data?,
-                      operation: String) async throws {
+    private func send(
+        _ method: String, plugin: String, instance: InstanceRecord, token: String, body: Data?,
+        operation: String
+    ) async throws {
         guard let address = instance.address else {
-            throw ProviderError(.transient, provider: "runtime", operation: operation,
-                                message: "instance \(instance.id) has no address yet")
+            throw ProviderError(
+                .transient, provider: "runtime", operation: operation,
+                message: "instance \(instance.id) has no address yet")
         }
         let response: CurlHTTPClient.Response
         do {
-            response = try await client.send(.init(method: method, url: "http://\(address)/plugins/\(plugin)",
-                                                   headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"],
-                                                   body: body, timeoutMilliseconds: timeoutMilliseconds))
+            response = try await client.send(
+                .init(
+                    method: method, url: "http://\(address)/plugins/\(plugin)",
+                    headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"],
+                    body: body, timeoutMilliseconds: timeoutMilliseconds))
         } catch let failure as CurlHTTPClient.Failure {
-            throw ProviderError(failure.isTimeout ? .timeout : .transient, provider: "runtime", operation: operation,
-                                message: "plugin '\(plugin)' to instance \(instance.id): \(failure.message)")
+            throw ProviderError(
+                failure.isTimeout ? .timeout : .transient, provider: "runtime", operation: operation,
+                message: "plugin '\(plugin)' to instance \(instance.id): \(failure.message)")
         }
         let context = "plugin '\(plugin)' to instance \(instance.id): HTTP \(response.status)"
         let retryAfter = response.headers.retryAfter(now: clock())
         switch response.status {
         case 200..<300: return
         case 401, 403:
-            throw ProviderError(.invalid, provider: "runtime", operation: operation, message: "\(context): the instance token was refused")
+            throw ProviderError(
+                .invalid, provider: "runtime", operation: operation, message: "\(context): the instance token was refused")
         case 429:
             throw ProviderError(.throttled(retryAfter: retryAfter), provider: "runtime", operation: operation, message: context)
         case 503 where retryAfter != nil:
             throw ProviderError(.throttled(retryAfter: retryAfter), provider: "runtime", operation: operation, message: context)
         case 400..<500:
-            throw ProviderError(.invalid, provider: "runtime", operation: operation, message: "\(context): \(response.text.prefix(200))")
+            throw ProviderError(
+                .invalid, provider: "runtime", operation: operation, message: "\(context): \(response.text.prefix(200))")
         default:
             throw ProviderError(.transient, provider: "runtime", operation: operation, message: context)
         }

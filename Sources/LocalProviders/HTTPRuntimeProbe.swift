@@ -47,9 +47,10 @@ public struct HTTPRuntimeProbe: RuntimeStatusSource {
         } catch let failure as DecodingError {
             throw error(.invalid, "\(context) answered 200 with a body that is not a status document: \(Self.summary(failure))")
         }
-        return RuntimeStatus(ready: reported.ready, busySince: reported.busySince,
-                             managementMCPPresent: reported.managementMCPPresent, plugins: reported.plugins,
-                             bundleHash: reported.bundleHash, reportedAt: Date())
+        return RuntimeStatus(
+            ready: reported.ready, busySince: reported.busySince,
+            managementMCPPresent: reported.managementMCPPresent, plugins: reported.plugins,
+            bundleHash: reported.bundleHash, reportedAt: Date())
     }
 
     private func error(_ kind: ProviderError.Kind, _ message: String) -> ProviderError {

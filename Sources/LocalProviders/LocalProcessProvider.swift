@@ -41,9 +41,10 @@ public struct LocalProcessProvider: InstanceProvider {
         try await onQueue {
             let id = "local-\(spec.idempotencyToken)"
             if let existing = try read(workspaceID: spec.workspaceID, id: id) { return describe(existing) }
-            var record = Record(id: id, workspaceID: spec.workspaceID, generation: spec.generation,
-                                token: spec.idempotencyToken, pid: 0, startTime: nil, terminated: false,
-                                owner: spec.owner)
+            var record = Record(
+                id: id, workspaceID: spec.workspaceID, generation: spec.generation,
+                token: spec.idempotencyToken, pid: 0, startTime: nil, terminated: false,
+                owner: spec.owner)
             try write(record)
             record.pid = try spawn(record, bundleName: spec.bundleName)
             record.startTime = Self.startTime(of: record.pid)
@@ -69,8 +70,9 @@ public struct LocalProcessProvider: InstanceProvider {
     public func terminate(instanceID: String) async throws {
         try await onQueue {
             guard var record = try findRecord(id: instanceID) else {
-                throw ProviderError(.notFound, provider: "instances", operation: "terminate",
-                                    message: "the instance ID '\(instanceID)' does not exist")
+                throw ProviderError(
+                    .notFound, provider: "instances", operation: "terminate",
+                    message: "the instance ID '\(instanceID)' does not exist")
             }
             if isAlive(record) {
                 kill(record.pid, SIGTERM)
@@ -86,9 +88,10 @@ public struct LocalProcessProvider: InstanceProvider {
         let alive = !record.terminated && isAlive(record)
         let port = (try? String(contentsOf: portFile(record), encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         let state: InstanceState = alive ? (port == nil ? .pending : .running) : .terminated
-        return InstanceRecord(id: record.id, workspaceID: record.workspaceID, generation: record.generation,
-                              idempotencyToken: record.token, state: state,
-                              address: alive ? port.map { "127.0.0.1:\($0)" } : nil)
+        return InstanceRecord(
+            id: record.id, workspaceID: record.workspaceID, generation: record.generation,
+            idempotencyToken: record.token, state: state,
+            address: alive ? port.map { "127.0.0.1:\($0)" } : nil)
     }
 
     /// Alive, and the same process that was started (not a reused pid). A zombie is dead,
@@ -108,8 +111,10 @@ public struct LocalProcessProvider: InstanceProvider {
     }
 
     private func spawn(_ record: Record, bundleName: String) throws -> Int32 {
-        let arguments = [runtimeExecutable.path, "--secret-store", secretStoreRoot.path, "--bundle", bundleName,
-                         "--port-file", portFile(record).path]
+        let arguments = [
+            runtimeExecutable.path, "--secret-store", secretStoreRoot.path, "--bundle", bundleName,
+            "--port-file", portFile(record).path,
+        ]
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -131,8 +136,9 @@ public struct LocalProcessProvider: InstanceProvider {
         var pid: pid_t = 0
         let result = posix_spawn(&pid, runtimeExecutable.path, &actions, nil, argv, envp)
         guard result == 0 else {
-            throw ProviderError(.transient, provider: "instances", operation: "create",
-                                message: "cannot start \(runtimeExecutable.lastPathComponent): \(String(cString: strerror(result)))")
+            throw ProviderError(
+                .transient, provider: "instances", operation: "create",
+                message: "cannot start \(runtimeExecutable.lastPathComponent): \(String(cString: strerror(result)))")
         }
         return pid
     }
@@ -175,7 +181,9 @@ public struct LocalProcessProvider: InstanceProvider {
     private func findProcess(of record: Record) -> Int32? {
         let portFile = portFile(record).path
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+            guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else {
+                continue
+            }
             let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
             if let flag = arguments.firstIndex(of: "--port-file"), flag + 1 < arguments.count, arguments[flag + 1] == portFile {
                 return pid
@@ -194,7 +202,8 @@ public struct LocalProcessProvider: InstanceProvider {
 
     private func write(_ record: Record) throws {
         let folder = directory.appendingPathComponent(record.workspaceID)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         try JSONEncoder().encode(record).write(to: folder.appendingPathComponent("\(record.id).json"), options: .atomic)
     }
 

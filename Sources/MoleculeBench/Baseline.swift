@@ -37,19 +37,23 @@ struct Baseline {
 
     static func reconcileOne(_ key: String, holder: String, on connection: PostgresConnection) async throws {
         try await connection.transaction { connection in
-            let token = try await connection.query("""
+            let token = try await connection.query(
+                """
                 UPDATE leases SET holder = $2, token = token + 1, expires_at = now() + interval '30 seconds'
                  WHERE controller = 'instances' AND key = $1::uuid AND (holder IS NULL OR expires_at <= now())
                 RETURNING token
-                """, [key, holder]).rows[0].require(Int64.self, "token")
+                """, [key, holder]
+            ).rows[0].require(Int64.self, "token")
             let desired = try await connection.query("SELECT desired_generation FROM instances WHERE key = $1::uuid", [key])
                 .rows[0].require(Int64.self, "desired_generation")
-            try await connection.query("""
+            try await connection.query(
+                """
                 UPDATE instances s SET observed_generation = $2, attempts = 0, last_error = NULL, next_attempt_at = NULL
                  WHERE s.key = $1::uuid AND EXISTS (SELECT 1 FROM leases l WHERE l.controller = 'instances'
                        AND l.key = s.key AND l.holder = $3 AND l.token = $4)
                 """, [key, desired, holder, token])
-            try await connection.query("""
+            try await connection.query(
+                """
                 UPDATE leases SET holder = NULL, expires_at = NULL
                  WHERE controller = 'instances' AND key = $1::uuid AND holder = $2 AND token = $3
                 """, [key, holder, token])

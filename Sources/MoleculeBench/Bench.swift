@@ -49,15 +49,20 @@ struct Bench: AsyncParsableCommand {
         let setup = PostgresPool(configuration: configuration, size: 2)
         try await Migrator(pool: setup, logger: logger).migrate()
 
-        print("molecule-bench: \(keys) keys, batch \(batchSize), PostgreSQL 15 with fsync on, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print(
+            "molecule-bench: \(keys) keys, batch \(batchSize), PostgreSQL 15 with fsync on, \(ProcessInfo.processInfo.activeProcessorCount) cores"
+        )
         let started = ContinuousClock.now
-        try await setup.query("""
+        try await setup.query(
+            """
             INSERT INTO workspaces (org, name, image) SELECT 'bench', 'w' || g, 'img' FROM generate_series(1, $1) g
             """, [keys])
         try await setup.query("VACUUM ANALYZE")
         print("fleet created in \(format(ContinuousClock.now - started))")
 
-        let fleet = try await setup.query("SELECT key FROM instances ORDER BY key").rows.map { try $0.require(String.self, "key") }
+        let fleet = try await setup.query("SELECT key FROM instances ORDER BY key").rows.map {
+            try $0.require(String.self, "key")
+        }
         var throughput: [(workers: Int, runtime: Double, baseline: Double)] = []
         for workers in [1, 4] {
             let baseline = try await Baseline(configuration: configuration, keys: fleet, clients: workers).run()
@@ -67,14 +72,21 @@ struct Bench: AsyncParsableCommand {
         print("\n1. throughput (reconciles/s: watch + queue + lease + fenced status write)")
         print("   workers   runtime   direct-SQL baseline   ratio")
         for row in throughput {
-            print(String(format: "   %7d   %7.0f   %19.0f   %5.2fx", row.workers, row.runtime, row.baseline, row.runtime / row.baseline))
+            print(
+                String(
+                    format: "   %7d   %7.0f   %19.0f   %5.2fx", row.workers, row.runtime, row.baseline, row.runtime / row.baseline
+                ))
         }
 
         let latency = try await measureLatency(configuration: configuration, logger: logger)
-        print("\n2. UPDATE commit -> reconcile start (\(latency.count) samples): p50 \(ms(percentile(latency, 0.5))), p99 \(ms(percentile(latency, 0.99))), max \(ms(latency.max() ?? 0))")
+        print(
+            "\n2. UPDATE commit -> reconcile start (\(latency.count) samples): p50 \(ms(percentile(latency, 0.5))), p99 \(ms(percentile(latency, 0.99))), max \(ms(latency.max() ?? 0))"
+        )
 
         let (resync, fullScan, idleCPU) = try await measureResyncAndIdle(configuration: configuration, logger: logger)
-        print("\n3. resync over \(keys) converged keys: due-key resync \(ms(resync)); paging every key (full resync's reads) \(ms(fullScan))")
+        print(
+            "\n3. resync over \(keys) converged keys: due-key resync \(ms(resync)); paging every key (full resync's reads) \(ms(fullScan))"
+        )
         print(String(format: "   reconciler CPU while idle: %.2f %% of one core over %d s", idleCPU * 100, idleSeconds))
         print(String(format: "\n4. peak resident memory: %.1f MB", Double(peakRSSKilobytes()) / 1024))
         await setup.close()
@@ -133,7 +145,9 @@ struct Bench: AsyncParsableCommand {
         return samples.sorted()
     }
 
-    private func measureResyncAndIdle(configuration: PostgresConfiguration, logger: Logger) async throws -> (Double, Double, Double) {
+    private func measureResyncAndIdle(configuration: PostgresConfiguration, logger: Logger) async throws -> (
+        Double, Double, Double
+    ) {
         let pool = PostgresPool(configuration: configuration, size: 4)
         let store = ControllerStateStore(table: ControllerTable("instances"), pool: pool)
         try await waitConverged(pool)
@@ -163,9 +177,11 @@ struct Bench: AsyncParsableCommand {
     }
 
     private func waitConverged(_ pool: PostgresPool) async throws {
-        while try await pool.query("""
+        while try await pool.query(
+            """
             SELECT count(*) AS n FROM instances WHERE desired_generation <> observed_generation
-            """).rows[0].require(Int.self, "n") > 0 {
+            """
+        ).rows[0].require(Int.self, "n") > 0 {
             try await Task.sleep(for: .milliseconds(20))
         }
     }

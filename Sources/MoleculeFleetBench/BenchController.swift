@@ -17,8 +17,10 @@ struct BenchController {
     let tally: Tally
     let controller: ReconcilerHost.Controller
 
-    private init<R: Reconciler & StatusWriter>(name: String, server: FleetServer, options: ControllerOptions, poolSize: Int,
-                                               _ make: (PostgresPool) -> R) {
+    private init<R: Reconciler & StatusWriter>(
+        name: String, server: FleetServer, options: ControllerOptions, poolSize: Int,
+        _ make: (PostgresPool) -> R
+    ) {
         self.name = name
         role = FleetServer.roles[name]!
         pool = PostgresPool(configuration: server.configuration(role: role), size: poolSize)
@@ -42,19 +44,25 @@ struct BenchController {
     }
 
     /// The instances controller in heartbeat mode (no probe), with the default restart pacer.
-    static func instances(_ providers: FakeProviders, server: FleetServer, options: ControllerOptions, poolSize: Int) -> BenchController {
+    static func instances(_ providers: FakeProviders, server: FleetServer, options: ControllerOptions, poolSize: Int)
+        -> BenchController
+    {
         BenchController(name: "instances", server: server, options: options, poolSize: poolSize) {
             InstancesReconciler(store: InstanceStore(pool: $0), provider: providers.cloud)
         }
     }
 
-    static func secretBundles(_ providers: FakeProviders, server: FleetServer, options: ControllerOptions, poolSize: Int) -> BenchController {
+    static func secretBundles(_ providers: FakeProviders, server: FleetServer, options: ControllerOptions, poolSize: Int)
+        -> BenchController
+    {
         BenchController(name: "secret_bundles", server: server, options: options, poolSize: poolSize) {
             SecretsBundleReconciler(store: BundleStore(pool: $0), secretStore: providers.secrets)
         }
     }
 
-    static func tunnelIngress(_ providers: FakeProviders, server: FleetServer, options: ControllerOptions, poolSize: Int) -> BenchController {
+    static func tunnelIngress(_ providers: FakeProviders, server: FleetServer, options: ControllerOptions, poolSize: Int)
+        -> BenchController
+    {
         BenchController(name: "tunnel_ingress", server: server, options: options, poolSize: poolSize) {
             TunnelIngressReconciler(store: IngressStore(pool: $0), writer: providers.tunnelWriter)
         }

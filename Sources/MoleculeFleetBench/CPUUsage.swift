@@ -35,11 +35,13 @@ struct CPUUsage {
         var total = 0.0
         for entry in entries {
             guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { continue }
+                let close = stat.lastIndex(of: ")")
+            else { continue }
             // Fields after "(comm)": state ppid ... utime (14th field overall) stime (15th).
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             guard fields.count > 12, let parent = Int32(fields[1]), pid == postmaster || parent == postmaster,
-                  let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
+                let user = Double(fields[11]), let system = Double(fields[12])
+            else { continue }
             total += (user + system) / ticks
         }
         return total

@@ -10,8 +10,10 @@ struct ConvergedPass {
     /// Rows the pass inserted or updated in the controller's table, `workspaces` and `events`.
     var writes: [String: Int]
 
-    static func run(_ controller: BenchController, world: FleetWorld, _ instruments: PhaseMeter.Instruments,
-                    logger: Logger) async throws -> ConvergedPass {
+    static func run(
+        _ controller: BenchController, world: FleetWorld, _ instruments: PhaseMeter.Instruments,
+        logger: Logger
+    ) async throws -> ConvergedPass {
         let tables = [controller.name, "workspaces", "events"]
         let transaction = try await world.currentTransaction()
         let meter = try await PhaseMeter.begin([controller], instruments)
@@ -28,7 +30,8 @@ struct ConvergedPass {
     var line: String {
         let counts = summary.controllers[controller] ?? .init()
         let perReconcile = statementsPerReconcile.map { fixed($0, 2) } ?? "n/a"
-        return "\(controller): \(perReconcile) statements per converged reconcile (\(counts.reconciled) of \(counts.examined) keys "
+        return
+            "\(controller): \(perReconcile) statements per converged reconcile (\(counts.reconciled) of \(counts.examined) keys "
             + "in \(seconds(report.seconds)), one batch at a time = \(fixed(report.rate(controller), 0))/s; "
             + "rows written: " + writes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             + "; mutating provider calls \(summary.actions.mutatingTotal), "

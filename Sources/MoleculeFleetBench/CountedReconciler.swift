@@ -37,8 +37,9 @@ final class Tally: Sendable {
         var firstFailure: String?
 
         static func - (lhs: Counts, rhs: Counts) -> Counts {
-            Counts(reconciles: lhs.reconciles - rhs.reconciles, done: lhs.done - rhs.done, watch: lhs.watch - rhs.watch,
-                   requeue: lhs.requeue - rhs.requeue, failed: lhs.failed - rhs.failed, firstFailure: lhs.firstFailure)
+            Counts(
+                reconciles: lhs.reconciles - rhs.reconciles, done: lhs.done - rhs.done, watch: lhs.watch - rhs.watch,
+                requeue: lhs.requeue - rhs.requeue, failed: lhs.failed - rhs.failed, firstFailure: lhs.firstFailure)
         }
     }
 

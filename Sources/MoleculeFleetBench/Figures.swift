@@ -39,8 +39,10 @@ func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digit
 
 /// Polls `progress` every `interval` until it reaches `target`, or `timeout` passes (then the
 /// phase is reported as not reached, with how far it got).
-func wait(until target: Int, every interval: Duration, timeout: Duration,
-          _ progress: () async throws -> Int) async throws -> (reached: Bool, last: Int) {
+func wait(
+    until target: Int, every interval: Duration, timeout: Duration,
+    _ progress: () async throws -> Int
+) async throws -> (reached: Bool, last: Int) {
     let deadline = ContinuousClock.now + timeout
     while true {
         let last = try await progress()

@@ -12,7 +12,8 @@ import ReconcileRuntime
 struct FleetBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "molecule-fleet-bench",
-        abstract: "Measure the real controllers over a fleet (fake providers, no latency) against an embedded PostgreSQL (fsync on).")
+        abstract:
+            "Measure the real controllers over a fleet (fake providers, no latency) against an embedded PostgreSQL (fsync on).")
 
     @Option(help: "Workspaces in the fleet, all in one org (0 skips figures 1 and 2).")
     var workspaces = 10_000
@@ -44,7 +45,10 @@ struct FleetBench: AsyncParsableCommand {
     @Flag(help: "Also record planning time in pg_stat_statements (costs a little).")
     var trackPlanning = false
 
-    @Option(help: "Log the plan and timings of statements slower than this many milliseconds (auto_explain; profiling only, slows every statement).")
+    @Option(
+        help:
+            "Log the plan and timings of statements slower than this many milliseconds (auto_explain; profiling only, slows every statement)."
+    )
     var explainSlowerThan: Int?
 
     @Option(help: "PostgreSQL socket port (no TCP port is opened).")
@@ -59,8 +63,9 @@ struct FleetBench: AsyncParsableCommand {
     func run() async throws {
         let logs = LogTally()
         let logger = logs.logger(label: "fleet-bench")
-        let server = try await FleetServer.start(directory: directory, port: port, trackPlanning: trackPlanning,
-                                                  explainSlowerThan: explainSlowerThan, logger: logger)
+        let server = try await FleetServer.start(
+            directory: directory, port: port, trackPlanning: trackPlanning,
+            explainSlowerThan: explainSlowerThan, logger: logger)
         defer { server.stop(keepingLogAt: serverLog) }
         let admin = PostgresConnection(configuration: server.configuration())
         let world = FleetWorld(connection: admin)
@@ -73,21 +78,24 @@ struct FleetBench: AsyncParsableCommand {
         let providers = BenchController.FakeProviders()
         let fleet = FleetRun(
             bench: self, world: world,
-            instruments: .init(stats: StatementStats(connection: admin), logs: logs, waits: waits, postmaster: server.postmasterPID,
-                               top: top),
+            instruments: .init(
+                stats: StatementStats(connection: admin), logs: logs, waits: waits, postmaster: server.postmasterPID,
+                top: top),
             heartbeats: HeartbeatPlayer(configuration: server.configuration(), interval: .milliseconds(heartbeatInterval)),
             providers: providers,
             instances: .instances(providers, server: server, options: options, poolSize: poolSize),
             bundles: .secretBundles(providers, server: server, options: options, poolSize: poolSize),
             ingress: .tunnelIngress(providers, server: server, options: options, poolSize: poolSize), logger: logger)
 
-        print("molecule-fleet-bench: \(workspaces) workspaces in one org, \(tenants) tenants on shared tunnels "
-              + "(\(tunnels) at most, round-robin); PostgreSQL 15 with fsync on, "
-              + "\(ProcessInfo.processInfo.activeProcessorCount) cores")
-        print("   each controller in its own ReconcilerHost (LISTEN/NOTIFY, resyncs, workers) and pool under its own role: "
-              + "\(workers) workers, batch \(batchSize), pool \(poolSize); instances in heartbeat mode (no probe), default "
-              + "RestartPacer; providers FakeCloud, FakeSecretStore, FakeTunnels (no latency, no faults); tunnel limiter off "
-              + "(rate 1e9/s, burst 1,000,000); the platform reports heartbeats every \(heartbeatInterval) ms in one statement")
+        print(
+            "molecule-fleet-bench: \(workspaces) workspaces in one org, \(tenants) tenants on shared tunnels "
+                + "(\(tunnels) at most, round-robin); PostgreSQL 15 with fsync on, "
+                + "\(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print(
+            "   each controller in its own ReconcilerHost (LISTEN/NOTIFY, resyncs, workers) and pool under its own role: "
+                + "\(workers) workers, batch \(batchSize), pool \(poolSize); instances in heartbeat mode (no probe), default "
+                + "RestartPacer; providers FakeCloud, FakeSecretStore, FakeTunnels (no latency, no faults); tunnel limiter off "
+                + "(rate 1e9/s, burst 1,000,000); the platform reports heartbeats every \(heartbeatInterval) ms in one statement")
         fflush(nil)
         try await fleet.run()
         await waits.stop()

@@ -20,8 +20,10 @@ struct FleetServer {
     ///   - trackPlanning: `pg_stat_statements` also records planning time (costs a little).
     ///   - explainSlowerThan: milliseconds; statements slower than this (nested ones included) are
     ///     logged with their plan and timings by `auto_explain` (costs much: for profiling only).
-    static func start(directory: String, port: Int, trackPlanning: Bool, explainSlowerThan: Int?,
-                      logger: Logger) async throws -> FleetServer {
+    static func start(
+        directory: String, port: Int, trackPlanning: Bool, explainSlowerThan: Int?,
+        logger: Logger
+    ) async throws -> FleetServer {
         var options = EmbeddedPostgres.Options(baseDirectory: directory)
         options.port = port
         options.fsync = true
@@ -62,8 +64,9 @@ struct FleetServer {
 
     /// The `fleet` database as `role` (default: `postgres`, the bench playing operator and platform).
     func configuration(role: String = "postgres") -> PostgresConfiguration {
-        PostgresConfiguration(conninfo: "host=\(directory) port=\(embedded.options.port) user=\(role) dbname=\(Self.database)",
-                              applicationName: "molecule-fleet-bench")
+        PostgresConfiguration(
+            conninfo: "host=\(directory) port=\(embedded.options.port) user=\(role) dbname=\(Self.database)",
+            applicationName: "molecule-fleet-bench")
     }
 
     /// The postmaster's process id (its children are the server's backends).
@@ -78,7 +81,8 @@ struct FleetServer {
         embedded.stop()
         if let logCopy {
             try? FileManager.default.removeItem(atPath: logCopy)
-            try? FileManager.default.copyItem(atPath: (directory as NSString).appendingPathComponent("postgres.log"), toPath: logCopy)
+            try? FileManager.default.copyItem(
+                atPath: (directory as NSString).appendingPathComponent("postgres.log"), toPath: logCopy)
         }
         try? FileManager.default.removeItem(atPath: directory)
     }

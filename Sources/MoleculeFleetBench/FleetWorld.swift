@@ -10,11 +10,13 @@ struct FleetWorld {
 
     /// A template, the org's one runtime-consumed secret, and the first platform path.
     func seed() async throws {
-        try await connection.query(#"""
+        try await connection.query(
+            #"""
             INSERT INTO templates (name, files)
             VALUES ('fleet-agent', '{"config.yaml": "model: bench\n", "prompts/system.md": "You are a benchmark."}')
             """#)
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO org_secrets (org, key, value, runtime_consumed) VALUES ($1, 'SHARED_TOKEN', 'v1', true)
             """, [Self.org])
         try await connection.query("INSERT INTO platform_paths (pattern) VALUES ('/api/*')")
@@ -23,7 +25,8 @@ struct FleetWorld {
     // MARK: workspaces
 
     func insertWorkspaces(_ count: Int) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO workspaces (org, name, template, image)
             SELECT $1, 'w' || g, 'fleet-agent', 'agent:1' FROM generate_series(1, $2) g
             """, [Self.org, count])
@@ -49,7 +52,8 @@ struct FleetWorld {
     /// (heartbeat silence degrades a workspace after 120 s). A refresh changes nothing the
     /// triggers look at, so it wakes no controller. Returns the rows written.
     func reportHeartbeats() async throws -> Int {
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO workspace_runtime_status (workspace_id, instance_id, ready, reported_at)
             SELECT i.key, i.instance_id, true, now()
               FROM instances i LEFT JOIN workspace_runtime_status s ON s.workspace_id = i.key
@@ -58,7 +62,8 @@ struct FleetWorld {
                     OR s.reported_at < now() - interval '60 seconds')
             ON CONFLICT (workspace_id) DO UPDATE SET instance_id = excluded.instance_id, ready = true,
                                                      reported_at = excluded.reported_at
-            """).affectedRows
+            """
+        ).affectedRows
     }
 
     // MARK: the org-wide rotation
@@ -67,7 +72,8 @@ struct FleetWorld {
     /// generations of its bundle and instance, and its instance's target generation, before it.
     func snapshotBeforeRotation() async throws {
         try await connection.query("DROP TABLE IF EXISTS before_rotation")
-        try await connection.query("""
+        try await connection.query(
+            """
             CREATE TEMP TABLE before_rotation AS
             SELECT i.key, i.desired_generation, i.target_generation, b.desired_generation AS bundle_generation, b.staged_hash
               FROM instances i JOIN secret_bundles b ON b.key = i.key
@@ -75,7 +81,8 @@ struct FleetWorld {
     }
 
     func rotateOrgSecret() async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO org_secrets (org, key, value, runtime_consumed) VALUES ($1, 'SHARED_TOKEN', 'v2', true)
             ON CONFLICT (org, key) DO UPDATE SET value = excluded.value, runtime_consumed = true, written_at = now()
             """, [Self.org])
@@ -99,7 +106,8 @@ struct FleetWorld {
     /// about keys not yet decided.
     func rotationProgress(candidates: [String: Tally.Claim]) async throws -> (staged: Int, decided: [String]) {
         let keys = Array(candidates.keys)
-        let row = try await connection.query("""
+        let row = try await connection.query(
+            """
             WITH claimed AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS c(key, generation, token))
             SELECT (SELECT count(*) FROM secret_bundles b JOIN before_rotation s ON s.key = b.key
                      WHERE b.observed_generation > s.bundle_generation AND b.staged_hash IS DISTINCT FROM s.staged_hash) AS staged,
@@ -109,7 +117,8 @@ struct FleetWorld {
                             AND (i.observed_generation > s.desired_generation
                                  OR (c.generation > s.desired_generation AND (l.token > c.token OR l.holder IS NULL)))
                    ) AS decided
-            """, [keys, keys.map { candidates[$0]!.generation }, keys.map { candidates[$0]!.token }]).rows[0]
+            """, [keys, keys.map { candidates[$0]!.generation }, keys.map { candidates[$0]!.token }]
+        ).rows[0]
         return (try row.require(Int.self, "staged"), try row.require([String].self, "decided"))
     }
 
@@ -122,7 +131,8 @@ struct FleetWorld {
     }
 
     func rotationDecisions() async throws -> Decisions {
-        let row = try await connection.query("""
+        let row = try await connection.query(
+            """
             SELECT count(*) FILTER (WHERE i.target_generation > s.target_generation) AS restarted,
                    count(*) FILTER (WHERE i.target_generation = s.target_generation AND i.observed_generation <> i.desired_generation
                                       AND i.next_attempt_at IS NOT NULL) AS waiting,
@@ -130,10 +140,12 @@ struct FleetWorld {
                    count(*) FILTER (WHERE i.target_generation = s.target_generation
                                       AND i.observed_generation = i.desired_generation) AS converged
               FROM instances i JOIN before_rotation s ON s.key = i.key JOIN workspaces w ON w.id = i.key
-            """).rows[0]
-        return Decisions(restarted: try row.require(Int.self, "restarted"), waiting: try row.require(Int.self, "waiting"),
-                         restartPending: try row.require(Int.self, "restart_pending"),
-                         converged: try row.require(Int.self, "converged"))
+            """
+        ).rows[0]
+        return Decisions(
+            restarted: try row.require(Int.self, "restarted"), waiting: try row.require(Int.self, "waiting"),
+            restartPending: try row.require(Int.self, "restart_pending"),
+            converged: try row.require(Int.self, "converged"))
     }
 
     // MARK: rows written
@@ -154,7 +166,8 @@ struct FleetWorld {
 
     /// `count` tenants spread round-robin over `tunnels` tunnels.
     func insertTenants(_ count: Int, tunnels: Int) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO tenants (name, hostname, tunnel_id, services)
             SELECT 't' || g, 't' || g || '.example.com', 'tunnel-' || (g % $2),
                    jsonb_build_object('platform', 'http://10.0.' || (g % 250) || '.1:8080', 'app', 'http://10.0.' || (g % 250) || '.1:3000')
@@ -163,14 +176,17 @@ struct FleetWorld {
     }
 
     func convergedIngress() async throws -> Int {
-        try await connection.query("""
+        try await connection.query(
+            """
             SELECT count(*) AS n FROM tunnel_ingress WHERE observed_generation = desired_generation AND applied_hash IS NOT NULL
-            """).rows[0].require(Int.self, "n")
+            """
+        ).rows[0].require(Int.self, "n")
     }
 
     func snapshotBeforePathChange() async throws {
         try await connection.query("DROP TABLE IF EXISTS before_path")
-        try await connection.query("CREATE TEMP TABLE before_path AS SELECT key, desired_generation, applied_hash FROM tunnel_ingress")
+        try await connection.query(
+            "CREATE TEMP TABLE before_path AS SELECT key, desired_generation, applied_hash FROM tunnel_ingress")
     }
 
     func insertPlatformPath() async throws {
@@ -183,10 +199,12 @@ struct FleetWorld {
         """
 
     func pathProgress() async throws -> Int {
-        try await connection.query("""
+        try await connection.query(
+            """
             SELECT count(*) AS n FROM tunnel_ingress i JOIN before_path s ON s.key = i.key
              WHERE i.observed_generation = i.desired_generation AND i.desired_generation > s.desired_generation
                AND i.applied_hash IS DISTINCT FROM s.applied_hash
-            """).rows[0].require(Int.self, "n")
+            """
+        ).rows[0].require(Int.self, "n")
     }
 }

@@ -21,7 +21,8 @@ final class LogTally: Sendable {
             return counts[message] == 1
         }
         if first {
-            FileHandle.standardError.write(Data("(first of its kind, counted from now on) \(level): \(message) \(metadata)\n".utf8))
+            FileHandle.standardError.write(
+                Data("(first of its kind, counted from now on) \(level): \(message) \(metadata)\n".utf8))
         }
     }
 

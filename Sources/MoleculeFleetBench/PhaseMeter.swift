@@ -26,8 +26,9 @@ struct PhaseMeter {
 
     static func begin(_ controllers: [BenchController], _ instruments: Instruments) async throws -> PhaseMeter {
         try await instruments.stats.reset()
-        return PhaseMeter(controllers: controllers, instruments: instruments,
-                          deadlocks: try await instruments.stats.deadlocks(), functions: try await instruments.stats.functions())
+        return PhaseMeter(
+            controllers: controllers, instruments: instruments,
+            deadlocks: try await instruments.stats.deadlocks(), functions: try await instruments.stats.functions())
     }
 
     private init(controllers: [BenchController], instruments: Instruments, deadlocks: Int64, functions: [String: FunctionTime]) {
@@ -49,8 +50,9 @@ struct PhaseMeter {
         let cpu = CPUUsage.now(postmaster: instruments.postmaster) - self.cpu
         let stats = instruments.stats
         let perRole = try await stats.perRole()
-        var report = PhaseReport(seconds: seconds, cpu: cpu,
-                                 top: try await stats.top(instruments.top, nested: false) + stats.top(instruments.top, nested: true))
+        var report = PhaseReport(
+            seconds: seconds, cpu: cpu,
+            top: try await stats.top(instruments.top, nested: false) + stats.top(instruments.top, nested: true))
         let functions = try await stats.functions()
         report.functions = functions.compactMap { name, time in
             let delta = time - (self.functions[name] ?? .init())
@@ -91,7 +93,9 @@ struct PhaseReport {
     }
 
     func statementsPerReconcile(_ controller: String) -> Double? {
-        guard let count = reconciles[controller]?.reconciles, count > 0, let calls = statements[controller]?.calls else { return nil }
+        guard let count = reconciles[controller]?.reconciles, count > 0, let calls = statements[controller]?.calls else {
+            return nil
+        }
         return Double(calls) / Double(count)
     }
 
@@ -102,7 +106,8 @@ struct PhaseReport {
         for name in order {
             let counts = reconciles[name] ?? .init()
             let statements = statements[name] ?? .init()
-            var line = "\(name): \(counts.reconciles) reconciles (\(fixed(rate(name), 0))/s; done \(counts.done), "
+            var line =
+                "\(name): \(counts.reconciles) reconciles (\(fixed(rate(name), 0))/s; done \(counts.done), "
                 + "watch \(counts.watch), requeue \(counts.requeue), failed \(counts.failed)), \(statements.calls) statements"
             if let perReconcile = statementsPerReconcile(name) { line += " = \(fixed(perReconcile, 2)) per reconcile" }
             line += "; server time \(fixed(statements.executionMS, 0)) ms exec + \(fixed(statements.planningMS, 0)) ms plan"
@@ -111,21 +116,27 @@ struct PhaseReport {
         }
         if deadlocks > 0 || !logs.isEmpty {
             let logged = logs.sorted { $0.key < $1.key }.map { "\"\($0.key)\" ×\($0.value)" }.joined(separator: ", ")
-            lines.append("deadlocks detected by the server: \(deadlocks); host warnings and errors: \(logged.isEmpty ? "none" : logged)")
+            lines.append(
+                "deadlocks detected by the server: \(deadlocks); host warnings and errors: \(logged.isEmpty ? "none" : logged)")
         }
         for (role, states) in waits {
-            lines.append("\(role) sessions active on average (sampled every 50 ms): "
-                         + states.prefix(5).map { "\($0.0) \(fixed($0.1, 2))" }.joined(separator: ", "))
+            lines.append(
+                "\(role) sessions active on average (sampled every 50 ms): "
+                    + states.prefix(5).map { "\($0.0) \(fixed($0.1, 2))" }.joined(separator: ", "))
         }
-        lines.append("CPU: this process \(fixed(cpu.process, 1)) s, PostgreSQL \(fixed(cpu.server, 1)) s, "
-                     + "over \(fixed(seconds, 2)) s of wall time")
+        lines.append(
+            "CPU: this process \(fixed(cpu.process, 1)) s, PostgreSQL \(fixed(cpu.server, 1)) s, "
+                + "over \(fixed(seconds, 2)) s of wall time")
         for statement in top {
             let each = (statement.executionMS + statement.planningMS) / Double(max(1, statement.calls))
-            lines.append("top\(statement.nested ? " nested" : ""): \(statement.role) \(statement.calls) calls, \(fixed(statement.executionMS, 0)) ms exec + "
-                         + "\(fixed(statement.planningMS, 0)) ms plan (\(fixed(each, 3)) ms each): \(statement.query)")
+            lines.append(
+                "top\(statement.nested ? " nested" : ""): \(statement.role) \(statement.calls) calls, \(fixed(statement.executionMS, 0)) ms exec + "
+                    + "\(fixed(statement.planningMS, 0)) ms plan (\(fixed(each, 3)) ms each): \(statement.query)")
         }
         for (name, time) in functions {
-            lines.append("top function (all sessions): \(name) \(time.calls) calls, \(fixed(time.selfMS, 0)) ms self, \(fixed(time.totalMS, 0)) ms total")
+            lines.append(
+                "top function (all sessions): \(name) \(time.calls) calls, \(fixed(time.selfMS, 0)) ms self, \(fixed(time.totalMS, 0)) ms total"
+            )
         }
         return lines
     }

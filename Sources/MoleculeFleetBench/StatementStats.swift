@@ -37,14 +37,16 @@ struct StatementStats {
     }
 
     func perRole() async throws -> [String: PerRole] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT r.rolname AS role, sum(s.calls)::bigint AS calls, sum(s.total_exec_time)::float8 AS exec_ms,
                    sum(s.total_plan_time)::float8 AS plan_ms
               FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
              WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
                AND s.toplevel AND s.query !~* '^\\s*SET\\s'
              GROUP BY r.rolname
-            """).rows
+            """
+        ).rows
         var result: [String: PerRole] = [:]
         for row in rows {
             result[try row.require(String.self, "role")] = PerRole(
@@ -57,7 +59,8 @@ struct StatementStats {
     /// The `limit` top-level statements of the controllers' roles with the most server time,
     /// or (`nested`) the `limit` statements their triggers and functions ran.
     func top(_ limit: Int, nested: Bool) async throws -> [Top] {
-        try await connection.query("""
+        try await connection.query(
+            """
             SELECT r.rolname AS role, s.calls, s.total_exec_time::float8 AS exec_ms, s.total_plan_time::float8 AS plan_ms,
                    left(regexp_replace(s.query, '\\s+', ' ', 'g'), 150) AS query
               FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
@@ -65,8 +68,10 @@ struct StatementStats {
                AND r.rolname LIKE 'fleet\\_%' AND s.query !~* '^\\s*SET\\s' AND s.toplevel <> $2
              ORDER BY s.total_exec_time + s.total_plan_time DESC
              LIMIT $1
-            """, [limit, nested]).rows.map { row in
-            Top(nested: nested, role: try row.require(String.self, "role"), calls: try row.require(Int64.self, "calls"),
+            """, [limit, nested]
+        ).rows.map { row in
+            Top(
+                nested: nested, role: try row.require(String.self, "role"), calls: try row.require(Int64.self, "calls"),
                 executionMS: try row.require(Double.self, "exec_ms"), planningMS: try row.require(Double.self, "plan_ms"),
                 query: try row.require(String.self, "query"))
         }
@@ -75,14 +80,17 @@ struct StatementStats {
     /// Calls and time of every function run in the database so far (flushed by each session
     /// within a second of a transaction's end, or up to ten seconds while it is busy).
     func functions() async throws -> [String: FunctionTime] {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT funcname, calls, total_time::float8 AS total_ms, self_time::float8 AS self_ms FROM pg_stat_user_functions
-            """).rows
+            """
+        ).rows
         var result: [String: FunctionTime] = [:]
         for row in rows {
             result[try row.require(String.self, "funcname"), default: .init()].add(
-                FunctionTime(calls: try row.require(Int64.self, "calls"), totalMS: try row.require(Double.self, "total_ms"),
-                             selfMS: try row.require(Double.self, "self_ms")))
+                FunctionTime(
+                    calls: try row.require(Int64.self, "calls"), totalMS: try row.require(Double.self, "total_ms"),
+                    selfMS: try row.require(Double.self, "self_ms")))
         }
         return result
     }

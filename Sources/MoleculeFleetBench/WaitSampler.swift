@@ -25,15 +25,19 @@ final class WaitSampler: Sendable {
     func start() {
         let running = Task {
             while !Task.isCancelled {
-                if let rows = try? await self.connection.query("""
+                if let rows = try? await self.connection.query(
+                    """
                     SELECT usename AS role, coalesce(wait_event_type || ':' || wait_event, 'CPU') AS state, count(*) AS n
                       FROM pg_stat_activity
                      WHERE datname = current_database() AND usename LIKE 'fleet\\_%' AND state = 'active'
                      GROUP BY 1, 2
-                    """).rows {
+                    """
+                ).rows {
                     let seen = rows.compactMap { row -> (String, String, Int)? in
-                        guard let role = try? row.require(String.self, "role"), let state = try? row.require(String.self, "state"),
-                              let count = try? row.require(Int.self, "n") else { return nil }
+                        guard let role = try? row.require(String.self, "role"),
+                            let state = try? row.require(String.self, "state"),
+                            let count = try? row.require(Int.self, "n")
+                        else { return nil }
                         return (role, state, count)
                     }
                     self.samples.withLock { samples in

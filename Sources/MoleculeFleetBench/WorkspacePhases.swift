@@ -66,8 +66,9 @@ struct WorkspacePhases {
         }
         let report = try await meter.end()
         let decisions = try await world.rotationDecisions()
-        return Rotation(outcome: Outcome(reached: reached, progress: min(staged, decided.count), report: report),
-                        staged: staged, decided: decided.count, allStagedAfter: allStagedAfter,
-                        decisions: decisions)
+        return Rotation(
+            outcome: Outcome(reached: reached, progress: min(staged, decided.count), report: report),
+            staged: staged, decided: decided.count, allStagedAfter: allStagedAfter,
+            decisions: decisions)
     }
 }

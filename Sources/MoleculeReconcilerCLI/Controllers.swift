@@ -24,18 +24,22 @@ struct Controllers {
     init(pool: PostgresPool, global: GlobalOptions, owner: String) {
         let state = URL(fileURLWithPath: global.stateDirectory)
         let secrets = FileSecretStore(root: state.appendingPathComponent("secrets"))
-        let processes = LocalProcessProvider(directory: state.appendingPathComponent("instances"),
-                                             runtimeExecutable: URL(fileURLWithPath: global.runtimeExecutablePath),
-                                             secretStoreRoot: secrets.root)
+        let processes = LocalProcessProvider(
+            directory: state.appendingPathComponent("instances"),
+            runtimeExecutable: URL(fileURLWithPath: global.runtimeExecutablePath),
+            secretStoreRoot: secrets.root)
         // Local files have no quota worth the name; the Cloudflare provider keeps the default (3/s).
-        let tunnels = TunnelWriter(provider: FileTunnelConfigStore(root: state.appendingPathComponent("tunnels")),
-                                   limiter: ProviderRateLimiter(rate: 200, burst: 200), leases: LeaseStore(pool: pool))
+        let tunnels = TunnelWriter(
+            provider: FileTunnelConfigStore(root: state.appendingPathComponent("tunnels")),
+            limiter: ProviderRateLimiter(rate: 200, burst: 200), leases: LeaseStore(pool: pool))
         let instances = InstanceStore(pool: pool)
         let ingress = IngressStore(pool: pool)
         controllers = [
             .init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: secrets)),
             .init(InstancesReconciler(store: instances, provider: processes, probe: HTTPRuntimeProbe(), owner: owner)),
-            .init(DeclaredPluginsReconciler(store: PluginStore(pool: pool), delivery: HTTPPluginDelivery(), probe: HTTPRuntimeProbe())),
+            .init(
+                DeclaredPluginsReconciler(
+                    store: PluginStore(pool: pool), delivery: HTTPPluginDelivery(), probe: HTTPRuntimeProbe())),
             .init(TunnelIngressReconciler(store: ingress, writer: tunnels)),
         ]
         sweepers = [

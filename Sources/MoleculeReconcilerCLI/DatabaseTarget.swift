@@ -26,15 +26,17 @@ struct DatabaseTarget {
                 return DatabaseTarget(configuration: .init(conninfo: ""), embedded: nil)
             }
         }
-        let server = EmbeddedPostgres(options: .init(baseDirectory: options.embeddedDir ?? EmbeddedPostgres.defaultBaseDirectory),
-                                      logger: logger)
+        let server = EmbeddedPostgres(
+            options: .init(baseDirectory: options.embeddedDir ?? EmbeddedPostgres.defaultBaseDirectory),
+            logger: logger)
         let started = try await server.startInBackground()
         let admin = PostgresConnection(configuration: .init(conninfo: server.conninfo()))
         let exists = try await admin.query("SELECT 1 FROM pg_database WHERE datname = 'molecule'").rows.isEmpty == false
         if !exists { try await admin.query("CREATE DATABASE molecule") }
         await admin.close()
-        return DatabaseTarget(configuration: .init(conninfo: server.conninfo(database: "molecule")), embedded: server,
-                              ownsEmbedded: started)
+        return DatabaseTarget(
+            configuration: .init(conninfo: server.conninfo(database: "molecule")), embedded: server,
+            ownsEmbedded: started)
     }
 
     /// Stops the embedded server if this process started it.
@@ -62,15 +64,18 @@ extension GlobalOptions {
     /// The common frame of every command: logging, the database (embedded if none is
     /// configured, stopped afterwards if this process started it), the schema check, and one
     /// clear line instead of a stack dump for the errors people meet.
-    func withDatabase(poolSize: Int, schema: SchemaCheck,
-                      _ body: (PostgresPool, DatabaseTarget, Logger) async throws -> Void) async throws {
+    func withDatabase(
+        poolSize: Int, schema: SchemaCheck,
+        _ body: (PostgresPool, DatabaseTarget, Logger) async throws -> Void
+    ) async throws {
         bootstrapLogging()
         let logger = Logger(label: "molecule-reconciler")
         try await CommandFailure.report {
             let target = try await DatabaseTarget.resolve(self, logger: logger)
             defer { target.finish() }
             for warning in target.configuration.conninfoWarnings() {
-                logger.warning("the database connection settings do not support failover well", metadata: ["advice": "\(warning)"])
+                logger.warning(
+                    "the database connection settings do not support failover well", metadata: ["advice": "\(warning)"])
             }
             let pool = PostgresPool(configuration: target.configuration, size: poolSize)
             let migrator = try Migrator(pool: pool, logger: logger)

@@ -4,7 +4,8 @@ import Postgres
 import ReconcileStore
 
 struct Migrate: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Apply the schema migrations that are missing (a no-op when up to date).")
+    static let configuration = CommandConfiguration(
+        abstract: "Apply the schema migrations that are missing (a no-op when up to date).")
 
     @OptionGroup var global: GlobalOptions
 

@@ -15,7 +15,8 @@ struct MoleculeReconciler: AsyncParsableCommand {
 
 /// Options every subcommand shares: where the database is, and how much to log.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "libpq URL or conninfo (default: $DATABASE_URL, then libpq's PG* variables, then an embedded server).")
+    @Option(
+        name: .long, help: "libpq URL or conninfo (default: $DATABASE_URL, then libpq's PG* variables, then an embedded server).")
     var databaseURL: String?
 
     @Flag(name: .long, help: "Use the embedded PostgreSQL even if a database is configured.")
@@ -24,7 +25,11 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Directory of the embedded PostgreSQL (default: $TMPDIR/molecule-reconciler).")
     var embeddedDir: String?
 
-    @Option(name: .long, help: "Where the local providers keep their state: staged bundles (0700/0600), instance records (default: $TMPDIR/molecule-reconciler/state).")
+    @Option(
+        name: .long,
+        help:
+            "Where the local providers keep their state: staged bundles (0700/0600), instance records (default: $TMPDIR/molecule-reconciler/state)."
+    )
     var stateDir: String?
 
     @Option(name: .long, help: "The molecule-workspace-runtime binary the local instances run (default: beside this binary).")
@@ -38,7 +43,8 @@ struct GlobalOptions: ParsableArguments {
     }
 
     var runtimeExecutablePath: String {
-        runtimeExecutable ?? (Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0]))
+        runtimeExecutable
+            ?? (Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0]))
             .deletingLastPathComponent().appendingPathComponent("molecule-workspace-runtime").path
     }
 

@@ -44,21 +44,26 @@ struct Run: AsyncParsableCommand {
                 try await ExampleFleet.loadIfEmpty(pool, logger: logger)
             }
             let set = try await Controllers.make(pool: pool, global: global)
-            let host = ReconcilerHost(pool: pool, controllers: set.controllers, sweepers: set.sweepers,
-                                      sweepInterval: .seconds(max(1, sweepInterval)),
-                                      shutdownDeadline: .seconds(shutdownDeadline), logger: logger)
-            let readiness = ReadinessMonitor(configuration: pool.configuration,
-                                             listenerHealth: { host.listenerHealth }, logger: logger)
-            let health = HealthServer.make(host: httpHost, port: httpPort, registry: registry,
-                                           readiness: readiness.notReadyReason, logger: logger)
+            let host = ReconcilerHost(
+                pool: pool, controllers: set.controllers, sweepers: set.sweepers,
+                sweepInterval: .seconds(max(1, sweepInterval)),
+                shutdownDeadline: .seconds(shutdownDeadline), logger: logger)
+            let readiness = ReadinessMonitor(
+                configuration: pool.configuration,
+                listenerHealth: { host.listenerHealth }, logger: logger)
+            let health = HealthServer.make(
+                host: httpHost, port: httpPort, registry: registry,
+                readiness: readiness.notReadyReason, logger: logger)
             if let embedded = target.embedded {
-                logger.info("using the embedded PostgreSQL; connect with psql",
-                            metadata: ["psql": "psql '\(embedded.conninfo(database: "molecule"))'"])
+                logger.info(
+                    "using the embedded PostgreSQL; connect with psql",
+                    metadata: ["psql": "psql '\(embedded.conninfo(database: "molecule"))'"])
             }
-            let group = ServiceGroup(configuration: .init(
-                services: [.init(service: host), .init(service: health), .init(service: readiness)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [.init(service: host), .init(service: health), .init(service: readiness)],
+                    gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: logger))
             try await group.run()
         }
     }

@@ -37,8 +37,10 @@ struct Status: AsyncParsableCommand {
             for name in Self.tables {
                 let store = ControllerStateStore(table: ControllerTable(name), pool: pool)
                 let counts = try await store.selectCounts()
-                report.controllers.append(.init(controller: name, total: counts.total, unconverged: counts.unconverged,
-                                                failing: counts.failing, keys: try await store.selectUnconverged(limit: limit)))
+                report.controllers.append(
+                    .init(
+                        controller: name, total: counts.total, unconverged: counts.unconverged,
+                        failing: counts.failing, keys: try await store.selectUnconverged(limit: limit)))
             }
             if json {
                 print(try Tick.encode(report))
@@ -50,14 +52,18 @@ struct Status: AsyncParsableCommand {
 
     private func printReport(_ report: Report) {
         for table in report.controllers {
-            let state = table.unconverged == 0 && table.failing == 0 ? "converged" : "\(table.unconverged) not converged, \(table.failing) failing"
+            let state =
+                table.unconverged == 0 && table.failing == 0
+                ? "converged" : "\(table.unconverged) not converged, \(table.failing) failing"
             print("\(table.controller): \(table.total) key(s), \(state)")
             for key in table.keys {
                 var line = "  \(key.key) generation \(key.observedGeneration)/\(key.desiredGeneration)"
                 if key.attempts > 0 { line += ", \(key.attempts) failed attempt(s)" }
                 if let next = key.nextAttemptAt {
-                    line += next == .distantFuture ? ", not retried until its spec changes"
-                                                                                        : ", next attempt \(ISO8601DateFormatter().string(from: next))"
+                    line +=
+                        next == .distantFuture
+                        ? ", not retried until its spec changes"
+                        : ", next attempt \(ISO8601DateFormatter().string(from: next))"
                 }
                 if let error = key.lastError { line += "\n    last error: \(LogEscape.escape(error))" }
                 print(line)

@@ -16,13 +16,19 @@ struct Tick: AsyncParsableCommand {
     @Flag(help: "Print the summary as JSON.")
     var json = false
 
-    @Flag(help: "Repeat passes until nothing is due and no key is still converging (an instance booting, a debounce): on the real clock it waits for their persisted next looks, up to --converge-timeout.")
+    @Flag(
+        help:
+            "Repeat passes until nothing is due and no key is still converging (an instance booting, a debounce): on the real clock it waits for their persisted next looks, up to --converge-timeout."
+    )
     var untilConverged = false
 
     @Option(help: "Seconds --until-converged (and --check-idempotent) wait at most for keys still converging.")
     var convergeTimeout: Double = 120
 
-    @Flag(help: "Converge, then run one more full pass; fail, naming what changed, if it called a mutating provider action or wrote a row.")
+    @Flag(
+        help:
+            "Converge, then run one more full pass; fail, naming what changed, if it called a mutating provider action or wrote a row."
+    )
     var checkIdempotent = false
 
     @Flag(help: "Examine every key, not only the due ones (looks for drift in the outside world).")
@@ -48,8 +54,10 @@ struct Tick: AsyncParsableCommand {
                 if !report.passed { throw ExitCode.failure }
                 return
             }
-            let summary = untilConverged ? try await driver.tickUntilConverged(now: instant, waitUpTo: .seconds(convergeTimeout))
-                                         : try await driver.tick(now: instant, full: full)
+            let summary =
+                untilConverged
+                ? try await driver.tickUntilConverged(now: instant, waitUpTo: .seconds(convergeTimeout))
+                : try await driver.tick(now: instant, full: full)
             if json {
                 print(try Self.encode(summary))
             } else {
@@ -63,15 +71,21 @@ struct Tick: AsyncParsableCommand {
     }
 
     private func printSummary(_ summary: TickSummary) {
-        print("passes: \(summary.passes), examined: \(summary.examined), reconciled: \(summary.reconciled), still due: \(summary.stillDue), still converging: \(summary.stillConverging)")
+        print(
+            "passes: \(summary.passes), examined: \(summary.examined), reconciled: \(summary.reconciled), still due: \(summary.stillDue), still converging: \(summary.stillConverging)"
+        )
         for (name, controller) in summary.controllers.sorted(by: { $0.key < $1.key }) {
-            print("  \(name): examined \(controller.examined), succeeded \(controller.succeeded), failed \(controller.failed), skipped \(controller.skipped), status writes \(controller.statusWrites)")
+            print(
+                "  \(name): examined \(controller.examined), succeeded \(controller.succeeded), failed \(controller.failed), skipped \(controller.skipped), status writes \(controller.statusWrites)"
+            )
         }
         for (action, count) in summary.actions.mutating.sorted(by: { $0.key < $1.key }) {
             print("  action \(action): \(count)")
         }
         for failure in summary.failures {
-            print("  \(failure.terminal ? "terminal" : "retrying") \(failure.controller)/\(failure.key): \(failure.reason): \(LogEscape.escape(failure.message))")
+            print(
+                "  \(failure.terminal ? "terminal" : "retrying") \(failure.controller)/\(failure.key): \(failure.reason): \(LogEscape.escape(failure.message))"
+            )
         }
     }
 
@@ -80,7 +94,9 @@ struct Tick: AsyncParsableCommand {
             print(try Self.encode(report))
             return
         }
-        print("converged in \(report.converge.passes) pass(es), \(report.converge.reconciled) reconcile(s); check pass examined \(report.check.examined) key(s)")
+        print(
+            "converged in \(report.converge.passes) pass(es), \(report.converge.reconciled) reconcile(s); check pass examined \(report.check.examined) key(s)"
+        )
         if report.passed {
             print("idempotent: the check pass made no provider mutation and wrote no row")
             return

@@ -19,8 +19,10 @@ final class RuntimeState: Sendable {
     private let managementPlugin: String
 
     init(bundleHash: String?, token: String, managementPlugin: String, bootPlugins: [String: String] = [:]) {
-        self.status = Mutex(RuntimeStatusDocument(ready: true, busySince: nil, plugins: bootPlugins, bundleHash: bundleHash,
-                                                  managementMCPPresent: bootPlugins[managementPlugin] != nil))
+        self.status = Mutex(
+            RuntimeStatusDocument(
+                ready: true, busySince: nil, plugins: bootPlugins, bundleHash: bundleHash,
+                managementMCPPresent: bootPlugins[managementPlugin] != nil))
         self.token = token
         self.managementPlugin = managementPlugin
     }
@@ -64,7 +66,8 @@ final class RuntimeState: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
-        return Response(status: .ok, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(status))))
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(status))))
     }
 }

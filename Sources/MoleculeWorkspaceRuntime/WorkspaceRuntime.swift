@@ -41,21 +41,25 @@ struct WorkspaceRuntime: AsyncParsableCommand {
         let store = FileSecretStore(root: URL(fileURLWithPath: secretStore))
         let description = try await store.describe(name: bundle)
         let loaded = try JSONDecoder().decode(LoadedBundle.self, from: try await store.read(name: bundle))
-        let state = RuntimeState(bundleHash: description?.contentHash, token: loaded.instanceToken,
-                                 managementPlugin: managementPlugin, bootPlugins: loaded.plugins ?? [:])
+        let state = RuntimeState(
+            bundleHash: description?.contentHash, token: loaded.instanceToken,
+            managementPlugin: managementPlugin, bootPlugins: loaded.plugins ?? [:])
         let router = Router()
         state.routes(router)
         let (ports, announce) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
-                              onServerRunning: { channel in
-                                  if let bound = channel.localAddress?.port { announce.yield(bound) }
-                                  announce.finish()
-                              }, logger: logger)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
+            onServerRunning: { channel in
+                if let bound = channel.localAddress?.port { announce.yield(bound) }
+                announce.finish()
+            }, logger: logger)
         var services: [any Service] = [app]
         if let portFile { services.append(PortFileWriter(path: portFile, ports: ports)) }
         // A service that fails (the port file) stops the group, and `run` throws: exit status 1.
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
-                                                      logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         try await group.run()
     }
 }

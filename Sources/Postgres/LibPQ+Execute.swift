@@ -6,8 +6,10 @@ import Foundation
 /// error. The caller must then drop the session (`LibPQ.drop`): it is mid-statement.
 extension LibPQ {
     /// Runs a statement with text parameters (`nil` is SQL NULL) and copies the result out.
-    static func execute(_ handle: OpaquePointer, _ sql: String, _ parameters: [String?],
-                        timeout: Duration) throws -> PostgresResult {
+    static func execute(
+        _ handle: OpaquePointer, _ sql: String, _ parameters: [String?],
+        timeout: Duration
+    ) throws -> PostgresResult {
         let cStrings: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.flatMap { strdup($0) } }
         defer { cStrings.forEach { free($0) } }
         let sent = cStrings.withUnsafeBufferPointer { buffer in
@@ -25,8 +27,10 @@ extension LibPQ {
     }
 
     /// Runs the prepared statement `name` with text parameters and copies the result out.
-    static func executePrepared(_ handle: OpaquePointer, name: String, _ parameters: [String?],
-                                timeout: Duration) throws -> PostgresResult {
+    static func executePrepared(
+        _ handle: OpaquePointer, name: String, _ parameters: [String?],
+        timeout: Duration
+    ) throws -> PostgresResult {
         let cStrings: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.flatMap { strdup($0) } }
         defer { cStrings.forEach { free($0) } }
         let sent = cStrings.withUnsafeBufferPointer { buffer in
@@ -75,8 +79,10 @@ extension LibPQ {
     }
 
     /// Reads until the statement is complete and returns its last result (the caller clears it).
-    private static func lastResult(_ handle: OpaquePointer, until deadline: ContinuousClock.Instant,
-                                   timeout: Duration) throws -> OpaquePointer {
+    private static func lastResult(
+        _ handle: OpaquePointer, until deadline: ContinuousClock.Instant,
+        timeout: Duration
+    ) throws -> OpaquePointer {
         var last: OpaquePointer?
         while true {
             while PQisBusy(handle) == 1 {
@@ -96,7 +102,8 @@ extension LibPQ {
             last = result
             let status = PQresultStatus(result)
             if status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH
-                || !isConnected(handle) {
+                || !isConnected(handle)
+            {
                 break
             }
         }
@@ -110,7 +117,8 @@ extension LibPQ {
     }
 
     private static func timeoutError(_ handle: OpaquePointer, _ timeout: Duration) -> PostgresError {
-        PostgresError(code: .timeout, message: "PostgreSQL at \(address(handle)) did not answer within \(timeout); the session was dropped")
+        PostgresError(
+            code: .timeout, message: "PostgreSQL at \(address(handle)) did not answer within \(timeout); the session was dropped")
     }
 
     private static func copy(_ result: OpaquePointer) -> PostgresResult {
@@ -149,10 +157,11 @@ extension LibPQ {
         let message = field(UInt8(ascii: "M")) ?? errorMessage(handle)
         var code = PostgresError.classify(sqlState: sqlState, message: message)
         if !isConnected(handle) { code = .connectionLost }
-        return PostgresError(code: code, sqlState: sqlState, message: message,
-                             hint: field(UInt8(ascii: "H")),
-                             constraint: field(UInt8(ascii: "n")),
-                             table: field(UInt8(ascii: "t")),
-                             column: field(UInt8(ascii: "c")))
+        return PostgresError(
+            code: code, sqlState: sqlState, message: message,
+            hint: field(UInt8(ascii: "H")),
+            constraint: field(UInt8(ascii: "n")),
+            table: field(UInt8(ascii: "t")),
+            column: field(UInt8(ascii: "c")))
     }
 }

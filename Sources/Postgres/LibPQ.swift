@@ -22,7 +22,9 @@ enum LibPQ {
             guard PQsetnonblocking(handle, 1) == 0 else {
                 throw PostgresError(code: .connectionFailed, message: connectionMessage(handle))
             }
-            try simpleExec(handle, """
+            try simpleExec(
+                handle,
+                """
                 SET DateStyle = 'ISO'; SET TimeZone = 'UTC'; SET client_min_messages = warning;
                 SET statement_timeout = \(max(0, configuration.statementTimeoutMilliseconds));
                 SELECT set_config('application_name', \(quoteLiteral(configuration.applicationName)), false)

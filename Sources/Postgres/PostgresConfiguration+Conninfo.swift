@@ -14,13 +14,15 @@ extension PostgresConfiguration {
         var warnings: [String] = []
         let hosts = ConninfoHosts(given: given, environment: environment)
         if hosts.count > 1, given["target_session_attrs"] == nil, environment["PGTARGETSESSIONATTRS"] == nil {
-            warnings.append("""
+            warnings.append(
+                """
                 the database connection names \(hosts.count) hosts but no target_session_attrs: libpq may \
                 connect to a standby and every write would fail; add target_session_attrs=read-write
                 """)
         }
         if given["service"] != nil || environment["PGSERVICE"] != nil {
-            warnings.append("""
+            warnings.append(
+                """
                 the database connection uses a service file, whose settings are not inspected: make sure \
                 it sets connect_timeout, and for TCP keepalives and tcp_user_timeout
                 """)

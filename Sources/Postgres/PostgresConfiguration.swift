@@ -27,9 +27,11 @@ public struct PostgresConfiguration: Sendable {
     /// statements across transactions (PgBouncer before 1.21 in transaction mode). Default true.
     public var preparesStatements = true
 
-    public init(conninfo: String = "", statementTimeoutMilliseconds: Int = 30_000,
-                statementDeadlineMarginMilliseconds: Int = 2_000, conninfoDefaults: ConninfoDefaults = ConninfoDefaults(),
-                applicationName: String = "molecule-reconciler") {
+    public init(
+        conninfo: String = "", statementTimeoutMilliseconds: Int = 30_000,
+        statementDeadlineMarginMilliseconds: Int = 2_000, conninfoDefaults: ConninfoDefaults = ConninfoDefaults(),
+        applicationName: String = "molecule-reconciler"
+    ) {
         self.conninfo = conninfo
         self.statementTimeoutMilliseconds = statementTimeoutMilliseconds
         self.statementDeadlineMarginMilliseconds = statementDeadlineMarginMilliseconds

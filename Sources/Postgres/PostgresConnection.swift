@@ -54,8 +54,10 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     /// Must run on `queue`. Prepares `sql` on first use in this session, then runs it.
-    private func executePrepared(_ session: OpaquePointer, _ sql: String, _ parameters: [String?],
-                                 timeout: Duration) throws -> PostgresResult {
+    private func executePrepared(
+        _ session: OpaquePointer, _ sql: String, _ parameters: [String?],
+        timeout: Duration
+    ) throws -> PostgresResult {
         if let name = prepared[sql] {
             return try LibPQ.executePrepared(session, name: name, parameters, timeout: timeout)
         }

@@ -69,7 +69,8 @@ extension Data: PostgresDecodable {
     public init(postgresText: String) throws {
         let hex = Array(postgresText.utf8)
         guard hex.count >= 2, hex[0] == UInt8(ascii: "\\"), hex[1] == UInt8(ascii: "x"),
-              hex.count % 2 == 0 else { throw mismatch("bytea") }
+            hex.count % 2 == 0
+        else { throw mismatch("bytea") }
         func nibble(_ c: UInt8) throws -> UInt8 {
             switch c {
             case 48...57: return c - 48

@@ -68,7 +68,7 @@ extension Optional: PostgresEncodable where Wrapped: PostgresEncodable {
     public var postgresText: String { self?.postgresText ?? "" }
 }
 
-extension Array where Element == Optional<String> {
+extension Array where Element == String? {
     /// An array literal that may contain NULL elements.
     public var postgresArrayText: String { PostgresArrayLiteral.encode(self) }
 }

@@ -41,8 +41,10 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
     public var table: String?
     public var column: String?
 
-    public init(code: Code, sqlState: String? = nil, message: String, hint: String? = nil,
-                constraint: String? = nil, table: String? = nil, column: String? = nil) {
+    public init(
+        code: Code, sqlState: String? = nil, message: String, hint: String? = nil,
+        constraint: String? = nil, table: String? = nil, column: String? = nil
+    ) {
         self.code = code
         self.sqlState = sqlState
         self.message = message

@@ -43,7 +43,10 @@ extension PostgresListener {
         }
     }
 
-    private enum Round { case alive, stop, lost(String) }
+    private enum Round {
+        case alive, stop
+        case lost(String)
+    }
 
     /// Waits up to `livenessInterval` for traffic; a silent session must answer `SELECT 1`
     /// within `livenessDeadline`. Notifications read meanwhile are delivered.

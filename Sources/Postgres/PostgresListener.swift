@@ -44,8 +44,9 @@ public final class PostgresListener: Sendable {
     let wakeup: (read: Int32, write: Int32)
 
     public init(configuration: PostgresConfiguration, channels: [String], options: Options = Options(), logger: Logger) {
-        precondition(channels.allSatisfy { $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } },
-                     "channel names are identifiers")
+        precondition(
+            channels.allSatisfy { $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } },
+            "channel names are identifiers")
         self.configuration = configuration
         self.channels = channels
         self.options = options

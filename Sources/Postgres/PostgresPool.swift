@@ -73,8 +73,10 @@ public final class PostgresPool: Sendable {
                 let deadline = checkoutDeadline
                 DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(deadline / .milliseconds(1)))) {
                     [weak self] in
-                    self?.giveUp(waiter: id, PostgresError(
-                        code: .poolTimeout, message: "no pooled PostgreSQL connection became free within \(deadline)"))
+                    self?.giveUp(
+                        waiter: id,
+                        PostgresError(
+                            code: .poolTimeout, message: "no pooled PostgreSQL connection became free within \(deadline)"))
                 }
             }
         } onCancel: {

@@ -45,8 +45,9 @@ public struct PostgresRow: Sendable {
         do {
             return try JSONDecoder().decode(type, from: Data(text.utf8))
         } catch {
-            throw PostgresError(code: .decoding, message: "column \(column) is not the expected JSON shape",
-                                column: column)
+            throw PostgresError(
+                code: .decoding, message: "column \(column) is not the expected JSON shape",
+                column: column)
         }
     }
 }

@@ -64,8 +64,10 @@ public struct InstanceRecord: Sendable, Equatable {
     /// Where its runtime answers (host:port), once known.
     public var address: String?
 
-    public init(id: String, workspaceID: String, generation: Int64, idempotencyToken: String,
-                state: InstanceState, address: String?) {
+    public init(
+        id: String, workspaceID: String, generation: Int64, idempotencyToken: String,
+        state: InstanceState, address: String?
+    ) {
         self.id = id
         self.workspaceID = workspaceID
         self.generation = generation

@@ -24,8 +24,10 @@ public struct RuntimeStatus: Sendable, Equatable {
     public var bundleHash: String?
     public var reportedAt: Date
 
-    public init(ready: Bool, busySince: Date?, managementMCPPresent: Bool, plugins: [String: String],
-                bundleHash: String?, reportedAt: Date) {
+    public init(
+        ready: Bool, busySince: Date?, managementMCPPresent: Bool, plugins: [String: String],
+        bundleHash: String?, reportedAt: Date
+    ) {
         self.ready = ready
         self.busySince = busySince
         self.managementMCPPresent = managementMCPPresent

@@ -49,4 +49,3 @@ public struct LeaseRenewal: Sendable, Equatable {
         return .renew(at: min(now + duration / 15, trustDeadline))
     }
 }
-

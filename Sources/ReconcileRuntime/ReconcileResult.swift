@@ -14,8 +14,10 @@ public struct ReconcileResult: Sendable {
     /// so the instances controller judges health again): their desired generation is bumped.
     public var wakes: [Wake]
 
-    public init(_ outcome: ReconcileOutcome, status: (any StatusPatch)? = nil, events: [ReconcileEvent] = [],
-                wakes: [Wake] = []) {
+    public init(
+        _ outcome: ReconcileOutcome, status: (any StatusPatch)? = nil, events: [ReconcileEvent] = [],
+        wakes: [Wake] = []
+    ) {
         self.outcome = outcome
         self.status = status
         self.events = events

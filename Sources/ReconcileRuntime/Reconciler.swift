@@ -42,8 +42,10 @@ public struct ReconcileRequest: Sendable {
     /// long provider sequences check it between steps.
     public let lease: LeaseTrust
 
-    public init(key: String, desiredGeneration: Int64, attempts: Int, fence: Fence, reconcileID: String, now: Date?,
-                actions: ActionLog, lease: LeaseTrust = LeaseTrust()) {
+    public init(
+        key: String, desiredGeneration: Int64, attempts: Int, fence: Fence, reconcileID: String, now: Date?,
+        actions: ActionLog, lease: LeaseTrust = LeaseTrust()
+    ) {
         self.key = key
         self.desiredGeneration = desiredGeneration
         self.attempts = attempts

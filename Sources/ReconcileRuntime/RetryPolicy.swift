@@ -10,8 +10,10 @@ public struct RetryPolicy: Sendable {
         self.bucket = bucket
     }
 
-    public mutating func delay(afterFailures failures: Int, retryAfter: Duration?, now: Duration,
-                               random: Double) -> Duration {
+    public mutating func delay(
+        afterFailures failures: Int, retryAfter: Duration?, now: Duration,
+        random: Double
+    ) -> Duration {
         let own = backoff.delay(afterFailures: failures, random: random)
         let overall = bucket.reserve(now: now)
         return max(own, overall, retryAfter ?? .zero)

@@ -49,9 +49,14 @@ extension ControllerStateStore {
     /// Only identifiers and the controller's own fixed SQL are spliced; every value is a parameter.
     var writeBackSQL: String {
         let columns = statusColumns.columns
-        let assignments = columns.map { ",\n                   \($0.name) = CASE WHEN p.status IS NULL THEN s.\($0.name) ELSE \($0.value) END" }
-            .joined()
-        let statusChanged = columns.isEmpty ? "false" : """
+        let assignments = columns.map {
+            ",\n                   \($0.name) = CASE WHEN p.status IS NULL THEN s.\($0.name) ELSE \($0.value) END"
+        }
+        .joined()
+        let statusChanged =
+            columns.isEmpty
+            ? "false"
+            : """
             p.status IS NOT NULL AND (\(columns.map { "s.\($0.name)" }.joined(separator: ", ")), NULL::int)
                             IS DISTINCT FROM (\(columns.map(\.value).joined(separator: ", ")), NULL::int)
             """

@@ -47,12 +47,13 @@ public struct ControllerStateStore: Sendable {
             """
         let result = try await pool.query(sql, [table.name, keys.sorted(), holder, leaseSeconds, now])
         return try result.rows.map { row in
-            Claimed(key: try row.require(String.self, "key"),
-                    token: try row.require(Int64.self, "token"),
-                    desiredGeneration: try row.require(Int64.self, "desired_generation"),
-                    observedGeneration: try row.require(Int64.self, "observed_generation"),
-                    attempts: try row.require(Int.self, "attempts"),
-                    lastError: try row.decode(String.self, "last_error"))
+            Claimed(
+                key: try row.require(String.self, "key"),
+                token: try row.require(Int64.self, "token"),
+                desiredGeneration: try row.require(Int64.self, "desired_generation"),
+                observedGeneration: try row.require(Int64.self, "observed_generation"),
+                attempts: try row.require(Int.self, "attempts"),
+                lastError: try row.decode(String.self, "last_error"))
         }
     }
 
@@ -123,13 +124,14 @@ public struct ControllerStateStore: Sendable {
              LIMIT $1
             """
         return try await pool.query(sql, [limit]).rows.map { row in
-            Unconverged(key: try row.require(String.self, "key"),
-                        desiredGeneration: try row.require(Int64.self, "desired_generation"),
-                        observedGeneration: try row.require(Int64.self, "observed_generation"),
-                        attempts: try row.require(Int.self, "attempts"),
-                        nextAttemptAt: try row.decode(Date.self, "next_attempt_at"),
-                        lastError: try row.decode(String.self, "last_error"),
-                        lastErrorAt: try row.decode(Date.self, "last_error_at"))
+            Unconverged(
+                key: try row.require(String.self, "key"),
+                desiredGeneration: try row.require(Int64.self, "desired_generation"),
+                observedGeneration: try row.require(Int64.self, "observed_generation"),
+                attempts: try row.require(Int.self, "attempts"),
+                nextAttemptAt: try row.decode(Date.self, "next_attempt_at"),
+                lastError: try row.decode(String.self, "last_error"),
+                lastErrorAt: try row.decode(Date.self, "last_error_at"))
         }
     }
 
@@ -142,7 +144,9 @@ public struct ControllerStateStore: Sendable {
               FROM \(table.quoted)
             """
         let row = try await pool.query(sql).rows[0]
-        return (try row.require(Int.self, "total"), try row.require(Int.self, "unconverged"), try row.require(Int.self, "failing"))
+        return (
+            try row.require(Int.self, "total"), try row.require(Int.self, "unconverged"), try row.require(Int.self, "failing")
+        )
     }
 }
 

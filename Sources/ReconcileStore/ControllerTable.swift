@@ -8,8 +8,9 @@ public struct ControllerTable: Sendable, Hashable, CustomStringConvertible {
     public let name: String
 
     public init(_ name: String) {
-        precondition(!name.isEmpty && name.count <= 63 && name.allSatisfy { ($0.isASCII && $0.isLowercase) || $0.isNumber || $0 == "_" }
-                     && !(name.first!.isNumber), "controller table names are lowercase identifiers")
+        precondition(
+            !name.isEmpty && name.count <= 63 && name.allSatisfy { ($0.isASCII && $0.isLowercase) || $0.isNumber || $0 == "_" }
+                && !(name.first!.isNumber), "controller table names are lowercase identifiers")
         self.name = name
     }
 

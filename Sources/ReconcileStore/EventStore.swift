@@ -28,8 +28,10 @@ public struct EventStore: Sendable {
     /// Records an event, or counts it again if the same one exists. For events outside a
     /// reconcile (a sweeper's); a reconcile's events travel in its result and are written with
     /// its status, fenced by its lease.
-    public func record(controller: String, key: String, type: EventType, reason: String, message: String,
-                       now: Date? = nil) async throws {
+    public func record(
+        controller: String, key: String, type: EventType, reason: String, message: String,
+        now: Date? = nil
+    ) async throws {
         let sql = """
             INSERT INTO events AS e (controller, key, type, reason, message, first_seen, last_seen)
             VALUES ($1, $2::uuid, $3, $4, $5, coalesce($6::timestamptz, now()), coalesce($6::timestamptz, now()))
@@ -46,14 +48,15 @@ public struct EventStore: Sendable {
               FROM events WHERE key = $1::uuid ORDER BY last_seen DESC, id DESC LIMIT $2
             """
         return try await pool.query(sql, [key, limit]).rows.map { row in
-            Event(controller: try row.require(String.self, "controller"),
-                  key: try row.require(String.self, "key"),
-                  type: EventType(rawValue: try row.require(String.self, "type")) ?? .warning,
-                  reason: try row.require(String.self, "reason"),
-                  message: try row.require(String.self, "message"),
-                  count: try row.require(Int.self, "count"),
-                  firstSeen: try row.require(Date.self, "first_seen"),
-                  lastSeen: try row.require(Date.self, "last_seen"))
+            Event(
+                controller: try row.require(String.self, "controller"),
+                key: try row.require(String.self, "key"),
+                type: EventType(rawValue: try row.require(String.self, "type")) ?? .warning,
+                reason: try row.require(String.self, "reason"),
+                message: try row.require(String.self, "message"),
+                count: try row.require(Int.self, "count"),
+                firstSeen: try row.require(Date.self, "first_seen"),
+                lastSeen: try row.require(Date.self, "last_seen"))
         }
     }
 

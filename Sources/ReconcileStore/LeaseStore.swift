@@ -14,8 +14,10 @@ public struct LeaseStore: Sendable {
 
     /// Extends the leases still held under these tokens; returns the keys renewed. A key
     /// missing from the answer was taken over: its reconcile's writes will be refused.
-    public func renew(controller: String, fences: [(key: String, token: Int64)], holder: String,
-                      leaseSeconds: Double, now: Date? = nil) async throws -> Set<String> {
+    public func renew(
+        controller: String, fences: [(key: String, token: Int64)], holder: String,
+        leaseSeconds: Double, now: Date? = nil
+    ) async throws -> Set<String> {
         guard !fences.isEmpty else { return [] }
         let sql = """
             UPDATE leases l SET expires_at = coalesce($5::timestamptz, now()) + $4 * interval '1 second'
@@ -29,8 +31,10 @@ public struct LeaseStore: Sendable {
 
     /// Of `keys`, those whose lease another holder keeps, with the seconds until it expires. A
     /// holder that died (`kill -9`) keeps its keys until then, and nobody else is told.
-    public func selectHeldElsewhere(controller: String, keys: [String], holder: String,
-                                    now: Date? = nil) async throws -> [String: Double] {
+    public func selectHeldElsewhere(
+        controller: String, keys: [String], holder: String,
+        now: Date? = nil
+    ) async throws -> [String: Double] {
         guard !keys.isEmpty else { return [:] }
         let sql = """
             SELECT key, extract(epoch FROM expires_at - coalesce($4::timestamptz, now()))::float8 AS wait
@@ -71,7 +75,8 @@ public struct LeaseStore: Sendable {
 
     /// Gives a named lease back if this token still holds it.
     public func releaseNamed(group: String, name: String, holder: String, token: Int64) async throws {
-        try await pool.query("""
+        try await pool.query(
+            """
             UPDATE leases SET holder = NULL, expires_at = NULL
              WHERE controller = $1 AND key = md5($2)::uuid AND holder = $3 AND token = $4
             """, [group, name, holder, token])

@@ -46,27 +46,32 @@ public struct Migrator: Sendable {
         let applied = try await pool.withConnection { try await appliedMigrations(on: $0) }
         let pending = migrations.filter { applied[$0.name] == nil }.map(\.name)
         if !pending.isEmpty {
-            throw SchemaError(description: "the database schema is too old: \(pending.count) migration(s) not applied (\(pending.joined(separator: ", "))); run `molecule-reconciler migrate`")
+            throw SchemaError(
+                description:
+                    "the database schema is too old: \(pending.count) migration(s) not applied (\(pending.joined(separator: ", "))); run `molecule-reconciler migrate`"
+            )
         }
         try checkKnown(applied)
     }
 
     private func apply(on connection: PostgresConnection) async throws -> [String] {
-        try await connection.execute(script: """
-            CREATE TABLE IF NOT EXISTS schema_migrations (
-                name        text        PRIMARY KEY,
-                checksum    text        NOT NULL,
-                applied_at  timestamptz NOT NULL DEFAULT now()
-            )
-            """)
+        try await connection.execute(
+            script: """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    name        text        PRIMARY KEY,
+                    checksum    text        NOT NULL,
+                    applied_at  timestamptz NOT NULL DEFAULT now()
+                )
+                """)
         let applied = try await appliedMigrations(on: connection)
         try checkKnown(applied)
         var names: [String] = []
         for migration in migrations where applied[migration.name] == nil {
             try await connection.transaction { connection in
                 try await connection.execute(script: migration.sql)
-                try await connection.query("INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)",
-                                           [migration.name, Self.checksum(migration.sql)])
+                try await connection.query(
+                    "INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)",
+                    [migration.name, Self.checksum(migration.sql)])
             }
             logger.info("applied migration", metadata: ["migration": "\(migration.name)"])
             names.append(migration.name)
@@ -87,7 +92,10 @@ public struct Migrator: Sendable {
         let known = Dictionary(uniqueKeysWithValues: migrations.map { ($0.name, $0) })
         for (name, checksum) in applied.sorted(by: { $0.key < $1.key }) {
             guard let migration = known[name] else {
-                throw SchemaError(description: "the database schema is newer than this binary: it has migration \(name), which this binary does not know; upgrade molecule-reconciler")
+                throw SchemaError(
+                    description:
+                        "the database schema is newer than this binary: it has migration \(name), which this binary does not know; upgrade molecule-reconciler"
+                )
             }
             if Self.checksum(migration.sql) != checksum {
                 throw SchemaError(description: "migration \(name) was edited after it was applied; add a new migration instead")

@@ -32,8 +32,10 @@ public struct StatusWrite: Sendable, Equatable {
     public var events: [ReconcileEvent]
     public var wakes: [Wake]
 
-    public init(key: String, token: Int64, claimedGeneration: Int64? = nil, observedGeneration: Int64?, error: String?,
-                next: Next, status: String? = nil, events: [ReconcileEvent] = [], wakes: [Wake] = []) {
+    public init(
+        key: String, token: Int64, claimedGeneration: Int64? = nil, observedGeneration: Int64?, error: String?,
+        next: Next, status: String? = nil, events: [ReconcileEvent] = [], wakes: [Wake] = []
+    ) {
         self.key = key
         self.token = token
         self.claimedGeneration = claimedGeneration

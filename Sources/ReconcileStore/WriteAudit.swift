@@ -22,9 +22,11 @@ public struct WriteAudit: Sendable {
         return try await pool.withConnection { connection in
             try await connection.transaction { connection in
                 try await connection.query("SELECT pg_stat_clear_snapshot()")
-                let rows = try await connection.query("""
+                let rows = try await connection.query(
+                    """
                     SELECT relname, n_tup_ins + n_tup_upd + n_tup_del AS writes FROM pg_stat_user_tables
-                    """).rows
+                    """
+                ).rows
                 var snapshot: Snapshot = [:]
                 for row in rows {
                     snapshot[try row.require(String.self, "relname")] = try row.require(Int64.self, "writes")

@@ -35,29 +35,43 @@ public struct DeclaredPluginsReconciler: Reconciler, StatusWriter {
             PluginPlan.Declared(name: $0.plugin, ref: $0.ref, requiresRestart: $0.requiresRestart, privileged: $0.privileged)
         }
         guard inputs.desiredState == .running, inputs.instanceState == InstanceState.running.rawValue,
-              let instanceID = inputs.instanceID, let address = inputs.address else {
-            let message = declared.isEmpty ? "no plugins are declared"
+            let instanceID = inputs.instanceID, let address = inputs.address
+        else {
+            let message =
+                declared.isEmpty
+                ? "no plugins are declared"
                 : "\(declared.count) declared plugin(s) are delivered once an instance runs"
-            return ReconcileResult(.done, status: PluginStatus(condition: .init(.pluginsInstalled, declared.isEmpty,
-                                                                               reason: "NoRunningInstance", message: message)))
+            return ReconcileResult(
+                .done,
+                status: PluginStatus(
+                    condition: .init(
+                        .pluginsInstalled, declared.isEmpty,
+                        reason: "NoRunningInstance", message: message)))
         }
-        let instance = InstanceRecord(id: instanceID, workspaceID: request.key, generation: inputs.instanceGeneration,
-                                      idempotencyToken: InstanceSpec.idempotencyToken(workspaceID: request.key,
-                                                                                      generation: inputs.instanceGeneration),
-                                      state: .running, address: address)
+        let instance = InstanceRecord(
+            id: instanceID, workspaceID: request.key, generation: inputs.instanceGeneration,
+            idempotencyToken: InstanceSpec.idempotencyToken(
+                workspaceID: request.key,
+                generation: inputs.instanceGeneration),
+            state: .running, address: address)
         let installed: [String: String]?
         do {
             installed = try await self.installed(in: instance, inputs, request)
         } catch let error as ProviderError {
-            return ReconcileResult(.failed(error), status: PluginStatus(
-                condition: .init(.pluginsInstalled, false, reason: error.failure.reason, message: error.failure.message),
-                error: error.failure.message))
+            return ReconcileResult(
+                .failed(error),
+                status: PluginStatus(
+                    condition: .init(.pluginsInstalled, false, reason: error.failure.reason, message: error.failure.message),
+                    error: error.failure.message))
         }
         guard let installed else {
             // A heartbeat's arrival wakes this controller; a probe has to be asked again.
-            return ReconcileResult(probe == nil ? .done : .requeueAfter(.seconds(2)), status: PluginStatus(condition: .init(
-                .pluginsInstalled, declared.isEmpty, reason: "WaitingForRuntime",
-                message: "the runtime of instance \(instanceID) has not reported its plugins yet")))
+            return ReconcileResult(
+                probe == nil ? .done : .requeueAfter(.seconds(2)),
+                status: PluginStatus(
+                    condition: .init(
+                        .pluginsInstalled, declared.isEmpty, reason: "WaitingForRuntime",
+                        message: "the runtime of instance \(instanceID) has not reported its plugins yet")))
         }
         let plan = PluginPlan.decide(kind: inputs.kind, declared: declared, installed: installed, managed: inputs.managed)
         let token = InstanceToken.derive(seed: inputs.tokenSeed, workspaceID: request.key, generation: inputs.instanceGeneration)
@@ -71,8 +85,10 @@ public struct DeclaredPluginsReconciler: Reconciler, StatusWriter {
     }
 
     /// What the runtime reports installed; nil when it has not reported.
-    private func installed(in instance: InstanceRecord, _ inputs: PluginStore.Inputs,
-                           _ request: ReconcileRequest) async throws -> [String: String]? {
+    private func installed(
+        in instance: InstanceRecord, _ inputs: PluginStore.Inputs,
+        _ request: ReconcileRequest
+    ) async throws -> [String: String]? {
         guard let probe else { return inputs.heartbeatPlugins }
         request.actions.record("runtime.status", mutating: false)
         return try await probe.status(of: instance)?.plugins
@@ -89,8 +105,10 @@ public struct DeclaredPluginsReconciler: Reconciler, StatusWriter {
     }
 
     /// Every install and removal of the plan, each independent of the others' failures.
-    private func carryOut(_ plan: PluginPlan, into instance: InstanceRecord, token: String, previouslyManaged: [String: String],
-                          _ request: ReconcileRequest) async -> Delivered {
+    private func carryOut(
+        _ plan: PluginPlan, into instance: InstanceRecord, token: String, previouslyManaged: [String: String],
+        _ request: ReconcileRequest
+    ) async -> Delivered {
         var delivered = Delivered(managed: plan.managed)
         for plugin in plan.install {
             request.actions.record("runtime.plugin_install", mutating: true)
@@ -121,16 +139,23 @@ public struct DeclaredPluginsReconciler: Reconciler, StatusWriter {
     private func conclude(_ plan: PluginPlan, _ delivered: Delivered, invalid: [String], instanceID: String) -> ReconcileResult {
         var events: [ReconcileEvent] = []
         if !delivered.installed.isEmpty {
-            events.append(.normal("PluginsInstalled", "installed \(delivered.installed.joined(separator: ", ")) in instance \(instanceID)"))
+            events.append(
+                .normal("PluginsInstalled", "installed \(delivered.installed.joined(separator: ", ")) in instance \(instanceID)"))
         }
         if !delivered.removed.isEmpty {
-            events.append(.normal("PluginsRemoved", "removed \(delivered.removed.joined(separator: ", ")) from instance \(instanceID)"))
+            events.append(
+                .normal("PluginsRemoved", "removed \(delivered.removed.joined(separator: ", ")) from instance \(instanceID)"))
         }
-        func result(_ outcome: ReconcileOutcome, _ status: Bool, _ reason: String, _ message: String, error: String? = nil) -> ReconcileResult {
-            ReconcileResult(outcome, status: PluginStatus(managed: delivered.managed,
-                                                          condition: .init(.pluginsInstalled, status, reason: reason, message: message),
-                                                          error: error),
-                            events: events)
+        func result(_ outcome: ReconcileOutcome, _ status: Bool, _ reason: String, _ message: String, error: String? = nil)
+            -> ReconcileResult
+        {
+            ReconcileResult(
+                outcome,
+                status: PluginStatus(
+                    managed: delivered.managed,
+                    condition: .init(.pluginsInstalled, status, reason: reason, message: message),
+                    error: error),
+                events: events)
         }
         if !delivered.failures.isEmpty {
             let message = delivered.failures.map(\.description).joined(separator: "; ")
@@ -145,17 +170,24 @@ public struct DeclaredPluginsReconciler: Reconciler, StatusWriter {
         var refusals = plan.refused.map {
             "plugin '\($0)' is privileged and may only be declared for kind = 'platform' workspaces; not delivered"
         }
-        refusals += invalid.map { "workspace_declared_plugins.plugin: '\($0)' is not a valid plugin name ([a-z0-9._-]); not delivered" }
+        refusals += invalid.map {
+            "workspace_declared_plugins.plugin: '\($0)' is not a valid plugin name ([a-z0-9._-]); not delivered"
+        }
         if !refusals.isEmpty {
             let message = refusals.joined(separator: "; ")
-            return result(.terminal(ReconcileFailure(reason: "PluginRefused", message: message)), false, "PluginRefused", message,
-                          error: message)
+            return result(
+                .terminal(ReconcileFailure(reason: "PluginRefused", message: message)), false, "PluginRefused", message,
+                error: message)
         }
         if !plan.awaitingRestart.isEmpty {
-            return result(.done, false, "WaitingForRestart",
-                          "\(plan.awaitingRestart.joined(separator: ", ")) load(s) at boot: staged in the bundle, installed when the instance restarts under its restart policy")
+            return result(
+                .done, false, "WaitingForRestart",
+                "\(plan.awaitingRestart.joined(separator: ", ")) load(s) at boot: staged in the bundle, installed when the instance restarts under its restart policy"
+            )
         }
-        let message = plan.managed.isEmpty ? "no plugins are declared"
+        let message =
+            plan.managed.isEmpty
+            ? "no plugins are declared"
             : "\(plan.managed.count) declared plugin(s) installed in instance \(instanceID)"
         return result(.done, true, plan.managed.isEmpty ? "NoPluginsDeclared" : "Installed", message)
     }

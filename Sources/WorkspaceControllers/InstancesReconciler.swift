@@ -27,15 +27,20 @@ public struct InstancesReconciler: Reconciler, StatusWriter {
     ///     `workspace_runtime_status` (a heartbeat's transition wakes it; it looks every 30 s).
     ///   - owner: the tag every launched instance carries (see `DatabaseIdentity`); the orphan
     ///     sweeper collects only instances of this owner.
-    public init(store: InstanceStore, provider: any InstanceProvider, pacer: RestartPacer = RestartPacer(),
-                probe: (any RuntimeStatusSource)? = nil, owner: String = "", watch: InstanceDecision.Watch? = nil) {
+    public init(
+        store: InstanceStore, provider: any InstanceProvider, pacer: RestartPacer = RestartPacer(),
+        probe: (any RuntimeStatusSource)? = nil, owner: String = "", watch: InstanceDecision.Watch? = nil
+    ) {
         self.store = store
         self.provider = provider
         self.pacer = pacer
         self.probe = probe
         self.owner = owner
-        self.watch = watch ?? (probe == nil ? .init(running: .seconds(30), converging: .seconds(30))
-                                            : .init(running: .seconds(3), converging: .seconds(2)))
+        self.watch =
+            watch
+            ?? (probe == nil
+                ? .init(running: .seconds(30), converging: .seconds(30))
+                : .init(running: .seconds(3), converging: .seconds(2)))
     }
 
     public var statusColumns: StatusColumns { store.statusColumns }
@@ -55,9 +60,10 @@ public struct InstancesReconciler: Reconciler, StatusWriter {
             let decision = InstanceDecision.decide(facts, plan: plan, observed: observed, context: .init(now: now, watch: watch))
             return ReconcileResult(decision.outcome, status: decision.status, events: decision.events)
         }
-        let plan = InstancePlan.decide(desiredState: facts.desiredState, targetGeneration: facts.targetGeneration,
-                                       stagedGeneration: facts.stagedGeneration,
-                                       live: listed.map { .init(id: $0.id, generation: $0.generation, running: $0.state == .running) })
+        let plan = InstancePlan.decide(
+            desiredState: facts.desiredState, targetGeneration: facts.targetGeneration,
+            stagedGeneration: facts.stagedGeneration,
+            live: listed.map { .init(id: $0.id, generation: $0.generation, running: $0.state == .running) })
         var observed = try await carryOut(plan, listed: listed, facts, request)
         observed.report = try await report(of: observed, facts, now: now, request)
         var context = InstanceDecision.Context(now: now, watch: watch)
@@ -72,9 +78,12 @@ public struct InstancesReconciler: Reconciler, StatusWriter {
     }
 
     /// The plan's steps, in order; what they left serving the workspace.
-    private func carryOut(_ plan: InstancePlan, listed: [InstanceRecord], _ facts: InstanceFacts,
-                          _ request: ReconcileRequest) async throws -> InstanceObservation {
-        var observed = InstanceObservation(kept: plan.keep.flatMap { keep in listed.first { $0.id == keep.id } }.map(Self.observed))
+    private func carryOut(
+        _ plan: InstancePlan, listed: [InstanceRecord], _ facts: InstanceFacts,
+        _ request: ReconcileRequest
+    ) async throws -> InstanceObservation {
+        var observed = InstanceObservation(
+            kept: plan.keep.flatMap { keep in listed.first { $0.id == keep.id } }.map(Self.observed))
         do {
             try await carryOut(plan.steps, listed: listed, facts, request, into: &observed)
         } catch let error as ProviderError {
@@ -83,8 +92,10 @@ public struct InstancesReconciler: Reconciler, StatusWriter {
         return observed
     }
 
-    private func carryOut(_ steps: [InstancePlan.Step], listed: [InstanceRecord], _ facts: InstanceFacts,
-                          _ request: ReconcileRequest, into observed: inout InstanceObservation) async throws {
+    private func carryOut(
+        _ steps: [InstancePlan.Step], listed: [InstanceRecord], _ facts: InstanceFacts,
+        _ request: ReconcileRequest, into observed: inout InstanceObservation
+    ) async throws {
         for step in steps {
             try Task.checkCancellation()
             switch step {
@@ -92,12 +103,17 @@ public struct InstancesReconciler: Reconciler, StatusWriter {
                 request.actions.record("instances.terminate", mutating: true)
                 try await provider.terminate(instanceID: id)
                 guard let record = listed.first(where: { $0.id == id }).map(Self.observed) else { continue }
-                if case .terminateExtra = step { observed.terminatedExtras.append(record) } else { observed.terminated.append(record) }
+                if case .terminateExtra = step {
+                    observed.terminatedExtras.append(record)
+                } else {
+                    observed.terminated.append(record)
+                }
             case .create(let generation):
                 request.actions.record("instances.create", mutating: true)
-                let launched = try await provider.create(InstanceSpec(
-                    workspaceID: request.key, generation: generation, image: facts.image,
-                    bundleName: WorkspaceBundle.secretName(workspaceID: request.key), owner: owner))
+                let launched = try await provider.create(
+                    InstanceSpec(
+                        workspaceID: request.key, generation: generation, image: facts.image,
+                        bundleName: WorkspaceBundle.secretName(workspaceID: request.key), owner: owner))
                 if launched.state.isLive {
                     observed.kept = Self.observed(launched)
                     observed.created = true
@@ -114,21 +130,29 @@ public struct InstancesReconciler: Reconciler, StatusWriter {
 
     /// What the runtime of the kept instance reports: a probe asked now, or the heartbeat the
     /// platform wrote for the instance on record. A new instance has not reported yet.
-    private func report(of observed: InstanceObservation, _ facts: InstanceFacts, now: Date,
-                        _ request: ReconcileRequest) async throws -> InstanceHealth.Report {
-        guard let kept = observed.kept, !observed.created, observed.failed == nil, facts.desiredState == .running else { return .none }
+    private func report(
+        of observed: InstanceObservation, _ facts: InstanceFacts, now: Date,
+        _ request: ReconcileRequest
+    ) async throws -> InstanceHealth.Report {
+        guard let kept = observed.kept, !observed.created, observed.failed == nil, facts.desiredState == .running else {
+            return .none
+        }
         guard let probe else {
             return kept.id == facts.instanceID ? facts.heartbeat.map { .reported($0) } ?? .none : .none
         }
         request.actions.record("runtime.status", mutating: false)
-        let record = InstanceRecord(id: kept.id, workspaceID: facts.workspaceID, generation: kept.generation,
-                                    idempotencyToken: InstanceSpec.idempotencyToken(workspaceID: facts.workspaceID,
-                                                                                    generation: kept.generation),
-                                    state: .running, address: kept.address)
+        let record = InstanceRecord(
+            id: kept.id, workspaceID: facts.workspaceID, generation: kept.generation,
+            idempotencyToken: InstanceSpec.idempotencyToken(
+                workspaceID: facts.workspaceID,
+                generation: kept.generation),
+            state: .running, address: kept.address)
         do {
             guard let status = try await probe.status(of: record) else { return .none }
-            return .reported(.init(ready: status.ready, reportedAt: now, managementMCPPresent: status.managementMCPPresent,
-                                   busySince: status.busySince))
+            return .reported(
+                .init(
+                    ready: status.ready, reportedAt: now, managementMCPPresent: status.managementMCPPresent,
+                    busySince: status.busySince))
         } catch let error as ProviderError {
             let since = (kept.id == facts.instanceID ? facts.unresponsiveSince : nil) ?? now
             return .unresponsive(since: since, error: error.message)
@@ -136,7 +160,8 @@ public struct InstancesReconciler: Reconciler, StatusWriter {
     }
 
     private static func observed(_ record: InstanceRecord) -> ObservedInstance {
-        ObservedInstance(id: record.id, generation: record.generation, state: record.state.rawValue,
-                         running: record.state == .running, address: record.address)
+        ObservedInstance(
+            id: record.id, generation: record.generation, state: record.state.rawValue,
+            running: record.state == .running, address: record.address)
     }
 }

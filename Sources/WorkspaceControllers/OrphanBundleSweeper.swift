@@ -38,10 +38,11 @@ public struct OrphanBundleSweeper: Sweeper {
             actions.record("secret_store.delete", mutating: true)
             try await store.delete(name: name, recoveryWindowDays: recoveryWindowDays)
             deleted += 1
-            try await events.record(controller: ControllerName.secretBundles.rawValue, key: workspaceID, type: .normal,
-                                    reason: "BundleDeleted",
-                                    message: "the bundle of a workspace that no longer exists is scheduled for deletion (\(recoveryWindowDays) days)",
-                                    now: now)
+            try await events.record(
+                controller: ControllerName.secretBundles.rawValue, key: workspaceID, type: .normal,
+                reason: "BundleDeleted",
+                message: "the bundle of a workspace that no longer exists is scheduled for deletion (\(recoveryWindowDays) days)",
+                now: now)
         }
         return deleted
     }

@@ -33,8 +33,10 @@ public struct OrphanSweeper: Sweeper {
             actions.record("instances.terminate", mutating: true)
             try await provider.terminate(instanceID: orphan.id)
             terminated += 1
-            try await events.record(controller: ControllerName.instances.rawValue, key: orphan.workspaceID, type: .warning, reason: "OrphanTerminated",
-                                    message: "terminated instance \(orphan.id): its workspace no longer exists", now: now)
+            try await events.record(
+                controller: ControllerName.instances.rawValue, key: orphan.workspaceID, type: .warning,
+                reason: "OrphanTerminated",
+                message: "terminated instance \(orphan.id): its workspace no longer exists", now: now)
         }
         return terminated
     }

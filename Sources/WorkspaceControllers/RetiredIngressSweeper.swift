@@ -28,8 +28,9 @@ public struct RetiredIngressSweeper: Sweeper {
                 if try await remove(retired.hostname, from: retired.tunnelID, actions: actions) { removed += 1 }
                 try await store.forgetRetired(tunnelID: retired.tunnelID, hostname: retired.hostname)
             } catch let error as ProviderError {
-                try await store.recordRetiredFailure(tunnelID: retired.tunnelID, hostname: retired.hostname,
-                                                     error: error.description, now: now)
+                try await store.recordRetiredFailure(
+                    tunnelID: retired.tunnelID, hostname: retired.hostname,
+                    error: error.description, now: now)
             }
         }
         return removed
@@ -39,7 +40,8 @@ public struct RetiredIngressSweeper: Sweeper {
     private func remove(_ hostname: String, from tunnelID: String, actions: ActionLog) async throws -> Bool {
         try await writer.serialized(tunnelID) { () async throws -> Bool in
             guard let current = try await writer.read(tunnelID, actions: actions),
-                  !current.rules(for: hostname).isEmpty else { return false }
+                !current.rules(for: hostname).isEmpty
+            else { return false }
             try await writer.write(tunnelID, IngressRenderer.merge(current, hostname: hostname, rules: []), actions: actions)
             return true
         }

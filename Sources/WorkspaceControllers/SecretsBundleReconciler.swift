@@ -31,18 +31,27 @@ public struct SecretsBundleReconciler: Reconciler, StatusWriter {
         do {
             if inputs.desiredState == .deleted {
                 try await deleteBundle(name, request)
-                return ReconcileResult(.done, status: BundleStatus(condition: .init(
-                    .bundleStaged, false, reason: "WorkspaceDeleted", message: "the bundle is scheduled for deletion")))
+                return ReconcileResult(
+                    .done,
+                    status: BundleStatus(
+                        condition: .init(
+                            .bundleStaged, false, reason: "WorkspaceDeleted", message: "the bundle is scheduled for deletion")))
             }
             let bundle = try derive(inputs)
             let (hash, runtimeHash) = (bundle.hash, bundle.runtimeHash)
             let (version, wrote) = try await stage(bundle, hash: hash, name: name, request)
-            let staged = BundleStatus.Staged(hash: hash, runtimeHash: runtimeHash, generation: bundle.instanceGeneration,
-                                             version: version)
+            let staged = BundleStatus.Staged(
+                hash: hash, runtimeHash: runtimeHash, generation: bundle.instanceGeneration,
+                version: version)
             let message = "bundle for instance generation \(bundle.instanceGeneration) is staged"
-            return ReconcileResult(.done, status: BundleStatus(staged: staged, condition: .init(.bundleStaged, true, reason: "Staged",
-                                                                                                message: message)),
-                                   events: wrote ? [.normal("BundleStaged", "\(message) (version \(version ?? "?"))")] : [])
+            return ReconcileResult(
+                .done,
+                status: BundleStatus(
+                    staged: staged,
+                    condition: .init(
+                        .bundleStaged, true, reason: "Staged",
+                        message: message)),
+                events: wrote ? [.normal("BundleStaged", "\(message) (version \(version ?? "?"))")] : [])
         } catch let failure as ReconcileFailure {
             return failed(.terminal(failure))
         } catch let error as ProviderError {
@@ -53,17 +62,22 @@ public struct SecretsBundleReconciler: Reconciler, StatusWriter {
     /// A failure, with the BundleStaged condition and last_error that say it.
     private func failed(_ outcome: ReconcileOutcome) -> ReconcileResult {
         let failure = outcome.failure!
-        return ReconcileResult(outcome, status: BundleStatus(condition: .init(.bundleStaged, false, reason: failure.reason,
-                                                                              message: failure.message),
-                                                             error: failure.message))
+        return ReconcileResult(
+            outcome,
+            status: BundleStatus(
+                condition: .init(
+                    .bundleStaged, false, reason: failure.reason,
+                    message: failure.message),
+                error: failure.message))
     }
 
     /// The bundle the source of truth asks for; a template that cannot be delivered is a
     /// terminal failure (retrying will not fix it; editing the template will).
     private func derive(_ inputs: BundleStore.Inputs) throws -> WorkspaceBundle {
         guard let files = inputs.templateFiles else {
-            throw ReconcileFailure(reason: "InvalidTemplate",
-                                   message: "template '\(inputs.template ?? "")': files must map each path to text")
+            throw ReconcileFailure(
+                reason: "InvalidTemplate",
+                message: "template '\(inputs.template ?? "")': files must map each path to text")
         }
         var org: [String: WorkspaceBundle.Secret] = [:]
         var own: [String: WorkspaceBundle.Secret] = [:]
@@ -71,12 +85,14 @@ public struct SecretsBundleReconciler: Reconciler, StatusWriter {
             let value = WorkspaceBundle.Secret(value: secret.value, runtimeConsumed: secret.runtimeConsumed)
             if secret.scope == "org" { org[secret.key] = value } else { own[secret.key] = value }
         }
-        let token = InstanceToken.derive(seed: inputs.tokenSeed, workspaceID: inputs.workspaceID,
-                                         generation: inputs.targetGeneration)
+        let token = InstanceToken.derive(
+            seed: inputs.tokenSeed, workspaceID: inputs.workspaceID,
+            generation: inputs.targetGeneration)
         do {
-            return try WorkspaceBundle(instanceGeneration: inputs.targetGeneration, templateFiles: files,
-                                       orgSecrets: org, workspaceSecrets: own, instanceToken: token,
-                                       bootPlugins: inputs.bootPlugins)
+            return try WorkspaceBundle(
+                instanceGeneration: inputs.targetGeneration, templateFiles: files,
+                orgSecrets: org, workspaceSecrets: own, instanceToken: token,
+                bootPlugins: inputs.bootPlugins)
         } catch let rejection as TemplateFiles.Rejection {
             throw ReconcileFailure(reason: "InvalidTemplate", message: "template '\(inputs.template ?? "")': \(rejection)")
         }
@@ -85,8 +101,10 @@ public struct SecretsBundleReconciler: Reconciler, StatusWriter {
     /// Puts the bundle unless the store already holds it; restores a name scheduled for
     /// deletion first, including when the deletion lands between our describe and our put.
     /// Returns the version the store holds, and whether this pass wrote it.
-    private func stage(_ bundle: WorkspaceBundle, hash: String, name: String,
-                       _ request: ReconcileRequest) async throws -> (version: String?, wrote: Bool) {
+    private func stage(
+        _ bundle: WorkspaceBundle, hash: String, name: String,
+        _ request: ReconcileRequest
+    ) async throws -> (version: String?, wrote: Bool) {
         request.actions.record("secret_store.describe", mutating: false)
         let described = try await store.describe(name: name)
         if let described, !described.scheduledForDeletion, described.contentHash == hash {
@@ -104,8 +122,9 @@ public struct SecretsBundleReconciler: Reconciler, StatusWriter {
     private func put(_ bundle: WorkspaceBundle, hash: String, name: String, _ request: ReconcileRequest) async throws -> String {
         try Task.checkCancellation()
         request.actions.record("secret_store.put", mutating: true)
-        return try await store.put(name: name, value: bundle.canonicalData, contentHash: hash,
-                                   versionToken: bundle.versionToken(workspaceID: request.key))
+        return try await store.put(
+            name: name, value: bundle.canonicalData, contentHash: hash,
+            versionToken: bundle.versionToken(workspaceID: request.key))
     }
 
     private func restore(_ name: String, _ request: ReconcileRequest) async throws {
@@ -113,8 +132,9 @@ public struct SecretsBundleReconciler: Reconciler, StatusWriter {
         do {
             try await store.restore(name: name)
         } catch let error as ProviderError {
-            throw ProviderError(error.kind, provider: error.provider, operation: "restore",
-                                message: "name scheduled for deletion, restore failed: \(error.message)")
+            throw ProviderError(
+                error.kind, provider: error.provider, operation: "restore",
+                message: "name scheduled for deletion, restore failed: \(error.message)")
         }
     }
 

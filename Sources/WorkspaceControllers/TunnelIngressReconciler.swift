@@ -36,21 +36,29 @@ public struct TunnelIngressReconciler: Reconciler, StatusWriter {
             rendering = try IngressRenderer.render(hostname: inputs.hostname, services: inputs.services, paths: inputs.paths)
         } catch let rejection as IngressRenderer.Rejection {
             // Retrying will not help; a change to the tenant will.
-            return ReconcileResult(.terminal(ReconcileFailure(reason: "InvalidIngress",
-                                                              message: "tenant '\(inputs.name)': \(rejection); its tunnel keeps its current rules")))
+            return ReconcileResult(
+                .terminal(
+                    ReconcileFailure(
+                        reason: "InvalidIngress",
+                        message: "tenant '\(inputs.name)': \(rejection); its tunnel keeps its current rules")))
         }
         let rules = rendering.rules
         let hash = try IngressRenderer.hash(rules)
         // A skipped path is said once, when the set changes, not on every pass.
-        let skippedEvents: [ReconcileEvent] = rendering.skipped == inputs.skippedPaths ? [] : rendering.skipped.map {
-            .warning("PathSkipped", "platform_paths.pattern '\($0.pattern)' does not reach tenant '\(inputs.name)': \($0.reason)")
-        }
+        let skippedEvents: [ReconcileEvent] =
+            rendering.skipped == inputs.skippedPaths
+            ? []
+            : rendering.skipped.map {
+                .warning(
+                    "PathSkipped", "platform_paths.pattern '\($0.pattern)' does not reach tenant '\(inputs.name)': \($0.reason)")
+            }
         do {
             let events = try await writer.serialized(inputs.tunnelID) {
                 try await apply(rules, hash: hash, inputs, request)
             }
-            return ReconcileResult(.done, status: IngressStatus(appliedHash: hash, appliedRules: rules.count, skippedPaths: rendering.skipped),
-                                   events: skippedEvents + events)
+            return ReconcileResult(
+                .done, status: IngressStatus(appliedHash: hash, appliedRules: rules.count, skippedPaths: rendering.skipped),
+                events: skippedEvents + events)
         } catch let error as ProviderError {
             return ReconcileResult(.failed(error))
         }
@@ -58,21 +66,29 @@ public struct TunnelIngressReconciler: Reconciler, StatusWriter {
 
     /// Reads the tunnel's configuration; writes it only if the tenant's rules differ. Returns
     /// the events of what it did.
-    private func apply(_ rules: [IngressRule], hash: String, _ inputs: IngressStore.Inputs,
-                       _ request: ReconcileRequest) async throws -> [ReconcileEvent] {
+    private func apply(
+        _ rules: [IngressRule], hash: String, _ inputs: IngressStore.Inputs,
+        _ request: ReconcileRequest
+    ) async throws -> [ReconcileEvent] {
         let current = try await writer.read(inputs.tunnelID, actions: request.actions)
         let catchAllLast = current?.ingress.last == IngressRenderer.catchAll
         if let current, current.rules(for: inputs.hostname) == rules, catchAllLast { return [] }
         var events: [ReconcileEvent] = []
         if inputs.appliedHash == hash {
-            events.append(.warning("IngressDriftRepaired",
-                                   "tunnel \(inputs.tunnelID): the rules of \(inputs.hostname) differed from those rendered from platform_paths (changed outside the reconciler); rewritten"))
+            events.append(
+                .warning(
+                    "IngressDriftRepaired",
+                    "tunnel \(inputs.tunnelID): the rules of \(inputs.hostname) differed from those rendered from platform_paths (changed outside the reconciler); rewritten"
+                ))
         }
         try Task.checkCancellation()
-        try await writer.write(inputs.tunnelID, IngressRenderer.merge(current, hostname: inputs.hostname, rules: rules),
-                               actions: request.actions)
-        events.append(.normal("IngressApplied",
-                              "tunnel \(inputs.tunnelID): \(rules.count) rule(s) for \(inputs.hostname) applied (\(hash.prefix(12)))"))
+        try await writer.write(
+            inputs.tunnelID, IngressRenderer.merge(current, hostname: inputs.hostname, rules: rules),
+            actions: request.actions)
+        events.append(
+            .normal(
+                "IngressApplied",
+                "tunnel \(inputs.tunnelID): \(rules.count) rule(s) for \(inputs.hostname) applied (\(hash.prefix(12)))"))
         return events
     }
 }

@@ -20,7 +20,9 @@ public struct TunnelWriter: Sendable {
     /// - Parameters:
     ///   - limiter: the provider's quota.
     ///   - leases: where replicas take a tunnel's lease; nil serializes within this process only.
-    public init(provider: any TunnelConfigProvider, limiter: ProviderRateLimiter = ProviderRateLimiter(), leases: LeaseStore? = nil) {
+    public init(
+        provider: any TunnelConfigProvider, limiter: ProviderRateLimiter = ProviderRateLimiter(), leases: LeaseStore? = nil
+    ) {
         self.provider = provider
         self.limiter = limiter
         self.leases = leases
@@ -49,7 +51,9 @@ public struct TunnelWriter: Sendable {
     private func acquire(_ tunnelID: String, _ leases: LeaseStore) async throws -> Int64 {
         var wait = Duration.milliseconds(20)
         while true {
-            if let token = try await leases.acquireNamed(group: "tunnel", name: tunnelID, holder: holder, leaseSeconds: leaseSeconds) {
+            if let token = try await leases.acquireNamed(
+                group: "tunnel", name: tunnelID, holder: holder, leaseSeconds: leaseSeconds)
+            {
                 return token
             }
             try await Task.sleep(for: wait)

@@ -42,8 +42,10 @@ public struct InstanceDecision: Sendable, Equatable {
         }
     }
 
-    public static func decide(_ facts: InstanceFacts, plan: InstancePlan, observed: InstanceObservation,
-                              context: Context) -> InstanceDecision {
+    public static func decide(
+        _ facts: InstanceFacts, plan: InstancePlan, observed: InstanceObservation,
+        context: Context
+    ) -> InstanceDecision {
         var judged = Judged(facts, plan: plan, observed: observed, context: context)
         judged.remediateIfFailed()
         judged.applyRestartRules()
@@ -54,8 +56,10 @@ public struct InstanceDecision: Sendable, Equatable {
     }
 
     /// Whether `decide` will need the fleet's health (a failed workspace that may be remediated).
-    public static func needsFleetHealth(_ facts: InstanceFacts, plan: InstancePlan, observed: InstanceObservation,
-                                        context: Context) -> Bool {
+    public static func needsFleetHealth(
+        _ facts: InstanceFacts, plan: InstancePlan, observed: InstanceObservation,
+        context: Context
+    ) -> Bool {
         let judged = Judged(facts, plan: plan, observed: observed, context: context)
         return judged.verdict?.phase == .failed && judged.verdict?.remediable == true && facts.phase == .failed
             && Remediation.applies(kind: facts.kind, restartPolicy: facts.restartPolicy)
@@ -63,8 +67,10 @@ public struct InstanceDecision: Sendable, Equatable {
 
     /// Whether `decide` would restart now for a configuration change (then the shell asks the
     /// fleet's pacer, and passes its answer as `restartWait`).
-    public static func wantsPacedRestart(_ facts: InstanceFacts, plan: InstancePlan, observed: InstanceObservation,
-                                         context: Context) -> Bool {
+    public static func wantsPacedRestart(
+        _ facts: InstanceFacts, plan: InstancePlan, observed: InstanceObservation,
+        context: Context
+    ) -> Bool {
         Judged(facts, plan: plan, observed: observed, context: context).restartDecision == .restartNow
     }
 }
@@ -118,7 +124,9 @@ private struct Judged {
             condition: WorkspaceCondition(.instanceReady, false, reason: "NoInstance", message: ""), error: nil)
         if let failed = observed.failed {
             outcome = failed
-        } else if kept == nil, facts.desiredState == .running, plan.steps.contains(.waitForBundle(generation: facts.targetGeneration)) {
+        } else if kept == nil, facts.desiredState == .running,
+            plan.steps.contains(.waitForBundle(generation: facts.targetGeneration))
+        {
             // Not converged: the staging wakes this key, and the look notices a staging that failed.
             outcome = .requeueAfter(context.watch.converging)
         } else if kept == nil || facts.desiredState != .running {
@@ -128,11 +136,14 @@ private struct Judged {
         }
         if let lost = observed.lost {
             status.restartFrom = facts.targetGeneration
-            events.append(.warning("InstanceLost",
-                                   "instance \(lost.id) of generation \(lost.generation) is \(lost.state); starting the next generation"))
+            events.append(
+                .warning(
+                    "InstanceLost",
+                    "instance \(lost.id) of generation \(lost.generation) is \(lost.state); starting the next generation"))
         }
         for extra in observed.terminatedExtras {
-            events.append(.warning("DuplicateInstance", "terminated extra instance \(extra.id) of generation \(extra.generation)"))
+            events.append(
+                .warning("DuplicateInstance", "terminated extra instance \(extra.id) of generation \(extra.generation)"))
         }
         for old in observed.terminated {
             events.append(.normal("InstanceTerminated", "terminated instance \(old.id) of generation \(old.generation)"))
@@ -159,10 +170,12 @@ private struct Judged {
         if let problem { return WorkspaceCondition(.instanceReady, false, reason: reason(for: status.phase), message: problem) }
         guard let kept = observed.kept else {
             if plan.steps.contains(.waitForBundle(generation: facts.targetGeneration)) {
-                return WorkspaceCondition(.instanceReady, false, reason: "WaitingForBundle",
-                                          message: "instance generation \(facts.targetGeneration) starts once its bundle is staged")
+                return WorkspaceCondition(
+                    .instanceReady, false, reason: "WaitingForBundle",
+                    message: "instance generation \(facts.targetGeneration) starts once its bundle is staged")
             }
-            return WorkspaceCondition(.instanceReady, false, reason: reason(for: status.phase), message: "the workspace is \(status.phase.rawValue)")
+            return WorkspaceCondition(
+                .instanceReady, false, reason: reason(for: status.phase), message: "the workspace is \(status.phase.rawValue)")
         }
         var message = "instance \(kept.id) of generation \(kept.generation) is \(kept.state)"
         if kept.generation != facts.targetGeneration {
@@ -193,9 +206,11 @@ private struct Judged {
         outcome = failed
         guard facts.phase == .failed, verdict.remediable, let fleet = context.fleet else { return }
         let attempts = max(0, facts.remediations)
-        switch Remediation.decide(kind: facts.kind, restartPolicy: facts.restartPolicy, phase: .failed, attempts: attempts,
-                                  lastAttemptAt: facts.lastRemediationAt, now: context.now, fleet: fleet,
-                                  policy: context.remediation) {
+        switch Remediation.decide(
+            kind: facts.kind, restartPolicy: facts.restartPolicy, phase: .failed, attempts: attempts,
+            lastAttemptAt: facts.lastRemediationAt, now: context.now, fleet: fleet,
+            policy: context.remediation)
+        {
         case .remediate:
             status.restartFrom = facts.targetGeneration
             status.remediations = attempts + 1
@@ -220,14 +235,16 @@ private struct Judged {
     /// differs from the one it booted with.
     var restartDecision: RestartDecision {
         guard let kept = observed.kept, !observed.created, facts.desiredState == .running,
-              kept.generation == facts.targetGeneration, facts.stagedGeneration == facts.targetGeneration,
-              let booted = status.bootedRuntimeHash, let staged = facts.stagedRuntimeHash else { return .none }
+            kept.generation == facts.targetGeneration, facts.stagedGeneration == facts.targetGeneration,
+            let booted = status.bootedRuntimeHash, let staged = facts.stagedRuntimeHash
+        else { return .none }
         var busySince: Date?
         if case .reported(let heartbeat) = observed.report { busySince = heartbeat.busySince }
-        return RestartDecision.decide(.init(
-            kind: facts.kind, restartPolicy: facts.restartPolicy, runtimeHashChanged: staged != booted,
-            authoredByWorkspace: facts.lastSecretWriter == "workspace:\(facts.workspaceID)",
-            busySince: busySince, lastChangeAt: facts.lastSecretWriteAt ?? .distantPast, now: context.now))
+        return RestartDecision.decide(
+            .init(
+                kind: facts.kind, restartPolicy: facts.restartPolicy, runtimeHashChanged: staged != booted,
+                authoredByWorkspace: facts.lastSecretWriter == "workspace:\(facts.workspaceID)",
+                busySince: busySince, lastChangeAt: facts.lastSecretWriteAt ?? .distantPast, now: context.now))
     }
 
     mutating func applyRestartRules() {
@@ -253,7 +270,8 @@ private struct Judged {
     /// with that reason, until the input changes.
     mutating func failIfBundleCannotBeStaged() {
         guard let bundleFailure = facts.bundleFailure, observed.kept == nil, observed.failed == nil,
-              plan.steps.contains(.waitForBundle(generation: facts.targetGeneration)) else { return }
+            plan.steps.contains(.waitForBundle(generation: facts.targetGeneration))
+        else { return }
         let message = "the bundle of instance generation \(facts.targetGeneration) cannot be staged: \(bundleFailure)"
         status.phase = .failed
         problem = message
@@ -277,7 +295,8 @@ private struct Judged {
     /// generation with a fresh token, an ordinary step and not a lost instance.
     mutating func recordStop() {
         guard facts.desiredState != .running,
-              observed.terminated.contains(where: { $0.generation == facts.targetGeneration }) else { return }
+            observed.terminated.contains(where: { $0.generation == facts.targetGeneration })
+        else { return }
         status.restartFrom = facts.targetGeneration
     }
 }

@@ -17,8 +17,11 @@ public struct InstanceFacts: Sendable, Equatable {
     /// The instance recorded last time, and when it was first seen.
     public var instanceID: String?
     public var instance: ObservedInstance? {
-        instanceID.map { ObservedInstance(id: $0, generation: instanceGeneration, state: instanceState ?? "unknown",
-                                          running: instanceState == "running", address: address) }
+        instanceID.map {
+            ObservedInstance(
+                id: $0, generation: instanceGeneration, state: instanceState ?? "unknown",
+                running: instanceState == "running", address: address)
+        }
     }
     public var instanceGeneration: Int64 = 0
     public var instanceState: String?
@@ -40,12 +43,14 @@ public struct InstanceFacts: Sendable, Equatable {
     /// cannot be delivered): its bundle will not be staged until the input changes.
     public var bundleFailure: String?
 
-    public init(workspaceID: String, kind: WorkspaceKind, desiredState: DesiredState, image: String, phase: Phase,
-                restartPolicy: RestartPolicy, targetGeneration: Int64, stagedGeneration: Int64? = nil,
-                stagedRuntimeHash: String? = nil, bootedRuntimeHash: String? = nil, instanceID: String? = nil,
-                launchedAt: Date? = nil, unresponsiveSince: Date? = nil, heartbeat: InstanceHealth.Heartbeat? = nil,
-                lastSecretWriteAt: Date? = nil, lastSecretWriter: String? = nil, requiresManagementMCP: Bool = false,
-                remediations: Int = 0, lastRemediationAt: Date? = nil) {
+    public init(
+        workspaceID: String, kind: WorkspaceKind, desiredState: DesiredState, image: String, phase: Phase,
+        restartPolicy: RestartPolicy, targetGeneration: Int64, stagedGeneration: Int64? = nil,
+        stagedRuntimeHash: String? = nil, bootedRuntimeHash: String? = nil, instanceID: String? = nil,
+        launchedAt: Date? = nil, unresponsiveSince: Date? = nil, heartbeat: InstanceHealth.Heartbeat? = nil,
+        lastSecretWriteAt: Date? = nil, lastSecretWriter: String? = nil, requiresManagementMCP: Bool = false,
+        remediations: Int = 0, lastRemediationAt: Date? = nil
+    ) {
         self.workspaceID = workspaceID
         self.kind = kind
         self.desiredState = desiredState
@@ -101,9 +106,11 @@ public struct InstanceObservation: Sendable, Equatable {
     /// A provider call failed (the steps after it were not carried out): the failed outcome.
     public var failed: ReconcileOutcome?
 
-    public init(kept: ObservedInstance? = nil, created: Bool = false, lost: ObservedInstance? = nil,
-                terminated: [ObservedInstance] = [], terminatedExtras: [ObservedInstance] = [],
-                report: InstanceHealth.Report = .none, failed: ReconcileOutcome? = nil) {
+    public init(
+        kept: ObservedInstance? = nil, created: Bool = false, lost: ObservedInstance? = nil,
+        terminated: [ObservedInstance] = [], terminatedExtras: [ObservedInstance] = [],
+        report: InstanceHealth.Report = .none, failed: ReconcileOutcome? = nil
+    ) {
         self.failed = failed
         self.kept = kept
         self.created = created

@@ -68,23 +68,30 @@ public enum InstanceHealth {
     ///     degraded or failed); until then an unanswered probe is a runtime still starting.
     ///   - requiresManagementMCP: a platform workspace that declares the management MCP is not
     ///     online without it (fail closed, the platform's RCA #2970 gate).
-    public static func evaluate(instanceID: String, launchedAt: Date?, report: Report, answeredBefore: Bool, now: Date,
-                                requiresManagementMCP: Bool = false, thresholds: Thresholds = Thresholds()) -> Verdict {
+    public static func evaluate(
+        instanceID: String, launchedAt: Date?, report: Report, answeredBefore: Bool, now: Date,
+        requiresManagementMCP: Bool = false, thresholds: Thresholds = Thresholds()
+    ) -> Verdict {
         let sinceLaunch = max(0, now.timeIntervalSince(launchedAt ?? now))
         switch report {
         case .none:
             return starting(instanceID, sinceLaunch: sinceLaunch, thresholds, problem: "no runtime heartbeat")
         case .unresponsive(let since, let error):
             guard answeredBefore else {
-                return starting(instanceID, sinceLaunch: sinceLaunch, thresholds, problem: "the runtime does not answer (\(error))")
+                return starting(
+                    instanceID, sinceLaunch: sinceLaunch, thresholds, problem: "the runtime does not answer (\(error))")
             }
             let silence = max(0, now.timeIntervalSince(since))
             if silence >= thresholds.unresponsiveFailed {
-                return Verdict(phase: .failed, problem: "the runtime of instance \(instanceID) has not answered for \(Int(silence)) s: \(error)")
+                return Verdict(
+                    phase: .failed,
+                    problem: "the runtime of instance \(instanceID) has not answered for \(Int(silence)) s: \(error)")
             }
             if silence >= thresholds.unresponsiveDegraded {
-                return Verdict(phase: .degraded, problem: "the runtime of instance \(instanceID) has not answered for \(Int(silence)) s: \(error)",
-                               changesAt: since.addingTimeInterval(thresholds.unresponsiveFailed))
+                return Verdict(
+                    phase: .degraded,
+                    problem: "the runtime of instance \(instanceID) has not answered for \(Int(silence)) s: \(error)",
+                    changesAt: since.addingTimeInterval(thresholds.unresponsiveFailed))
             }
             return Verdict(phase: .running, problem: nil, changesAt: since.addingTimeInterval(thresholds.unresponsiveDegraded))
         case .reported(let heartbeat):
@@ -92,13 +99,17 @@ public enum InstanceHealth {
         }
     }
 
-    private static func starting(_ instanceID: String, sinceLaunch: TimeInterval, _ thresholds: Thresholds, problem: String) -> Verdict {
+    private static func starting(_ instanceID: String, sinceLaunch: TimeInterval, _ thresholds: Thresholds, problem: String)
+        -> Verdict
+    {
         if sinceLaunch <= thresholds.startup { return Verdict(phase: .provisioning, problem: nil) }
         return Verdict(phase: .failed, problem: "\(problem) \(Int(thresholds.startup)) s after launch of instance \(instanceID)")
     }
 
-    private static func reported(_ heartbeat: Heartbeat, _ instanceID: String, sinceLaunch: TimeInterval, now: Date,
-                                 _ requiresManagementMCP: Bool, _ thresholds: Thresholds) -> Verdict {
+    private static func reported(
+        _ heartbeat: Heartbeat, _ instanceID: String, sinceLaunch: TimeInterval, now: Date,
+        _ requiresManagementMCP: Bool, _ thresholds: Thresholds
+    ) -> Verdict {
         let silence = max(0, now.timeIntervalSince(heartbeat.reportedAt))
         if silence > 2 * thresholds.heartbeatSilence {
             return Verdict(phase: .failed, problem: "instance \(instanceID) stopped reporting \(Int(silence)) s ago")
@@ -109,13 +120,16 @@ public enum InstanceHealth {
         if heartbeat.ready, requiresManagementMCP, !heartbeat.managementMCPPresent {
             // A new instance gets the MCP from the declared-plugins controller within moments.
             if sinceLaunch <= thresholds.startup { return Verdict(phase: .provisioning, problem: nil) }
-            return Verdict(phase: .failed,
-                           problem: "the runtime of instance \(instanceID) reports the management MCP server missing; not online until the declared-plugins controller delivers it (fail closed)",
-                           remediable: false)
+            return Verdict(
+                phase: .failed,
+                problem:
+                    "the runtime of instance \(instanceID) reports the management MCP server missing; not online until the declared-plugins controller delivers it (fail closed)",
+                remediable: false)
         }
         if heartbeat.ready { return Verdict(phase: .running, problem: nil) }
         if sinceLaunch <= thresholds.startup { return Verdict(phase: .provisioning, problem: nil) }
-        return Verdict(phase: .failed,
-                       problem: "the runtime of instance \(instanceID) is not ready \(Int(thresholds.startup)) s after launch")
+        return Verdict(
+            phase: .failed,
+            problem: "the runtime of instance \(instanceID) is not ready \(Int(thresholds.startup)) s after launch")
     }
 }

@@ -39,14 +39,17 @@ public struct InstancePlan: Sendable, Equatable {
         self.phase = phase
     }
 
-    public static func decide(desiredState: DesiredState, targetGeneration: Int64, stagedGeneration: Int64?,
-                              live: [Live]) -> InstancePlan {
+    public static func decide(
+        desiredState: DesiredState, targetGeneration: Int64, stagedGeneration: Int64?,
+        live: [Live]
+    ) -> InstancePlan {
         let ordered = live.sorted { $0.id < $1.id }
         guard desiredState == .running else {
             // The phase after the steps: once the terminations are accepted nothing runs, so the
             // next pass finds the same phase and writes nothing.
-            return InstancePlan(steps: ordered.map { .terminateStale(id: $0.id) }, keep: nil,
-                                phase: desiredState == .deleted ? .deleted : .stopped)
+            return InstancePlan(
+                steps: ordered.map { .terminateStale(id: $0.id) }, keep: nil,
+                phase: desiredState == .deleted ? .deleted : .stopped)
         }
         let current = ordered.filter { $0.generation == targetGeneration }
         let stale = ordered.filter { $0.generation != targetGeneration }
@@ -57,11 +60,13 @@ public struct InstancePlan: Sendable, Equatable {
         guard stagedGeneration == targetGeneration else {
             // Config before boot, and no gap: the newest old instance serves until the bundle is staged.
             let serving = stale.max { ($0.generation, $0.id) < ($1.generation, $1.id) }
-            let steps: [Step] = stale.filter { $0 != serving }.map { .terminateStale(id: $0.id) }
+            let steps: [Step] =
+                stale.filter { $0 != serving }.map { .terminateStale(id: $0.id) }
                 + [.waitForBundle(generation: targetGeneration)]
             return InstancePlan(steps: steps, keep: serving, phase: serving?.running == true ? .running : .provisioning)
         }
-        return InstancePlan(steps: stale.map { .terminateStale(id: $0.id) } + [.create(generation: targetGeneration)],
-                            keep: nil, phase: .provisioning)
+        return InstancePlan(
+            steps: stale.map { .terminateStale(id: $0.id) } + [.create(generation: targetGeneration)],
+            keep: nil, phase: .provisioning)
     }
 }

@@ -41,8 +41,10 @@ public struct PluginPlan: Sendable, Equatable {
     ///   - kind: the workspace's kind; only `platform` may have privileged plugins.
     ///   - installed: what the runtime reports (name -> ref).
     ///   - managed: what this controller delivered before (name -> ref).
-    public static func decide(kind: WorkspaceKind, declared: [Declared], installed: [String: String],
-                              managed: [String: String]) -> PluginPlan {
+    public static func decide(
+        kind: WorkspaceKind, declared: [Declared], installed: [String: String],
+        managed: [String: String]
+    ) -> PluginPlan {
         let refused = declared.filter { $0.privileged && kind != .platform }.map(\.name).sorted()
         let wanted = declared.filter { !refused.contains($0.name) }
         let wantedNames = Set(wanted.map(\.name))

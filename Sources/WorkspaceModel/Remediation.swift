@@ -42,11 +42,15 @@ public enum Remediation {
         kind == .platform || restartPolicy == .auto
     }
 
-    public static func decide(kind: WorkspaceKind, restartPolicy: RestartPolicy, phase: Phase, attempts: Int,
-                              lastAttemptAt: Date?, now: Date, fleet: FleetHealth, policy: Policy = Policy()) -> Decision {
+    public static func decide(
+        kind: WorkspaceKind, restartPolicy: RestartPolicy, phase: Phase, attempts: Int,
+        lastAttemptAt: Date?, now: Date, fleet: FleetHealth, policy: Policy = Policy()
+    ) -> Decision {
         guard phase == .failed, applies(kind: kind, restartPolicy: restartPolicy) else { return .none }
         if fleet.total >= policy.minimumFleet, Double(fleet.failing) / Double(fleet.total) > policy.maxFailingShare {
-            return .circuitOpen("automatic remediation paused: \(fleet.failing) of \(fleet.total) workspaces are failing, which looks like an outage rather than a faulty workspace")
+            return .circuitOpen(
+                "automatic remediation paused: \(fleet.failing) of \(fleet.total) workspaces are failing, which looks like an outage rather than a faulty workspace"
+            )
         }
         let attempts = max(0, attempts)
         if attempts >= policy.budget {

@@ -36,8 +36,10 @@ public enum RestartDecision: Sendable, Equatable {
         /// Quiet time after the last change before restarting. Default 10 s.
         public var debounce: TimeInterval
 
-        public init(kind: WorkspaceKind, restartPolicy: RestartPolicy, runtimeHashChanged: Bool, authoredByWorkspace: Bool,
-                    busySince: Date?, lastChangeAt: Date, now: Date, debounce: TimeInterval = 10) {
+        public init(
+            kind: WorkspaceKind, restartPolicy: RestartPolicy, runtimeHashChanged: Bool, authoredByWorkspace: Bool,
+            busySince: Date?, lastChangeAt: Date, now: Date, debounce: TimeInterval = 10
+        ) {
             self.kind = kind
             self.restartPolicy = restartPolicy
             self.runtimeHashChanged = runtimeHashChanged

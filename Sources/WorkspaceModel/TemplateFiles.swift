@@ -52,7 +52,8 @@ public enum TemplateFiles {
         if scalars.contains(where: isControl) { return "control characters are not allowed" }
         // Compared scalar by scalar: String's == is canonical equivalence, PostgreSQL's = is not.
         let segments = scalars.split(separator: "/", omittingEmptySubsequences: false).map(Array.init)
-        let dot = Array(".".unicodeScalars), dotDot = Array("..".unicodeScalars)
+        let dot = Array(".".unicodeScalars)
+        let dotDot = Array("..".unicodeScalars)
         if segments.contains(where: { $0 == dot || $0 == dotDot }) { return "the path escapes the template directory" }
         if segments.contains(where: \.isEmpty) { return "empty path segment" }
         if Array(scalars) == Array("config.yaml".unicodeScalars) { return nil }

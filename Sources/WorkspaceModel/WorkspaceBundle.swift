@@ -1,6 +1,6 @@
 import Crypto
-import ReconcileRuntime
 import Foundation
+import ReconcileRuntime
 
 /// Everything an instance of one generation boots with, derived from the source of truth on
 /// every reconcile (never from whoever asked for a restart): the template's files, the org's
@@ -35,8 +35,10 @@ public struct WorkspaceBundle: Sendable, Equatable {
 
     /// - Throws: `TemplateFiles.Rejection` for a file that may not be delivered; the JSON
     ///   encoder's error if the bundle cannot be encoded (then nothing may be staged or hashed).
-    public init(instanceGeneration: Int64, templateFiles: [String: String], orgSecrets: [String: Secret],
-                workspaceSecrets: [String: Secret], instanceToken: String, bootPlugins: [String: String] = [:]) throws {
+    public init(
+        instanceGeneration: Int64, templateFiles: [String: String], orgSecrets: [String: Secret],
+        workspaceSecrets: [String: Secret], instanceToken: String, bootPlugins: [String: String] = [:]
+    ) throws {
         self.instanceGeneration = instanceGeneration
         self.files = try TemplateFiles.validate(templateFiles)
         self.secrets = orgSecrets.merging(workspaceSecrets) { _, workspace in workspace }
@@ -86,7 +88,8 @@ public struct WorkspaceBundle: Sendable, Equatable {
 public enum InstanceToken {
     public static func derive(seed: String, workspaceID: String, generation: Int64) -> String {
         let key = SymmetricKey(data: Data(seed.utf8))
-        let mac = HMAC<SHA256>.authenticationCode(for: Data("molecule-instance-token:\(workspaceID):\(generation)".utf8), using: key)
+        let mac = HMAC<SHA256>.authenticationCode(
+            for: Data("molecule-instance-token:\(workspaceID):\(generation)".utf8), using: key)
         return Hex.string(mac)
     }
 }

@@ -68,36 +68,44 @@ public struct BundleStore: Sendable, StatusWriter {
              WHERE w.id = $1::uuid
             """
         guard let row = try await pool.query(sql, [workspaceID]).rows.first else { return nil }
-        return Inputs(workspaceID: try row.require(String.self, "id"), org: try row.require(String.self, "org"),
-                      kind: try row.requireEnum(WorkspaceKind.self, "kind"),
-                      desiredState: try row.requireEnum(DesiredState.self, "desired_state"),
-                      template: try row.decode(String.self, "template"),
-                      templateFiles: try row.decodeJSON([String: String].self, "files"),
-                      targetGeneration: try row.require(Int64.self, "target_generation"),
-                      tokenSeed: try row.require(String.self, "token_seed"),
-                      stagedHash: try row.decode(String.self, "staged_hash"),
-                      stagedGeneration: try row.decode(Int64.self, "staged_generation"),
-                      secrets: try row.decodeJSON([Secret].self, "secrets") ?? [],
-                      bootPlugins: try row.decodeJSON([String: String].self, "boot_plugins") ?? [:])
+        return Inputs(
+            workspaceID: try row.require(String.self, "id"), org: try row.require(String.self, "org"),
+            kind: try row.requireEnum(WorkspaceKind.self, "kind"),
+            desiredState: try row.requireEnum(DesiredState.self, "desired_state"),
+            template: try row.decode(String.self, "template"),
+            templateFiles: try row.decodeJSON([String: String].self, "files"),
+            targetGeneration: try row.require(Int64.self, "target_generation"),
+            tokenSeed: try row.require(String.self, "token_seed"),
+            stagedHash: try row.decode(String.self, "staged_hash"),
+            stagedGeneration: try row.decode(Int64.self, "staged_generation"),
+            secrets: try row.decodeJSON([Secret].self, "secrets") ?? [],
+            bootPlugins: try row.decodeJSON([String: String].self, "boot_plugins") ?? [:])
     }
 
     /// How a `BundleStatus` is written: the staged record (its time moves when it changes) and
     /// the workspace's BundleStaged condition and last_error.
     public var statusColumns: StatusColumns {
         let staged = "(p.status -> 'staged')"
-        return StatusColumns(columns: [
-            .init("staged_hash", "CASE WHEN p.status ? 'staged' THEN \(staged) ->> 'hash' ELSE s.staged_hash END"),
-            .init("staged_runtime_hash", "CASE WHEN p.status ? 'staged' THEN \(staged) ->> 'runtimeHash' ELSE s.staged_runtime_hash END"),
-            .init("staged_generation", "CASE WHEN p.status ? 'staged' THEN (\(staged) ->> 'generation')::bigint ELSE s.staged_generation END"),
-            .init("staged_version", "CASE WHEN p.status ? 'staged' THEN \(staged) ->> 'version' ELSE s.staged_version END"),
-            .init("staged_at", """
-                CASE WHEN p.status ? 'staged'
-                      AND (s.staged_hash, s.staged_runtime_hash, s.staged_generation, s.staged_version)
-                          IS DISTINCT FROM (\(staged) ->> 'hash', \(staged) ->> 'runtimeHash',
-                                            (\(staged) ->> 'generation')::bigint, \(staged) ->> 'version')
-                     THEN p.now ELSE s.staged_at END
-                """),
-        ], statements: [WorkspaceStatusStatement.make(includingPhase: false)])
+        return StatusColumns(
+            columns: [
+                .init("staged_hash", "CASE WHEN p.status ? 'staged' THEN \(staged) ->> 'hash' ELSE s.staged_hash END"),
+                .init(
+                    "staged_runtime_hash",
+                    "CASE WHEN p.status ? 'staged' THEN \(staged) ->> 'runtimeHash' ELSE s.staged_runtime_hash END"),
+                .init(
+                    "staged_generation",
+                    "CASE WHEN p.status ? 'staged' THEN (\(staged) ->> 'generation')::bigint ELSE s.staged_generation END"),
+                .init("staged_version", "CASE WHEN p.status ? 'staged' THEN \(staged) ->> 'version' ELSE s.staged_version END"),
+                .init(
+                    "staged_at",
+                    """
+                    CASE WHEN p.status ? 'staged'
+                          AND (s.staged_hash, s.staged_runtime_hash, s.staged_generation, s.staged_version)
+                              IS DISTINCT FROM (\(staged) ->> 'hash', \(staged) ->> 'runtimeHash',
+                                                (\(staged) ->> 'generation')::bigint, \(staged) ->> 'version')
+                         THEN p.now ELSE s.staged_at END
+                    """),
+            ], statements: [WorkspaceStatusStatement.make(includingPhase: false)])
     }
 }
 

@@ -44,12 +44,13 @@ public struct IngressStore: Sendable, StatusWriter {
         let paths = try await pool.query("SELECT pattern, service FROM platform_paths ORDER BY pattern").rows.map {
             (pattern: try $0.require(String.self, "pattern"), service: try $0.require(String.self, "service"))
         }
-        return Inputs(tenantID: try row.require(String.self, "id"), name: try row.require(String.self, "name"),
-                      hostname: try row.require(String.self, "hostname"), tunnelID: try row.require(String.self, "tunnel_id"),
-                      services: try row.decodeJSON([String: String].self, "services") ?? [:],
-                      malformedServices: try row.decode([String].self, "malformed_services") ?? [],
-                      paths: paths, appliedHash: try row.decode(String.self, "applied_hash"),
-                      skippedPaths: try row.decodeJSON([IngressRenderer.SkippedPath].self, "skipped_paths") ?? [])
+        return Inputs(
+            tenantID: try row.require(String.self, "id"), name: try row.require(String.self, "name"),
+            hostname: try row.require(String.self, "hostname"), tunnelID: try row.require(String.self, "tunnel_id"),
+            services: try row.decodeJSON([String: String].self, "services") ?? [:],
+            malformedServices: try row.decode([String].self, "malformed_services") ?? [],
+            paths: paths, appliedHash: try row.decode(String.self, "applied_hash"),
+            skippedPaths: try row.decodeJSON([IngressRenderer.SkippedPath].self, "skipped_paths") ?? [])
     }
 
     /// How an `IngressStatus` is written: what the provider holds for the tenant (its time
@@ -59,7 +60,9 @@ public struct IngressStore: Sendable, StatusWriter {
             .init("applied_hash", "p.status ->> 'appliedHash'"),
             .init("applied_rules", "(p.status ->> 'appliedRules')::integer"),
             .init("skipped_paths", "p.status -> 'skippedPaths'"),
-            .init("applied_at", """
+            .init(
+                "applied_at",
+                """
                 CASE WHEN (s.applied_hash, s.applied_rules) IS DISTINCT FROM (p.status ->> 'appliedHash', (p.status ->> 'appliedRules')::integer)
                      THEN p.now ELSE s.applied_at END
                 """),
@@ -84,7 +87,8 @@ public struct IngressStore: Sendable, StatusWriter {
     /// Records why a retired pair could not be removed; it is retried after a backoff (1 s
     /// doubling, at most 5 min).
     public func recordRetiredFailure(tunnelID: String, hostname: String, error: String, now: Date? = nil) async throws {
-        try await pool.query("""
+        try await pool.query(
+            """
             UPDATE retired_ingress
                SET attempts = attempts + 1, last_error = $3,
                    next_attempt_at = coalesce($4::timestamptz, now()) + least(300, power(2, least(attempts, 20))) * interval '1 second'
@@ -94,7 +98,8 @@ public struct IngressStore: Sendable, StatusWriter {
 
     /// Forgets retired pairs that are done with, and any that a tenant owns again.
     public func forgetRetired(tunnelID: String, hostname: String) async throws {
-        try await pool.query("""
+        try await pool.query(
+            """
             DELETE FROM retired_ingress r WHERE (r.tunnel_id = $1 AND r.hostname = $2)
                 OR EXISTS (SELECT 1 FROM tenants t WHERE t.tunnel_id = r.tunnel_id AND t.hostname = r.hostname)
             """, [tunnelID, hostname])

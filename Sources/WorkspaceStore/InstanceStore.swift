@@ -42,20 +42,23 @@ public struct InstanceStore: Sendable, StatusWriter {
         guard let row = try await pool.query(sql, [workspaceID, now]).rows.first else { return nil }
         var heartbeat: InstanceHealth.Heartbeat?
         if let ready = try row.decode(Bool.self, "heartbeat_ready"), let at = try row.decode(Date.self, "heartbeat_at") {
-            heartbeat = .init(ready: ready, reportedAt: at, managementMCPPresent: try row.decode(Bool.self, "heartbeat_mcp") ?? false,
-                              busySince: try row.decode(Date.self, "busy_since"))
+            heartbeat = .init(
+                ready: ready, reportedAt: at, managementMCPPresent: try row.decode(Bool.self, "heartbeat_mcp") ?? false,
+                busySince: try row.decode(Date.self, "busy_since"))
         }
         var facts = InstanceFacts(
             workspaceID: try row.require(String.self, "id"), kind: try row.requireEnum(WorkspaceKind.self, "kind"),
             desiredState: try row.requireEnum(DesiredState.self, "desired_state"), image: try row.require(String.self, "image"),
-            phase: try row.requireEnum(Phase.self, "phase"), restartPolicy: try row.requireEnum(RestartPolicy.self, "restart_policy"),
+            phase: try row.requireEnum(Phase.self, "phase"),
+            restartPolicy: try row.requireEnum(RestartPolicy.self, "restart_policy"),
             targetGeneration: try row.require(Int64.self, "target_generation"),
             stagedGeneration: try row.decode(Int64.self, "staged_generation"),
             stagedRuntimeHash: try row.decode(String.self, "staged_runtime_hash"),
             bootedRuntimeHash: try row.decode(String.self, "booted_runtime_hash"),
             instanceID: try row.decode(String.self, "instance_id"), launchedAt: try row.decode(Date.self, "launched_at"),
             unresponsiveSince: try row.decode(Date.self, "unresponsive_since"), heartbeat: heartbeat,
-            lastSecretWriteAt: try row.decode(Date.self, "last_write_at"), lastSecretWriter: try row.decode(String.self, "last_writer"),
+            lastSecretWriteAt: try row.decode(Date.self, "last_write_at"),
+            lastSecretWriter: try row.decode(String.self, "last_writer"),
             requiresManagementMCP: try row.require(Bool.self, "requires_mcp"),
             remediations: try row.require(Int.self, "remediations"),
             lastRemediationAt: try row.decode(Date.self, "last_remediation_at"))
@@ -68,10 +71,12 @@ public struct InstanceStore: Sendable, StatusWriter {
 
     /// Workspaces that should run, and how many of them are failed (for the circuit breaker).
     public func selectFleetHealth() async throws -> Remediation.FleetHealth {
-        let row = try await pool.query("""
+        let row = try await pool.query(
+            """
             SELECT count(*) AS total, count(*) FILTER (WHERE phase = 'failed') AS failing
               FROM workspaces WHERE desired_state = 'running'
-            """).rows[0]
+            """
+        ).rows[0]
         return .init(failing: try row.require(Int.self, "failing"), total: try row.require(Int.self, "total"))
     }
 
@@ -87,29 +92,36 @@ public struct InstanceStore: Sendable, StatusWriter {
     /// instance changes), the remediation count, a new target generation when asked for and
     /// still current, and the workspace's phase, restart_pending, InstanceReady and last_error.
     public var statusColumns: StatusColumns {
-        StatusColumns(columns: [
-            .init("instance_id", "p.status ->> 'instanceID'"),
-            .init("instance_generation", "(p.status ->> 'instanceGeneration')::bigint"),
-            .init("instance_state", "p.status ->> 'instanceState'"),
-            .init("address", "p.status ->> 'address'"),
-            .init("booted_runtime_hash", "p.status ->> 'bootedRuntimeHash'"),
-            .init("launched_at", """
-                CASE WHEN s.instance_id IS DISTINCT FROM p.status ->> 'instanceID'
-                     THEN CASE WHEN p.status ? 'instanceID' THEN p.now END ELSE s.launched_at END
-                """),
-            .init("unresponsive_since", "to_timestamp((p.status ->> 'unresponsiveSince')::float8)"),
-            .init("remediations", "(p.status ->> 'remediations')::integer"),
-            .init("last_remediation_at", """
-                CASE WHEN (p.status ->> 'remediations')::integer = 0 THEN NULL
-                     WHEN (p.status ->> 'remediations')::integer <> s.remediations THEN p.now
-                     ELSE s.last_remediation_at END
-                """),
-            .init("target_generation", """
-                CASE WHEN (p.status ->> 'restartFrom')::bigint = s.target_generation
-                          AND s.target_generation < 9223372036854775807 THEN s.target_generation + 1
-                     ELSE s.target_generation END
-                """),
-        ], statements: [WorkspaceStatusStatement.make(includingPhase: true)])
+        StatusColumns(
+            columns: [
+                .init("instance_id", "p.status ->> 'instanceID'"),
+                .init("instance_generation", "(p.status ->> 'instanceGeneration')::bigint"),
+                .init("instance_state", "p.status ->> 'instanceState'"),
+                .init("address", "p.status ->> 'address'"),
+                .init("booted_runtime_hash", "p.status ->> 'bootedRuntimeHash'"),
+                .init(
+                    "launched_at",
+                    """
+                    CASE WHEN s.instance_id IS DISTINCT FROM p.status ->> 'instanceID'
+                         THEN CASE WHEN p.status ? 'instanceID' THEN p.now END ELSE s.launched_at END
+                    """),
+                .init("unresponsive_since", "to_timestamp((p.status ->> 'unresponsiveSince')::float8)"),
+                .init("remediations", "(p.status ->> 'remediations')::integer"),
+                .init(
+                    "last_remediation_at",
+                    """
+                    CASE WHEN (p.status ->> 'remediations')::integer = 0 THEN NULL
+                         WHEN (p.status ->> 'remediations')::integer <> s.remediations THEN p.now
+                         ELSE s.last_remediation_at END
+                    """),
+                .init(
+                    "target_generation",
+                    """
+                    CASE WHEN (p.status ->> 'restartFrom')::bigint = s.target_generation
+                              AND s.target_generation < 9223372036854775807 THEN s.target_generation + 1
+                         ELSE s.target_generation END
+                    """),
+            ], statements: [WorkspaceStatusStatement.make(includingPhase: true)])
     }
 }
 

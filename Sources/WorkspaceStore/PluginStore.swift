@@ -61,24 +61,26 @@ public struct PluginStore: Sendable, StatusWriter {
              WHERE w.id = $1::uuid
             """
         guard let row = try await pool.query(sql, [workspaceID]).rows.first else { return nil }
-        return Inputs(workspaceID: try row.require(String.self, "id"), kind: try row.requireEnum(WorkspaceKind.self, "kind"),
-                      desiredState: try row.requireEnum(DesiredState.self, "desired_state"),
-                      instanceID: try row.decode(String.self, "instance_id"),
-                      instanceGeneration: try row.require(Int64.self, "instance_generation"),
-                      instanceState: try row.decode(String.self, "instance_state"),
-                      address: try row.decode(String.self, "address"),
-                      tokenSeed: try row.require(String.self, "token_seed"),
-                      declared: try row.decodeJSON([Declaration].self, "declared") ?? [],
-                      managed: try row.decodeJSON([String: String].self, "installed") ?? [:],
-                      heartbeatPlugins: try row.decodeJSON([String: String].self, "heartbeat_plugins"))
+        return Inputs(
+            workspaceID: try row.require(String.self, "id"), kind: try row.requireEnum(WorkspaceKind.self, "kind"),
+            desiredState: try row.requireEnum(DesiredState.self, "desired_state"),
+            instanceID: try row.decode(String.self, "instance_id"),
+            instanceGeneration: try row.require(Int64.self, "instance_generation"),
+            instanceState: try row.decode(String.self, "instance_state"),
+            address: try row.decode(String.self, "address"),
+            tokenSeed: try row.require(String.self, "token_seed"),
+            declared: try row.decodeJSON([Declaration].self, "declared") ?? [],
+            managed: try row.decodeJSON([String: String].self, "installed") ?? [:],
+            heartbeatPlugins: try row.decodeJSON([String: String].self, "heartbeat_plugins"))
     }
 
     /// How a `PluginStatus` is written: the managed set, and the workspace's PluginsInstalled
     /// condition and last_error.
     public var statusColumns: StatusColumns {
-        StatusColumns(columns: [
-            .init("installed", "coalesce(p.status -> 'managed', s.installed)"),
-        ], statements: [WorkspaceStatusStatement.make(includingPhase: false)])
+        StatusColumns(
+            columns: [
+                .init("installed", "coalesce(p.status -> 'managed', s.installed)")
+            ], statements: [WorkspaceStatusStatement.make(includingPhase: false)])
     }
 }
 

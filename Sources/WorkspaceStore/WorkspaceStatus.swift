@@ -9,15 +9,21 @@ public enum WorkspaceStatusStatement {
     public static func make(includingPhase: Bool) -> StatusColumns.Statement {
         let condition = "molecule_set_condition(w.conditions, p.status -> 'condition', p.now)"
         let error = "molecule_workspace_error(w.last_error, $1, p.status ->> 'error')"
-        let phase = includingPhase ? """
+        let phase =
+            includingPhase
+            ? """
             ,
                    phase = p.status ->> 'phase', restart_pending = (p.status ->> 'restartPending')::boolean
             """ : ""
-        let phaseChanged = includingPhase ? """
+        let phaseChanged =
+            includingPhase
+            ? """
 
                     OR (w.phase, w.restart_pending) IS DISTINCT FROM (p.status ->> 'phase', (p.status ->> 'restartPending')::boolean)
             """ : ""
-        return StatusColumns.Statement("workspace", """
+        return StatusColumns.Statement(
+            "workspace",
+            """
             UPDATE workspaces w
                SET conditions = \(condition),
                    last_error = \(error),

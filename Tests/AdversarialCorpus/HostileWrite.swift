@@ -30,7 +30,9 @@ public struct HostileWrite: Sendable {
             var problems: [String] = []
             if !error.message.contains("\(column): ") { problems.append("the message does not name \(column): \(error.message)") }
             if error.code == .other { problems.append("the error is not classified: \(error.debugDescription)") }
-            if error.message.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0 == "\u{202E}" }) {
+            if error.message.unicodeScalars.contains(where: {
+                $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0 == "\u{202E}"
+            }) {
                 problems.append("a control character reached the message: \(error.message.debugDescription)")
             }
             if error.message.count >= 400 { problems.append("the message echoes too much: \(error.message.count) characters") }

@@ -73,7 +73,8 @@ extension RuntimeFaultTests {
             }
             census.stop()
             let findings = census.snapshot
-            print("""
+            print(
+                """
                 chaos: \(Int(Self.seconds)) s, \(kills) replica kills, \(changes) desired changes (\(world.tally)); \
                 converged \(String(format: "%.1f", convergedAfter.inSeconds)) s after the last kill \
                 (killed replicas' leases: \(leasesKept)); \

@@ -72,8 +72,11 @@ struct CommandLineTests {
         let pool = try await TestDatabase.create(poolSize: 1)
         let port = CrashRestartTests.sidecarPort()
         let process = Process()
-        process.executableURL = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("molecule-reconciler")
-        process.arguments = ["run", "--database-url", pool.configuration.conninfo, "--http-port", "\(port)", "--log-level", "error"]
+        process.executableURL = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent(
+            "molecule-reconciler")
+        process.arguments = [
+            "run", "--database-url", pool.configuration.conninfo, "--http-port", "\(port)", "--log-level", "error",
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -23,11 +23,13 @@ struct CrashRestartTests {
         var found: [Int32: String] = [:]
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let pid = Int32(entry),
-                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+                let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
+            else { continue }
             let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
             guard arguments.first?.hasSuffix("molecule-workspace-runtime") == true,
-                  arguments.contains(where: { $0.hasPrefix(stateDir) }),
-                  let bundle = arguments.firstIndex(of: "--bundle").map({ arguments[$0 + 1] }) else { continue }
+                arguments.contains(where: { $0.hasPrefix(stateDir) }),
+                let bundle = arguments.firstIndex(of: "--bundle").map({ arguments[$0 + 1] })
+            else { continue }
             // molecule/workspace/<id>/config
             found[pid] = bundle.split(separator: "/")[2].lowercased()
         }
@@ -37,9 +39,11 @@ struct CrashRestartTests {
     static func startReconciler(_ conninfo: String, stateDir: String) throws -> Process {
         let process = Process()
         process.executableURL = products.appendingPathComponent("molecule-reconciler")
-        process.arguments = ["run", "--database-url", conninfo, "--state-dir", stateDir,
-                             "--runtime-executable", products.appendingPathComponent("molecule-workspace-runtime").path,
-                             "--http-port", "\(sidecarPort())", "--sweep-interval", "1", "--log-level", "error"]
+        process.arguments = [
+            "run", "--database-url", conninfo, "--state-dir", stateDir,
+            "--runtime-executable", products.appendingPathComponent("molecule-workspace-runtime").path,
+            "--http-port", "\(sidecarPort())", "--sweep-interval", "1", "--log-level", "error",
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -62,7 +66,9 @@ struct CrashRestartTests {
         return try await condition()
     }
 
-    @Test("SIGKILL mid-run, start again: every runtime adopted or replaced, none duplicated, none orphaned; a deleted row's runtime is collected")
+    @Test(
+        "SIGKILL mid-run, start again: every runtime adopted or replaced, none duplicated, none orphaned; a deleted row's runtime is collected"
+    )
     func killAndRestart() async throws {
         let pool = try await TestDatabase.create(poolSize: 2)
         let stateDir = NSTemporaryDirectory() + "molecule-crash-\(UUID().uuidString)"
@@ -70,15 +76,18 @@ struct CrashRestartTests {
             for pid in Self.runtimeProcesses(stateDir: stateDir).keys { kill(pid, SIGKILL) }
             try? FileManager.default.removeItem(atPath: stateDir)
         }
-        try await pool.query(#"INSERT INTO templates (name, files) VALUES ('t', '{"config.yaml": "a: 1", "prompts/p.md": "hi"}')"#)
-        try await pool.query("""
+        try await pool.query(
+            #"INSERT INTO templates (name, files) VALUES ('t', '{"config.yaml": "a: 1", "prompts/p.md": "hi"}')"#)
+        try await pool.query(
+            """
             INSERT INTO workspaces (org, name, template, image, desired_state, kind) VALUES
               ('acme', 'a', 't', 'local', 'running', 'agent'), ('acme', 'b', 't', 'local', 'running', 'agent'),
               ('acme', 'c', 't', 'local', 'running', 'platform'), ('acme', 'd', 't', 'local', 'running', 'agent'),
               ('acme', 'e', 't', 'local', 'stopped', 'agent')
             """)
-        let running = Set(try await pool.query("SELECT id FROM workspaces WHERE desired_state = 'running'").rows
-            .map { try $0.require(String.self, "id") })
+        let running = Set(
+            try await pool.query("SELECT id FROM workspaces WHERE desired_state = 'running'").rows
+                .map { try $0.require(String.self, "id") })
 
         // Kill the sidecar as soon as the first runtime exists: mid-run, with launches in flight.
         let first = try Self.startReconciler(pool.configuration.conninfo, stateDir: stateDir)
@@ -109,8 +118,10 @@ struct CrashRestartTests {
         for (pid, workspace) in beforeRestart where running.contains(workspace) {
             #expect(afterRestart[pid] == workspace, "runtime \(pid) of \(workspace) was not adopted")
         }
-        let launches = try await pool.query("SELECT sum(instance_generation)::bigint AS n FROM instances WHERE key = ANY($1::uuid[])",
-                                            [running.sorted()]).rows[0].require(Int64.self, "n")
+        let launches = try await pool.query(
+            "SELECT sum(instance_generation)::bigint AS n FROM instances WHERE key = ANY($1::uuid[])",
+            [running.sorted()]
+        ).rows[0].require(Int64.self, "n")
         #expect(launches == Int64(running.count), "a workspace needed a second generation")
 
         // A row deleted outright leaves no key to reconcile; the sweeper collects its runtime.

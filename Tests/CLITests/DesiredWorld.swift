@@ -45,19 +45,22 @@ extension RuntimeFaultTests {
                 let stopped = workspaces.values.filter { !$0.running }.map(\.id)
                 let target = workspaces[id]!.running && stopped.count >= 3 ? stopped.randomElement()! : id
                 workspaces[target]!.running.toggle()
-                try await fleet.pool.query("UPDATE workspaces SET desired_state = $2 WHERE id = $1::uuid",
-                                           [target, workspaces[target]!.running ? "running" : "stopped"])
+                try await fleet.pool.query(
+                    "UPDATE workspaces SET desired_state = $2 WHERE id = $1::uuid",
+                    [target, workspaces[target]!.running ? "running" : "stopped"])
             case "restart":
                 workspaces[id]!.restarts += 1
-                try await fleet.pool.query("UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid",
-                                           [id])
+                try await fleet.pool.query(
+                    "UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid",
+                    [id])
             case "secret":
                 try await rotateSecret(id)
             case "plugin":
                 if workspaces[id]!.plugins.isEmpty {
                     counter += 1
                     workspaces[id]!.plugins["web-search"] = "2.\(counter)"
-                    try await fleet.pool.query("""
+                    try await fleet.pool.query(
+                        """
                         INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref) VALUES ($1::uuid, 'web-search', $2)
                         """, [id, "2.\(counter)"])
                 } else {
@@ -77,7 +80,8 @@ extension RuntimeFaultTests {
             counter += 1
             let value = "secret-\(counter)-\(UUID().uuidString.prefix(8))"
             workspaces[id]!.secret = value
-            try await fleet.pool.query("""
+            try await fleet.pool.query(
+                """
                 INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($1::uuid, 'API_KEY', $2)
                 ON CONFLICT (workspace_id, key) DO UPDATE SET value = excluded.value, written_at = now()
                 """, [id, value])
@@ -87,10 +91,12 @@ extension RuntimeFaultTests {
         func problems() async throws -> [String] {
             var problems: [String] = []
             for table in ["instances", "secret_bundles", "plugin_installs", "tunnel_ingress"] {
-                let rows = try await fleet.pool.query("""
+                let rows = try await fleet.pool.query(
+                    """
                     SELECT key::text AS key, desired_generation, observed_generation, last_error FROM \(table)
                      WHERE observed_generation <> desired_generation OR last_error IS NOT NULL
-                    """).rows
+                    """
+                ).rows
                 for row in rows {
                     let key = try row.require(String.self, "key")
                     let observed = try row.require(Int64.self, "observed_generation")
@@ -112,10 +118,12 @@ extension RuntimeFaultTests {
 
         private func problems(of workspace: Workspace, runtimes: [RuntimeProcess]) async throws -> [String] {
             let id = workspace.id
-            let row = try await fleet.pool.query("""
+            let row = try await fleet.pool.query(
+                """
                 SELECT w.phase, w.last_error, w.restart_pending, i.target_generation, i.instance_generation, b.staged_hash
                   FROM workspaces w JOIN instances i ON i.key = w.id JOIN secret_bundles b ON b.key = w.id WHERE w.id = $1::uuid
-                """, [id]).rows[0]
+                """, [id]
+            ).rows[0]
             let phase = try row.require(String.self, "phase")
             let target = try row.require(Int64.self, "target_generation")
             var problems: [String] = []
@@ -162,17 +170,20 @@ extension RuntimeFaultTests {
             let directory = URL(fileURLWithPath: fleet.stateDir).appendingPathComponent("secrets")
                 .appendingPathComponent("molecule%2Fworkspace%2F\(id)%2Fconfig")
             guard let pointer = FileManager.default.contents(atPath: directory.appendingPathComponent("current").path),
-                  let version = String(decoding: pointer, as: UTF8.self).split(separator: "\n").first,
-                  let data = FileManager.default.contents(atPath: directory.appendingPathComponent("versions/\(version)").path)
+                let version = String(decoding: pointer, as: UTF8.self).split(separator: "\n").first,
+                let data = FileManager.default.contents(atPath: directory.appendingPathComponent("versions/\(version)").path)
             else { return nil }
             return try JSONSerialization.jsonObject(with: data) as? [String: Any]
         }
 
         private func reportedStatus(of runtime: RuntimeProcess) async throws -> [String: Any]? {
             guard let port = runtime.port,
-                  let response = try? await CurlHTTPClient().send(.init(url: "http://127.0.0.1:\(port)/status",
-                                                                        timeoutMilliseconds: 1_000)),
-                  response.status == 200 else { return nil }
+                let response = try? await CurlHTTPClient().send(
+                    .init(
+                        url: "http://127.0.0.1:\(port)/status",
+                        timeoutMilliseconds: 1_000)),
+                response.status == 200
+            else { return nil }
             return try JSONSerialization.jsonObject(with: response.body) as? [String: Any]
         }
     }

@@ -11,10 +11,12 @@ struct ExampleFleetTickTests {
     static let products = Bundle.main.executableURL!.deletingLastPathComponent()
 
     static func tick(_ arguments: [String], conninfo: String, stateDir: String) throws -> CommandLineTests.Outcome {
-        try CommandLineTests.run(["tick"] + arguments + [
-            "--database-url", conninfo, "--state-dir", stateDir,
-            "--runtime-executable", products.appendingPathComponent("molecule-workspace-runtime").path, "--log-level", "error",
-        ])
+        try CommandLineTests.run(
+            ["tick"] + arguments + [
+                "--database-url", conninfo, "--state-dir", stateDir,
+                "--runtime-executable", products.appendingPathComponent("molecule-workspace-runtime").path, "--log-level",
+                "error",
+            ])
     }
 
     @Test("tick --until-converged, then tick --check-idempotent passes at once with every workspace running", arguments: 1...10)
@@ -35,10 +37,12 @@ struct ExampleFleetTickTests {
         let phases = try await pool.query("SELECT name, phase FROM workspaces WHERE desired_state = 'running' ORDER BY name").rows
             .map { "\(try $0.require(String.self, "name"))=\(try $0.require(String.self, "phase"))" }
         #expect(!phases.isEmpty && phases.allSatisfy { $0.hasSuffix("=running") }, "\(phases)")
-        let ready = try await pool.query("""
+        let ready = try await pool.query(
+            """
             SELECT count(*) FILTER (WHERE conditions -> 'Ready' ->> 'status' = 'True') AS ready, count(*) AS total
               FROM workspaces WHERE desired_state = 'running'
-            """).rows[0]
+            """
+        ).rows[0]
         #expect(try ready.require(Int.self, "ready") == ready.require(Int.self, "total"))
     }
 }

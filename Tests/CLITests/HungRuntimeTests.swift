@@ -15,7 +15,8 @@ extension RuntimeFaultTests {
             var instanceReady: String?
 
             var agrees: Bool {
-                lastError?.hasPrefix("instances: the runtime of instance") == true && lastError?.contains("has not answered") == true
+                lastError?.hasPrefix("instances: the runtime of instance") == true
+                    && lastError?.contains("has not answered") == true
                     && instanceReady == "False"
             }
             var seconds: String { String(format: "%.1f", after.inSeconds) }
@@ -71,10 +72,12 @@ extension RuntimeFaultTests {
             for workspace in hung {
                 let degraded = try #require(degraded[workspace])
                 let failed = try #require(failed[workspace])
-                #expect(degraded.after >= .seconds(10) && degraded.after <= .seconds(10 + 3 + 2 + 1),
-                        "degraded after \(degraded.seconds) s")
-                #expect(failed.after >= .seconds(30) && failed.after <= .seconds(30 + 3 + 2 + 1),
-                        "failed after \(failed.seconds) s")
+                #expect(
+                    degraded.after >= .seconds(10) && degraded.after <= .seconds(10 + 3 + 2 + 1),
+                    "degraded after \(degraded.seconds) s")
+                #expect(
+                    failed.after >= .seconds(30) && failed.after <= .seconds(30 + 3 + 2 + 1),
+                    "failed after \(failed.seconds) s")
                 #expect(degraded.agrees, "at degraded: \(degraded)")
                 #expect(failed.agrees, "at failed: \(failed)")
             }
@@ -88,7 +91,8 @@ extension RuntimeFaultTests {
                 let current = fleet.runtimes().filter { $0.workspace == auto.workspace }
                 let status = try await fleet.status(of: auto.workspace)
                 guard current.count == 1, current[0].pid != auto.pid, current[0].generation > auto.generation,
-                      status.phase == "running", status.instanceGeneration == current[0].generation else { return false }
+                    status.phase == "running", status.instanceGeneration == current[0].generation
+                else { return false }
                 recreatedAfter = ContinuousClock.now - stoppedAt
                 return true
             }
@@ -96,9 +100,11 @@ extension RuntimeFaultTests {
             print("hung runtime (auto): recreated, running again after \(recreatedSeconds) s")
             let autoStatus = try await fleet.status(of: auto.workspace)
             #expect(recreated, "status \(autoStatus), runtimes \(fleet.runtimes())")
-            let remediating = try await fleet.pool.query("""
+            let remediating = try await fleet.pool.query(
+                """
                 SELECT key::text AS key FROM events WHERE controller = 'instances' AND reason = 'Remediating'
-                """).rows.map { try $0.require(String.self, "key") }
+                """
+            ).rows.map { try $0.require(String.self, "key") }
             #expect(remediating == [auto.workspace])
 
             // The manual agent stays failed, with its stopped process and its generation, for 10 s

@@ -28,7 +28,8 @@ extension RuntimeFaultTests {
             var appearedAfter: Duration?
             let running = try await eventually(30) {
                 if replacement == nil,
-                   let new = fleet.runtimes().first(where: { $0.workspace == victim.workspace && $0.pid != victim.pid }) {
+                    let new = fleet.runtimes().first(where: { $0.workspace == victim.workspace && $0.pid != victim.pid })
+                {
                     replacement = new
                     appearedAfter = ContinuousClock.now - killedAt
                 }
@@ -38,7 +39,8 @@ extension RuntimeFaultTests {
             }
             let runningAfter = ContinuousClock.now - killedAt
             let appeared = try #require(appearedAfter, "no new runtime for the killed one within 30 s")
-            print("""
+            print(
+                """
                 killed runtime: replacement process after \(String(format: "%.2f", appeared.inSeconds)) s, \
                 phase running again after \(String(format: "%.2f", runningAfter.inSeconds)) s
                 """)
@@ -52,9 +54,11 @@ extension RuntimeFaultTests {
             #expect(runningAfter <= .seconds(10))
             #expect(replacement?.generation == victim.generation + 1)
 
-            let lost = try await fleet.pool.query("""
+            let lost = try await fleet.pool.query(
+                """
                 SELECT type, message FROM events WHERE controller = 'instances' AND key = $1::uuid AND reason = 'InstanceLost'
-                """, [victim.workspace]).rows
+                """, [victim.workspace]
+            ).rows
             #expect(lost.count == 1)
             #expect(try lost.first?.require(String.self, "type") == "Warning")
             #expect(try lost.first?.require(String.self, "message").contains("generation \(victim.generation)") == true)

@@ -24,7 +24,9 @@ struct LeakSearch {
     /// around it.
     func search(_ place: Place, allowed: [String] = []) -> [String] {
         // Longest first, so that no allowed string leaves a needle-shaped fragment of a longer one.
-        let text = allowed.sorted { $0.count > $1.count }.reduce(place.text) { $0.replacingOccurrences(of: $1, with: "<allowed>") }
+        let text = allowed.sorted { $0.count > $1.count }.reduce(place.text) {
+            $0.replacingOccurrences(of: $1, with: "<allowed>")
+        }
         return needles.compactMap { needle in
             guard let range = text.range(of: needle.value) else { return nil }
             let around = { (part: Substring) in part.replacingOccurrences(of: "\n", with: "⏎") }
@@ -37,14 +39,18 @@ struct LeakSearch {
     /// secret: the secret values and the token seeds.
     static func databaseRows(_ pool: PostgresPool) async throws -> [Place] {
         let holders = ["workspace_secrets": ["value"], "org_secrets": ["value"], "secret_bundles": ["token_seed"]]
-        let tables = try await pool.query("""
+        let tables = try await pool.query(
+            """
             SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
-            """).rows.map { try $0.require(String.self, "table_name") }
+            """
+        ).rows.map { try $0.require(String.self, "table_name") }
         var places: [Place] = []
         for table in tables.sorted() {
-            let rows = try await pool.query("""
+            let rows = try await pool.query(
+                """
                 SELECT coalesce(jsonb_agg(to_jsonb(t) - $1::text[]), '[]')::text AS rows FROM "\(table)" t
-                """, [holders[table] ?? []]).rows[0].require(String.self, "rows")
+                """, [holders[table] ?? []]
+            ).rows[0].require(String.self, "rows")
             places.append(Place(name: "table \(table)", text: rows))
         }
         return places
@@ -125,8 +131,9 @@ final class RuntimeSampler: Sendable {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: "\(instances)/\(workspace)")) ?? []
             for file in files where file.hasSuffix(".json") {
                 guard let data = FileManager.default.contents(atPath: "\(instances)/\(workspace)/\(file)"),
-                      let record = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                      let id = record["id"] as? String, (record["pid"] as? Int ?? 0) > 0 else { continue }
+                    let record = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                    let id = record["id"] as? String, (record["pid"] as? Int ?? 0) > 0
+                else { continue }
                 launched.append(id)
             }
         }
@@ -136,13 +143,15 @@ final class RuntimeSampler: Sendable {
     private func sample() {
         for pid in CrashRestartTests.runtimeProcesses(stateDir: stateDir).keys {
             guard let commandLine = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-                  let environment = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { continue }
+                let environment = FileManager.default.contents(atPath: "/proc/\(pid)/environ")
+            else { continue }
             let arguments = commandLine.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
             // The instance ID is the port file's name: <state>/instances/<workspace>/<instance>.port.
             guard let flag = arguments.firstIndex(of: "--port-file"), flag + 1 < arguments.count else { continue }
             let instance = URL(fileURLWithPath: arguments[flag + 1]).deletingPathExtension().lastPathComponent
-            let sample = Sample(pid: pid, environment: String(decoding: environment.map { $0 == 0 ? 10 : $0 }, as: UTF8.self),
-                                commandLine: arguments.joined(separator: " "))
+            let sample = Sample(
+                pid: pid, environment: String(decoding: environment.map { $0 == 0 ? 10 : $0 }, as: UTF8.self),
+                commandLine: arguments.joined(separator: " "))
             samples.withLock { if $0[instance] == nil { $0[instance] = sample } }
         }
     }

@@ -24,16 +24,19 @@ struct RuntimeProcess: Hashable, Sendable {
         var found: [RuntimeProcess] = []
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let pid = Int32(entry),
-                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { continue }
+                let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
+            else { continue }
             let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
             guard arguments.first?.hasSuffix("molecule-workspace-runtime") == true,
-                  let bundle = value(of: "--bundle", in: arguments),
-                  let portFile = value(of: "--port-file", in: arguments), portFile.hasPrefix(stateDir) else { continue }
+                let bundle = value(of: "--bundle", in: arguments),
+                let portFile = value(of: "--port-file", in: arguments), portFile.hasPrefix(stateDir)
+            else { continue }
             // The bundle is molecule/workspace/<id>/config; the port file ends in -g<generation>.port.
             let parts = bundle.split(separator: "/")
             let name = URL(fileURLWithPath: portFile).deletingPathExtension().lastPathComponent
             guard parts.count == 4, let marker = name.range(of: "-g", options: .backwards),
-                  let generation = Int64(name[marker.upperBound...]) else { continue }
+                let generation = Int64(name[marker.upperBound...])
+            else { continue }
             found.append(RuntimeProcess(pid: pid, workspace: parts[2].lowercased(), generation: generation, portFile: portFile))
         }
         return found
@@ -120,7 +123,8 @@ final class LiveFleet {
     static func create(_ name: String) async throws -> LiveFleet {
         let pool = try await TestDatabase.create(poolSize: 2)
         let stateDir = NSTemporaryDirectory() + "molecule-\(name)-\(UUID().uuidString)"
-        try await pool.query(#"""
+        try await pool.query(
+            #"""
             INSERT INTO templates (name, files) VALUES ('t', '{"config.yaml": "a: 1", "prompts/p.md": "hi"}')
             """#)
         return LiveFleet(pool: pool, stateDir: stateDir)
@@ -128,14 +132,18 @@ final class LiveFleet {
 
     /// Inserts workspaces of template `t`; returns their IDs by name.
     @discardableResult
-    func addWorkspaces(_ specs: [(name: String, kind: String, policy: String)],
-                       desiredState: String = "running") async throws -> [String: String] {
+    func addWorkspaces(
+        _ specs: [(name: String, kind: String, policy: String)],
+        desiredState: String = "running"
+    ) async throws -> [String: String] {
         var ids: [String: String] = [:]
         for spec in specs {
-            let row = try await pool.query("""
+            let row = try await pool.query(
+                """
                 INSERT INTO workspaces (org, name, template, image, desired_state, kind, restart_policy)
                 VALUES ('acme', $1, 't', 'local', $2, $3, $4) RETURNING id
-                """, [spec.name, desiredState, spec.kind, spec.policy]).rows[0]
+                """, [spec.name, desiredState, spec.kind, spec.policy]
+            ).rows[0]
             ids[spec.name] = try row.require(String.self, "id")
         }
         return ids
@@ -146,9 +154,11 @@ final class LiveFleet {
     func startReplica() throws -> Process {
         let process = Process()
         process.executableURL = Self.products.appendingPathComponent("molecule-reconciler")
-        process.arguments = ["run", "--database-url", pool.configuration.conninfo, "--state-dir", stateDir,
-                             "--runtime-executable", Self.products.appendingPathComponent("molecule-workspace-runtime").path,
-                             "--http-port", "\(nextPort)", "--sweep-interval", "1", "--log-level", "error"]
+        process.arguments = [
+            "run", "--database-url", pool.configuration.conninfo, "--state-dir", stateDir,
+            "--runtime-executable", Self.products.appendingPathComponent("molecule-workspace-runtime").path,
+            "--http-port", "\(nextPort)", "--sweep-interval", "1", "--log-level", "error",
+        ]
         nextPort += 1
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -168,10 +178,12 @@ final class LiveFleet {
     /// How long the leases that killed replicas kept are still held, at most (zero when none
     /// is). Holders are named `<host>:<pid>:<random>`.
     func leaseTimeKeptByKilledReplicas() async throws -> Duration {
-        let rows = try await pool.query("""
+        let rows = try await pool.query(
+            """
             SELECT holder, extract(epoch FROM expires_at - now())::float8 AS wait FROM leases
              WHERE holder IS NOT NULL AND expires_at > now()
-            """).rows
+            """
+        ).rows
         var longest = 0.0
         for row in rows {
             let parts = try row.require(String.self, "holder").split(separator: ":")
@@ -207,11 +219,12 @@ final class LiveFleet {
     func tick(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = Self.products.appendingPathComponent("molecule-reconciler")
-        process.arguments = ["tick"] + arguments + [
-            "--database-url", pool.configuration.conninfo, "--state-dir", stateDir,
-            "--runtime-executable", Self.products.appendingPathComponent("molecule-workspace-runtime").path,
-            "--log-level", "error",
-        ]
+        process.arguments =
+            ["tick"] + arguments + [
+                "--database-url", pool.configuration.conninfo, "--state-dir", stateDir,
+                "--runtime-executable", Self.products.appendingPathComponent("molecule-workspace-runtime").path,
+                "--log-level", "error",
+            ]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
@@ -231,15 +244,18 @@ final class LiveFleet {
     }
 
     func status(of workspace: String) async throws -> WorkspaceStatus {
-        let row = try await pool.query("""
+        let row = try await pool.query(
+            """
             SELECT w.phase, w.last_error, w.conditions -> 'InstanceReady' ->> 'status' AS ready,
                    i.target_generation, i.instance_generation
               FROM workspaces w JOIN instances i ON i.key = w.id WHERE w.id = $1::uuid
-            """, [workspace]).rows[0]
-        return WorkspaceStatus(phase: try row.require(String.self, "phase"), lastError: try row.decode(String.self, "last_error"),
-                               instanceReady: try row.decode(String.self, "ready"),
-                               targetGeneration: try row.require(Int64.self, "target_generation"),
-                               instanceGeneration: try row.require(Int64.self, "instance_generation"))
+            """, [workspace]
+        ).rows[0]
+        return WorkspaceStatus(
+            phase: try row.require(String.self, "phase"), lastError: try row.decode(String.self, "last_error"),
+            instanceReady: try row.decode(String.self, "ready"),
+            targetGeneration: try row.require(Int64.self, "target_generation"),
+            instanceGeneration: try row.require(Int64.self, "instance_generation"))
     }
 
     /// Phases of every workspace, by ID.
@@ -251,8 +267,10 @@ final class LiveFleet {
 
     /// Waits until every workspace in `workspaces` is `running` with exactly one runtime; an
     /// issue (with the phases and runtimes) if that takes longer than `seconds`.
-    func expectRunning(_ workspaces: Set<String>, seconds: Double = 90,
-                       sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    func expectRunning(
+        _ workspaces: Set<String>, seconds: Double = 90,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
         let running = try await eventually(seconds) {
             let phases = try await self.phases()
             let runtimes = Dictionary(grouping: self.runtimes(), by: \.workspace)
@@ -264,8 +282,10 @@ final class LiveFleet {
 }
 
 /// Polls `condition` every `interval` until it holds, for at most `seconds`; then once more.
-func eventually(_ seconds: Double, every interval: Duration = .milliseconds(100),
-                _ condition: () async throws -> Bool) async throws -> Bool {
+func eventually(
+    _ seconds: Double, every interval: Duration = .milliseconds(100),
+    _ condition: () async throws -> Bool
+) async throws -> Bool {
     let deadline = ContinuousClock.now + .seconds(seconds)
     while ContinuousClock.now < deadline {
         if try await condition() { return true }

@@ -77,12 +77,14 @@ extension SecretLeakTests {
         func start(_ name: String, _ arguments: [String]) throws -> Launched {
             let process = Process()
             process.executableURL = CrashRestartTests.products.appendingPathComponent("molecule-reconciler")
-            process.arguments = arguments + [
-                "--state-dir", stateDir, "--log-level", "trace",
-                "--runtime-executable", CrashRestartTests.products.appendingPathComponent("molecule-workspace-runtime").path,
-            ]
+            process.arguments =
+                arguments + [
+                    "--state-dir", stateDir, "--log-level", "trace",
+                    "--runtime-executable", CrashRestartTests.products.appendingPathComponent("molecule-workspace-runtime").path,
+                ]
             process.environment = environment
-            let stdout = URL(fileURLWithPath: "\(logDir)/\(name).stdout"), stderr = URL(fileURLWithPath: "\(logDir)/\(name).stderr")
+            let stdout = URL(fileURLWithPath: "\(logDir)/\(name).stdout")
+            let stderr = URL(fileURLWithPath: "\(logDir)/\(name).stderr")
             try Data().write(to: stdout)
             try Data().write(to: stderr)
             process.standardOutput = try FileHandle(forWritingTo: stdout)
@@ -112,7 +114,9 @@ extension SecretLeakTests {
         }
 
         func output(of name: String) -> (stdout: String, stderr: String) {
-            let read = { (stream: String) in (try? String(contentsOfFile: "\(self.logDir)/\(name).\(stream)", encoding: .utf8)) ?? "" }
+            let read = { (stream: String) in
+                (try? String(contentsOfFile: "\(self.logDir)/\(name).\(stream)", encoding: .utf8)) ?? ""
+            }
             return (read("stdout"), read("stderr"))
         }
 
@@ -121,7 +125,8 @@ extension SecretLeakTests {
             let name = WorkspaceBundle.secretName(workspaceID: workspace).replacingOccurrences(of: "/", with: "%2F")
             let directory = "\(stateDir)/secrets/\(name)"
             guard let pointer = try? String(contentsOfFile: "\(directory)/current", encoding: .utf8),
-                  let version = pointer.split(separator: "\n").first else { return nil }
+                let version = pointer.split(separator: "\n").first
+            else { return nil }
             return try? String(contentsOfFile: "\(directory)/versions/\(version)", encoding: .utf8)
         }
 
@@ -143,8 +148,10 @@ extension SecretLeakTests {
         }
 
         private func lastError(_ table: String, key: String, of owners: String, named name: String) async throws -> String? {
-            try await pool.query("SELECT last_error FROM \(table) WHERE \(key) = (SELECT id FROM \(owners) WHERE name = $1)", [name])
-                .rows[0].decode(String.self, "last_error")
+            try await pool.query(
+                "SELECT last_error FROM \(table) WHERE \(key) = (SELECT id FROM \(owners) WHERE name = $1)", [name]
+            )
+            .rows[0].decode(String.self, "last_error")
         }
     }
 }

@@ -32,23 +32,33 @@ struct SecretLeakTests {
     /// A plugin for one of them, a tenant, and a tenant that cannot be rendered.
     static func createFleet(_ world: World) async throws {
         let pool = world.pool
-        try await pool.query(#"INSERT INTO templates (name, files) VALUES ('leak', '{"config.yaml": "model: x", "prompts/system.md": "Be careful."}')"#)
+        try await pool.query(
+            #"INSERT INTO templates (name, files) VALUES ('leak', '{"config.yaml": "model: x", "prompts/system.md": "Be careful."}')"#
+        )
         try await pool.query("ALTER TABLE templates DISABLE TRIGGER USER")
-        try await pool.query(#"INSERT INTO templates (name, files) VALUES ('refused', '{"config.yaml": "a: 1", "../../etc/cron.d/x": "* * * * * root true"}')"#)
+        try await pool.query(
+            #"INSERT INTO templates (name, files) VALUES ('refused', '{"config.yaml": "a: 1", "../../etc/cron.d/x": "* * * * * root true"}')"#
+        )
         try await pool.query("ALTER TABLE templates ENABLE TRIGGER USER")
-        try await pool.query("""
+        try await pool.query(
+            """
             INSERT INTO workspaces (org, name, kind, template, image) VALUES
               ('leakco', 'alpha', 'agent', 'leak', 'local'), ('leakco', 'beta', 'agent', 'leak', 'local'),
               ('leakco', 'ops', 'platform', 'leak', 'local'), ('leakco', 'refused', 'agent', 'refused', 'local')
             """)
         // The org's secret is not read by the runtime: rotating it restages every bundle, restarts none.
-        try await pool.query("INSERT INTO org_secrets (org, key, value, runtime_consumed) VALUES ('leakco', 'ORG_SECRET', $1, false)",
-                             [world.markers.org])
-        try await pool.query("INSERT INTO workspace_secrets (workspace_id, key, value) SELECT id, 'WS_SECRET', $1 || '-ws-' || name FROM workspaces",
-                             [world.markers.prefix])
-        try await pool.query("INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref) SELECT id, 'web-search', '2.4.0' FROM workspaces WHERE name = 'alpha'")
+        try await pool.query(
+            "INSERT INTO org_secrets (org, key, value, runtime_consumed) VALUES ('leakco', 'ORG_SECRET', $1, false)",
+            [world.markers.org])
+        try await pool.query(
+            "INSERT INTO workspace_secrets (workspace_id, key, value) SELECT id, 'WS_SECRET', $1 || '-ws-' || name FROM workspaces",
+            [world.markers.prefix])
+        try await pool.query(
+            "INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref) SELECT id, 'web-search', '2.4.0' FROM workspaces WHERE name = 'alpha'"
+        )
         // The second tenant lacks the platform service: its ingress fails alone.
-        try await pool.query("""
+        try await pool.query(
+            """
             INSERT INTO tenants (name, hostname, tunnel_id, services) VALUES
               ('leakco', 'leakco.example.com', 'tunnel-leakco', '{"platform": "http://127.0.0.1:8080", "app": "http://127.0.0.1:3000"}'),
               ('lacking', 'lacking.example.com', 'tunnel-lacking', '{"platform": "http://127.0.0.1:3001"}')
@@ -61,14 +71,19 @@ struct SecretLeakTests {
     static func converge(_ world: World) async throws -> [String: String] {
         let converged = try await world.run("1-converge", ["tick", "--until-converged", "--json", "--converge-timeout", "90"])
         #expect(converged.status == 0, "\(converged.output)")
-        #expect(try await world.lastError("secret_bundles", workspace: "refused")?.contains("template file '../../etc/cron.d/x'") == true)
+        #expect(
+            try await world.lastError("secret_bundles", workspace: "refused")?.contains("template file '../../etc/cron.d/x'")
+                == true)
         #expect(try await world.lastError("tunnel_ingress", tenant: "lacking")?.contains("no URL for service 'app'") == true)
         let ids = try await world.workspaces()
         for name in ["alpha", "beta", "ops"] {
             let bundle = world.currentBundle(ids[name]!) ?? ""
-            #expect(bundle.contains(world.markers.org) && bundle.contains(world.markers.workspace(name)), "\(name)'s bundle lacks its secrets")
+            #expect(
+                bundle.contains(world.markers.org) && bundle.contains(world.markers.workspace(name)),
+                "\(name)'s bundle lacks its secrets")
         }
-        let check = try await world.run("2-check-idempotent", ["tick", "--check-idempotent", "--json", "--converge-timeout", "90"])
+        let check = try await world.run(
+            "2-check-idempotent", ["tick", "--check-idempotent", "--json", "--converge-timeout", "90"])
         #expect(check.status == 0, "\(check.output)")
         #expect(try await world.run("3-status", ["status"]).status == 0)
         #expect(try await world.run("4-status-json", ["status", "--json"]).status == 0)
@@ -98,7 +113,8 @@ struct SecretLeakTests {
     }
 
     static func setSecret(_ world: World, workspace: String, to value: String) async throws {
-        try await world.pool.query("""
+        try await world.pool.query(
+            """
             UPDATE workspace_secrets SET value = $1, written_at = now()
              WHERE key = 'WS_SECRET' AND workspace_id = (SELECT id FROM workspaces WHERE name = $2)
             """, [value, workspace])
@@ -134,15 +150,19 @@ struct SecretLeakTests {
     /// generation so far and the next) and, by workspace, what its own bundles may hold.
     static func secretsWhereTheyBelong(_ world: World) async throws -> (LeakSearch, allowed: [String: [String]]) {
         let markers = world.markers
-        let rows = try await world.pool.query("""
+        let rows = try await world.pool.query(
+            """
             SELECT w.name, b.key, b.token_seed, i.target_generation
               FROM secret_bundles b JOIN workspaces w ON w.id = b.key JOIN instances i ON i.key = b.key
-            """).rows
+            """
+        ).rows
         var search = LeakSearch(needles: [.init(name: "a marker", value: markers.prefix)])
         var allowed: [String: [String]] = [:]
         for row in rows {
-            let name = try row.require(String.self, "name"), key = try row.require(String.self, "key")
-            let seed = try row.require(String.self, "token_seed"), generation = try row.require(Int64.self, "target_generation")
+            let name = try row.require(String.self, "name")
+            let key = try row.require(String.self, "key")
+            let seed = try row.require(String.self, "token_seed")
+            let generation = try row.require(Int64.self, "target_generation")
             let current = ["alpha": markers.alphaRotated, "beta": markers.betaUnstaged][name] ?? markers.workspace(name)
             search.needles.append(.init(name: "the token seed of \(name)", value: seed))
             allowed[key] = [markers.org, markers.orgRotated, markers.workspace(name), current]
@@ -155,8 +175,10 @@ struct SecretLeakTests {
             let bundle = world.currentBundle(key) ?? ""
             let staged = try JSONSerialization.jsonObject(with: Data(bundle.utf8)) as? [String: Any]
             #expect(bundle.contains(markers.orgRotated) && bundle.contains(current), "\(name)'s bundle: \(bundle)")
-            #expect(staged?["instance_token"] as? String == InstanceToken.derive(seed: seed, workspaceID: key, generation: generation),
-                    "\(name)'s bundle does not hold the token of generation \(generation)")
+            #expect(
+                staged?["instance_token"] as? String
+                    == InstanceToken.derive(seed: seed, workspaceID: key, generation: generation),
+                "\(name)'s bundle does not hold the token of generation \(generation)")
         }
         return (search, allowed)
     }
@@ -167,16 +189,18 @@ struct SecretLeakTests {
     /// the secret columns, every file of the state directory, and the PostgreSQL server log.
     static func places(_ world: World) async throws -> [LeakSearch.Place] {
         let sampled = await world.runtimes.stop()
-        #expect(Set(world.runtimes.launched()).isSubset(of: Set(sampled.keys)),
-                "a runtime was started and never sampled: \(world.runtimes.launched()) vs \(sampled.keys.sorted())")
+        #expect(
+            Set(world.runtimes.launched()).isSubset(of: Set(sampled.keys)),
+            "a runtime was started and never sampled: \(world.runtimes.launched()) vs \(sampled.keys.sorted())")
         var places = world.places
         for (instance, sample) in sampled.sorted(by: { $0.key < $1.key }) {
             places.append(.init(name: "runtime \(instance) environment", text: sample.environment))
             places.append(.init(name: "runtime \(instance) command line", text: sample.commandLine))
         }
         let rows = try await LeakSearch.databaseRows(world.pool)
-        #expect(["events", "workspaces", "instances", "secret_bundles", "plugin_installs", "tunnel_ingress"]
-            .allSatisfy { table in rows.contains { $0.name == "table \(table)" } })
+        #expect(
+            ["events", "workspaces", "instances", "secret_bundles", "plugin_installs", "tunnel_ingress"]
+                .allSatisfy { table in rows.contains { $0.name == "table \(table)" } })
         places += rows
         places += LeakSearch.stateFiles(world.stateDir)
         places.append(.init(name: "the PostgreSQL server log", text: try await TestDatabase.serverLog()))

@@ -24,9 +24,11 @@ struct DatabaseRestartTests {
     }
 
     static func unconverged(_ pool: PostgresPool, _ keys: [String]) async throws -> Int {
-        try await pool.query("""
+        try await pool.query(
+            """
             SELECT count(*) AS n FROM instances WHERE key = ANY($1::uuid[]) AND desired_generation <> observed_generation
-            """, [keys]).rows[0].require(Int.self, "n")
+            """, [keys]
+        ).rows[0].require(Int.self, "n")
     }
 
     /// Seconds until `keys` are converged, polling every 100 ms for at most `limit` seconds.
@@ -39,8 +41,9 @@ struct DatabaseRestartTests {
         return nil
     }
 
-    @Test("restarted with a change in flight, and a change made right after: both converged within 5 s of the server being back",
-          .timeLimit(.minutes(3)))
+    @Test(
+        "restarted with a change in flight, and a change made right after: both converged within 5 s of the server being back",
+        .timeLimit(.minutes(3)))
     func restartWithChangeInFlight() async throws {
         let directory = "/tmp/molecule-restart-\(getpid())-\(UUID().uuidString.prefix(8))"
         var options = EmbeddedPostgres.Options(baseDirectory: directory)
@@ -62,7 +65,8 @@ struct DatabaseRestartTests {
         var hostOptions = ControllerOptions()
         hostOptions.fullResyncAtStart = false
         hostOptions.leaseDuration = .seconds(30)
-        let host = ReconcilerHost(pool: pool, controllers: [.init(SlowReconciler(), options: hostOptions)], logger: TestDatabase.logger)
+        let host = ReconcilerHost(
+            pool: pool, controllers: [.init(SlowReconciler(), options: hostOptions)], logger: TestDatabase.logger)
         let running = Task { try await host.run() }
         defer { running.cancel() }
         #expect(await Self.secondsToConverge(pool, keys) != nil)
@@ -86,7 +90,9 @@ struct DatabaseRestartTests {
         #expect(wroteSecond)
         let seconds = await Self.secondsToConverge(pool, keys, limit: 30)
         let sinceBack = Date().timeIntervalSince(back)
-        print("PostgreSQL restart with a change in flight: converged \(String(format: "%.2f", sinceBack)) s after the server was back")
+        print(
+            "PostgreSQL restart with a change in flight: converged \(String(format: "%.2f", sinceBack)) s after the server was back"
+        )
         #expect(seconds != nil, "not converged within 30 s of the restart")
         #expect(sinceBack <= 5, "converged \(sinceBack) s after the server was back")
         running.cancel()

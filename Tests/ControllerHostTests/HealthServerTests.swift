@@ -18,9 +18,10 @@ struct HealthServerTests {
         counter.increment(by: 3)
         let port = Int.random(in: 20_000..<40_000)
         let ready = ReadyFlag()
-        let server = HealthServer.make(host: "127.0.0.1", port: port, registry: registry,
-                                       readiness: { ready.value ? nil : "database unreachable" },
-                                       logger: Logger(label: "test"))
+        let server = HealthServer.make(
+            host: "127.0.0.1", port: port, registry: registry,
+            readiness: { ready.value ? nil : "database unreachable" },
+            logger: Logger(label: "test"))
         let group = ServiceGroup(configuration: .init(services: [server], logger: Logger(label: "test")))
         let running = Task { try await group.run() }
         let client = CurlHTTPClient()

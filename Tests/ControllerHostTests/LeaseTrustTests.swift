@@ -33,16 +33,18 @@ struct LeaseTrustTests {
         }
     }
 
-    @Test("a lease taken over mid-reconcile cancels the reconcile within a renewal interval, and nothing of it is written",
-          .timeLimit(.minutes(1)))
+    @Test(
+        "a lease taken over mid-reconcile cancels the reconcile within a renewal interval, and nothing of it is written",
+        .timeLimit(.minutes(1)))
     func takeoverCancels() async throws {
         let pool = try await TestDatabase.create()
         let key = try await Fleet.create(pool, count: 1)[0]
         let reconciler = SlowReconciler()
         var options = ControllerOptions()
         options.leaseDuration = .seconds(1.5)
-        let driver = TickDriver(pool: pool, controllers: [.init(reconciler, options: options)], holder: "slow",
-                                logger: TestDatabase.logger)
+        let driver = TickDriver(
+            pool: pool, controllers: [.init(reconciler, options: options)], holder: "slow",
+            logger: TestDatabase.logger)
         let tick = Task { try await driver.tick() }
         while !reconciler.started.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
         // Another replica takes the key over (as after an expiry): the token moves on.
@@ -56,7 +58,9 @@ struct LeaseTrustTests {
         #expect(reconciler.cancelled.withLock { $0 })
         #expect(!reconciler.finished.withLock { $0 })
         #expect(summary.actions.mutating.isEmpty)
-        let row = try await pool.query("SELECT observed_generation, attempts, last_error FROM instances WHERE key = $1::uuid", [key]).rows[0]
+        let row = try await pool.query(
+            "SELECT observed_generation, attempts, last_error FROM instances WHERE key = $1::uuid", [key]
+        ).rows[0]
         #expect(try row.require(Int64.self, "observed_generation") == 0)
         #expect(try row.require(Int.self, "attempts") == 0, "the dropped result was written")
         #expect(try await pool.query("SELECT 1 FROM events WHERE key = $1::uuid", [key]).rows.isEmpty)

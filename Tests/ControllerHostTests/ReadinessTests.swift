@@ -16,11 +16,13 @@ struct ReadinessTests {
         let listener = PostgresListener(configuration: pool.configuration, channels: ["things"], logger: TestDatabase.logger)
         _ = ListenerEventLog.start(listener)
         defer { listener.stop() }
-        let monitor = ReadinessMonitor(configuration: pool.configuration, listenerHealth: { listener.health },
-                                       logger: TestDatabase.logger)
+        let monitor = ReadinessMonitor(
+            configuration: pool.configuration, listenerHealth: { listener.health },
+            logger: TestDatabase.logger)
         let port = Int.random(in: 20_000..<40_000)
-        let server = HealthServer.make(host: "127.0.0.1", port: port, registry: PrometheusCollectorRegistry(),
-                                       readiness: monitor.notReadyReason, logger: TestDatabase.logger)
+        let server = HealthServer.make(
+            host: "127.0.0.1", port: port, registry: PrometheusCollectorRegistry(),
+            readiness: monitor.notReadyReason, logger: TestDatabase.logger)
         let group = ServiceGroup(configuration: .init(services: [server, monitor], logger: TestDatabase.logger))
         let running = Task { try await group.run() }
         let readyz = Readyz(url: "http://127.0.0.1:\(port)/readyz")
@@ -51,14 +53,18 @@ struct ReadinessTests {
         // Bounds with room for a loaded 2-core machine running the whole suite (the chaos test's
         // replicas included): what they rule out is waiting on the database (a statement deadline
         // is 32 s). The design's figures (≤ 1 s to answer) are printed, measured when quiet.
-        print("readyz: not ready \(listenerDetected) after the listener stopped, \(checkDetected) after the check's session stopped; slowest answer \(readyz.slowest)")
+        print(
+            "readyz: not ready \(listenerDetected) after the listener stopped, \(checkDetected) after the check's session stopped; slowest answer \(readyz.slowest)"
+        )
         #expect(listenerDetected < .seconds(10), "not ready only after \(listenerDetected)")
         #expect(checkDetected < .seconds(8), "not ready only after \(checkDetected)")
         #expect(readyz.slowest < .seconds(5), "readyz took \(readyz.slowest): did it wait for the database?")
-        TestDatabase.logger.info("measured: readyz", metadata: [
-            "listener_stopped_not_ready_after": "\(listenerDetected)", "check_stopped_not_ready_after": "\(checkDetected)",
-            "slowest_answer": "\(readyz.slowest)",
-        ])
+        TestDatabase.logger.info(
+            "measured: readyz",
+            metadata: [
+                "listener_stopped_not_ready_after": "\(listenerDetected)", "check_stopped_not_ready_after": "\(checkDetected)",
+                "slowest_answer": "\(readyz.slowest)",
+            ])
 
         await admin.close()
         await group.triggerGracefulShutdown()

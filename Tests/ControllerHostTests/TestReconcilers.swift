@@ -37,10 +37,12 @@ final class RecordingReconciler: Reconciler {
         case .succeed:
             return ReconcileResult(.done)
         case .fail(let reason):
-            return ReconcileResult(.retry(ReconcileFailure(reason: reason, message: "provider said no (attempt \(request.attempts + 1))")))
+            return ReconcileResult(
+                .retry(ReconcileFailure(reason: reason, message: "provider said no (attempt \(request.attempts + 1))")))
         case .writeEveryPass(let pool):
-            try await pool.query("UPDATE workspaces SET conditions = jsonb_build_object('Seen', clock_timestamp()::text) WHERE id = $1::uuid",
-                                 [request.key])
+            try await pool.query(
+                "UPDATE workspaces SET conditions = jsonb_build_object('Seen', clock_timestamp()::text) WHERE id = $1::uuid",
+                [request.key])
             return ReconcileResult(.done)
         case .mutateEveryPass:
             request.actions.record("instances.create", mutating: true)
@@ -55,9 +57,11 @@ final class RecordingReconciler: Reconciler {
 enum Fleet {
     /// Inserts `count` workspaces in one statement; returns their ids.
     static func create(_ pool: PostgresPool, count: Int, org: String = "acme") async throws -> [String] {
-        try await pool.query("""
+        try await pool.query(
+            """
             INSERT INTO workspaces (org, name, image) SELECT $1, 'w' || g, 'img' FROM generate_series(1, $2) g RETURNING id
-            """, [org, count]).rows.map { try $0.require(String.self, "id") }
+            """, [org, count]
+        ).rows.map { try $0.require(String.self, "id") }
     }
 }
 

@@ -30,8 +30,9 @@ struct TickTests {
     func writerIsCaught() async throws {
         let pool = try await TestDatabase.create()
         _ = try await Fleet.create(pool, count: 20)
-        let driver = TickDriver(pool: pool, controllers: [.init(RecordingReconciler(behaviour: .writeEveryPass(pool)))],
-                                logger: TestDatabase.logger)
+        let driver = TickDriver(
+            pool: pool, controllers: [.init(RecordingReconciler(behaviour: .writeEveryPass(pool)))],
+            logger: TestDatabase.logger)
         let report = try await driver.checkIdempotent()
         #expect(!report.passed)
         #expect(report.rowWrites["workspaces"] == 20)
@@ -41,8 +42,9 @@ struct TickTests {
     func mutatorIsCaught() async throws {
         let pool = try await TestDatabase.create()
         _ = try await Fleet.create(pool, count: 5)
-        let driver = TickDriver(pool: pool, controllers: [.init(RecordingReconciler(behaviour: .mutateEveryPass))],
-                                logger: TestDatabase.logger)
+        let driver = TickDriver(
+            pool: pool, controllers: [.init(RecordingReconciler(behaviour: .mutateEveryPass))],
+            logger: TestDatabase.logger)
         let report = try await driver.checkIdempotent()
         #expect(!report.passed)
         #expect(report.mutatingActions == ["instances.create": 5])
@@ -70,11 +72,14 @@ struct TickTests {
         let pool = try await TestDatabase.create()
         let key = try await Fleet.create(pool, count: 1)[0]
         let t0 = Date(timeIntervalSince1970: 1_800_000_000)
-        let failing = TickDriver(pool: pool, controllers: [.init(RecordingReconciler(behaviour: .fail(reason: "ProvisionFailed")))],
-                                 logger: TestDatabase.logger)
+        let failing = TickDriver(
+            pool: pool, controllers: [.init(RecordingReconciler(behaviour: .fail(reason: "ProvisionFailed")))],
+            logger: TestDatabase.logger)
         let first = try await failing.tick(now: t0)
         #expect(first.failures.map(\.reason) == ["ProvisionFailed"])
-        let row = try await pool.query("SELECT last_error, last_error_at, attempts, next_attempt_at FROM instances WHERE key = $1::uuid", [key]).rows[0]
+        let row = try await pool.query(
+            "SELECT last_error, last_error_at, attempts, next_attempt_at FROM instances WHERE key = $1::uuid", [key]
+        ).rows[0]
         #expect(try row.decode(String.self, "last_error") == "provider said no (attempt 1)")
         #expect(try row.decode(Date.self, "last_error_at") == t0)
         #expect(try row.decode(Int.self, "attempts") == 1)
@@ -86,7 +91,9 @@ struct TickTests {
         let healthy = TickDriver(pool: pool, controllers: [.init(RecordingReconciler())], logger: TestDatabase.logger)
         let recovered = try await healthy.tick(now: t0 + 3_600)
         #expect(recovered.controllers["instances"]?.succeeded == 1)
-        let after = try await pool.query("SELECT last_error, attempts, next_attempt_at, observed_generation FROM instances WHERE key = $1::uuid", [key]).rows[0]
+        let after = try await pool.query(
+            "SELECT last_error, attempts, next_attempt_at, observed_generation FROM instances WHERE key = $1::uuid", [key]
+        ).rows[0]
         #expect(try after.decode(String.self, "last_error") == nil)
         #expect(try after.decode(Int.self, "attempts") == 0)
         #expect(try after.decode(Date.self, "next_attempt_at") == nil)
@@ -105,8 +112,9 @@ struct TickTests {
         // Five "restarts" of the reconciler within two minutes: each is a fresh runtime.
         for (index, offset) in [0.0, 10, 30, 61, 90].enumerated() {
             let reconciler = RecordingReconciler(behaviour: .fail(reason: "DeliveryFailed"))
-            let driver = TickDriver(pool: pool, controllers: [.init(reconciler, options: options)],
-                                    holder: "replica-\(index)", logger: TestDatabase.logger)
+            let driver = TickDriver(
+                pool: pool, controllers: [.init(reconciler, options: options)],
+                holder: "replica-\(index)", logger: TestDatabase.logger)
             _ = try await driver.tick(now: t0 + offset)
             attempts.append(reconciler.keys.count)
         }

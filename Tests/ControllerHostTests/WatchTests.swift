@@ -23,7 +23,8 @@ struct WatchTests {
         let pool = try await TestDatabase.create()
         let keys = try await Fleet.create(pool, count: 3)
         let reconciler = RecordingReconciler()
-        let host = ReconcilerHost(pool: pool, controllers: [.init(reconciler, options: Self.options())], logger: TestDatabase.logger)
+        let host = ReconcilerHost(
+            pool: pool, controllers: [.init(reconciler, options: Self.options())], logger: TestDatabase.logger)
         let running = Task { try await host.run() }
         // The start-up resync converges the three new keys.
         var seen = Set<String>()
@@ -36,11 +37,14 @@ struct WatchTests {
         #expect(await reconciler.reconciled.first() == keys[1])
         running.cancel()
         try await running.value
-        let held = try await pool.query("SELECT count(*) AS n FROM leases WHERE holder IS NOT NULL").rows[0].require(Int.self, "n")
+        let held = try await pool.query("SELECT count(*) AS n FROM leases WHERE holder IS NOT NULL").rows[0].require(
+            Int.self, "n")
         #expect(held == 0)
-        let converged = try await pool.query("""
+        let converged = try await pool.query(
+            """
             SELECT count(*) AS n FROM instances WHERE desired_generation = observed_generation
-            """).rows[0].require(Int.self, "n")
+            """
+        ).rows[0].require(Int.self, "n")
         #expect(converged == 3)
     }
 
@@ -51,8 +55,9 @@ struct WatchTests {
         let reconciler = RecordingReconciler()
         var listenerOptions = PostgresListener.Options()
         listenerOptions.reconnectDelayMilliseconds = 1_000
-        let host = ReconcilerHost(pool: pool, controllers: [.init(reconciler, options: Self.options())],
-                                  listenerOptions: listenerOptions, logger: TestDatabase.logger)
+        let host = ReconcilerHost(
+            pool: pool, controllers: [.init(reconciler, options: Self.options())],
+            listenerOptions: listenerOptions, logger: TestDatabase.logger)
         let running = Task { try await host.run() }
         var seen = Set<String>()
         for await key in reconciler.reconciled {
@@ -86,7 +91,8 @@ struct WatchTests {
         let pool = try await TestDatabase.create()
         let keys = try await Fleet.create(pool, count: 2)
         let reconciler = RecordingReconciler()
-        let host = ReconcilerHost(pool: pool, controllers: [.init(reconciler, options: Self.options())], logger: TestDatabase.logger)
+        let host = ReconcilerHost(
+            pool: pool, controllers: [.init(reconciler, options: Self.options())], logger: TestDatabase.logger)
         let running = Task { try await host.run() }
         var seen = Set<String>()
         for await key in reconciler.reconciled {
@@ -139,12 +145,14 @@ struct WatchTests {
     func keyOfAKilledReplicaIsTakenAtExpiry() async throws {
         let pool = try await TestDatabase.create()
         let keys = try await Fleet.create(pool, count: 2)
-        try await pool.query("""
+        try await pool.query(
+            """
             UPDATE leases SET holder = 'killed:1:replica', token = token + 1, expires_at = now() + interval '2 seconds'
              WHERE controller = 'instances' AND key = $1::uuid
             """, [keys[0]])
         let reconciler = RecordingReconciler()
-        let host = ReconcilerHost(pool: pool, controllers: [.init(reconciler, options: Self.options())], logger: TestDatabase.logger)
+        let host = ReconcilerHost(
+            pool: pool, controllers: [.init(reconciler, options: Self.options())], logger: TestDatabase.logger)
         let started = ContinuousClock.now
         let running = Task { try await host.run() }
         // The start-up resync finds both keys due; the held one is skipped, then taken once the

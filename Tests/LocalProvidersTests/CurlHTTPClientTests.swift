@@ -6,9 +6,12 @@ import Testing
 struct CurlHTTPClientTests {
     @Test("response headers are the final response's, found whatever the case of their name")
     func headers() async throws {
-        let server = try ScriptedHTTPServer([.raw("HTTP/1.1 100 Continue\r\nX-Interim: yes\r\n\r\n"
-                                                  + "HTTP/1.1 200 OK\r\nX-Thing: a\r\nx-thing:  b \r\nX-Folded: one\r\n  two\r\n"
-                                                  + "Content-Length: 2\r\n\r\nok")])
+        let server = try ScriptedHTTPServer([
+            .raw(
+                "HTTP/1.1 100 Continue\r\nX-Interim: yes\r\n\r\n"
+                    + "HTTP/1.1 200 OK\r\nX-Thing: a\r\nx-thing:  b \r\nX-Folded: one\r\n  two\r\n"
+                    + "Content-Length: 2\r\n\r\nok")
+        ])
         defer { server.stop() }
         let response = try await CurlHTTPClient().send(.init(url: "http://127.0.0.1:\(server.port)/"))
         #expect(response.status == 200 && response.text == "ok")
@@ -21,13 +24,14 @@ struct CurlHTTPClientTests {
 
     static let now = Date(timeIntervalSince1970: 1_699_395_200)  // Tue, 07 Nov 2023 22:13:20 GMT
 
-    @Test("Retry-After: seconds, or any form of HTTP-date measured from now (a past one is zero); nothing else",
-          arguments: [
-              ("120", Duration?.some(.seconds(120))), (" 5 ", .seconds(5)),
-              ("Tue, 07 Nov 2023 22:13:50 GMT", .seconds(30)), ("Tuesday, 07-Nov-23 22:13:50 GMT", .seconds(30)),
-              ("Tue Nov  7 22:13:50 2023", .seconds(30)), ("Tue, 07 Nov 2023 22:00:00 GMT", .zero),
-              ("-1", nil), ("1.5", nil), ("soon", nil), ("", nil),
-          ])
+    @Test(
+        "Retry-After: seconds, or any form of HTTP-date measured from now (a past one is zero); nothing else",
+        arguments: [
+            ("120", Duration?.some(.seconds(120))), (" 5 ", .seconds(5)),
+            ("Tue, 07 Nov 2023 22:13:50 GMT", .seconds(30)), ("Tuesday, 07-Nov-23 22:13:50 GMT", .seconds(30)),
+            ("Tue Nov  7 22:13:50 2023", .seconds(30)), ("Tue, 07 Nov 2023 22:00:00 GMT", .zero),
+            ("-1", nil), ("1.5", nil), ("soon", nil), ("", nil),
+        ])
     func retryAfter(value: String, expected: Duration?) {
         #expect(HTTPHeaderFields([.init(name: "retry-after", value: value)]).retryAfter(now: Self.now) == expected)
     }

@@ -26,8 +26,11 @@ struct FileSecretStoreTests {
         _ = try await store.put(name: name, value: Data("v1".utf8), contentHash: "h1", versionToken: "t1")
         _ = try await store.put(name: name, value: Data("v1".utf8), contentHash: "h1", versionToken: "t1")
         #expect(try await store.read(name: name) == Data("v1".utf8))
-        #expect(try await store.describe(name: name) == SecretDescription(name: name, currentVersion: "t1", contentHash: "h1",
-                                                                          scheduledForDeletion: false))
+        #expect(
+            try await store.describe(name: name)
+                == SecretDescription(
+                    name: name, currentVersion: "t1", contentHash: "h1",
+                    scheduledForDeletion: false))
         let directory = root.appendingPathComponent("molecule%2Fworkspace%2Fws-1%2Fconfig")
         let version = directory.appendingPathComponent("versions/t1")
         let filePermissions = try FileManager.default.attributesOfItem(atPath: version.path)[.posixPermissions] as? Int
@@ -101,10 +104,13 @@ struct FileSecretStoreTests {
         // The store's root is a file: no secret directory can be created.
         try Data("in the way".utf8).write(to: root)
         let blocked = await failure {
-            _ = try await store.put(name: "molecule/workspace/ws-1/config", value: Data("v".utf8), contentHash: "h", versionToken: "t1")
+            _ = try await store.put(
+                name: "molecule/workspace/ws-1/config", value: Data("v".utf8), contentHash: "h", versionToken: "t1")
         }
         #expect(blocked?.kind == .transient && blocked?.operation == "put")
-        #expect(blocked?.message.hasPrefix("cannot stage version t1 of secret molecule/workspace/ws-1/config: ") == true, "\(String(describing: blocked))")
+        #expect(
+            blocked?.message.hasPrefix("cannot stage version t1 of secret molecule/workspace/ws-1/config: ") == true,
+            "\(String(describing: blocked))")
         try FileManager.default.removeItem(at: root)
 
         // The versions directory is a file: no version can be written.
@@ -121,7 +127,10 @@ struct FileSecretStoreTests {
         if getuid() != 0 {
             try FileManager.default.removeItem(at: versions)
             try FileManager.default.setAttributes([.posixPermissions: 0o500], ofItemAtPath: root.appendingPathComponent("s").path)
-            defer { try? FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: root.appendingPathComponent("s").path) }
+            defer {
+                try? FileManager.default.setAttributes(
+                    [.posixPermissions: 0o700], ofItemAtPath: root.appendingPathComponent("s").path)
+            }
             let denied = await failure {
                 _ = try await store.put(name: "s", value: Data("v2".utf8), contentHash: "h2", versionToken: "t2")
             }

@@ -21,13 +21,15 @@ struct FileTunnelConfigStoreTests {
         #expect(try await store.read(tunnelID: "t-1") == configuration)
         let file = try store.file(tunnelID: "t-1")
         let first = try Data(contentsOf: file)
-        #expect(String(decoding: first, as: UTF8.self).contains("""
-            tunnel: "t-1"
-            ingress:
-              - hostname: "acme.example.com"
-                path: "^/v1\\\\.2/api(/|$)"
-                service: "http://10.0.0.1:8080"
-            """))
+        #expect(
+            String(decoding: first, as: UTF8.self).contains(
+                """
+                tunnel: "t-1"
+                ingress:
+                  - hostname: "acme.example.com"
+                    path: "^/v1\\\\.2/api(/|$)"
+                    service: "http://10.0.0.1:8080"
+                """))
         try await store.write(tunnelID: "t-1", configuration)
         #expect(try Data(contentsOf: file) == first)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: file.deletingLastPathComponent().path)
@@ -42,14 +44,16 @@ struct FileTunnelConfigStoreTests {
         try await store.write(tunnelID: "t-1", configuration)
         let file = try store.file(tunnelID: "t-1")
         try """
-            tunnel: t-1
-            ingress:
-              - hostname: acme.example.com
-                service: http://evil:1
-              - service: http_status:404
-            """.write(to: file, atomically: true, encoding: .utf8)
-        #expect(try await store.read(tunnelID: "t-1")?.ingress == [
-            IngressRule(hostname: "acme.example.com", service: "http://evil:1"), IngressRule(service: "http_status:404")])
+        tunnel: t-1
+        ingress:
+          - hostname: acme.example.com
+            service: http://evil:1
+          - service: http_status:404
+        """.write(to: file, atomically: true, encoding: .utf8)
+        #expect(
+            try await store.read(tunnelID: "t-1")?.ingress == [
+                IngressRule(hostname: "acme.example.com", service: "http://evil:1"), IngressRule(service: "http_status:404"),
+            ])
         try "ingress: [unclosed".write(to: file, atomically: true, encoding: .utf8)
         await #expect(throws: ProviderError.self) { try await store.read(tunnelID: "t-1") }
         #expect(throws: ProviderError.self) { try store.file(tunnelID: "../etc") }
@@ -61,8 +65,9 @@ struct FileTunnelConfigStoreTests {
         defer { try? FileManager.default.removeItem(at: root) }
         let store = FileTunnelConfigStore(root: root)
         let awkward = TunnelConfiguration(ingress: [
-            IngressRule(hostname: "a.example.com", path: "^/\"q\"\\x\t\n\r\u{1}\u{7F}\u{85}\u{2028}\u{2029}\u{FFFF}é🙂$",
-                        service: "http://10.0.0.1:1"),
+            IngressRule(
+                hostname: "a.example.com", path: "^/\"q\"\\x\t\n\r\u{1}\u{7F}\u{85}\u{2028}\u{2029}\u{FFFF}é🙂$",
+                service: "http://10.0.0.1:1"),
             IngressRule(service: "http_status:404"),
         ])
         try await store.write(tunnelID: "t-1", awkward)

@@ -6,16 +6,19 @@ import Testing
 @Suite("HTTP runtime probe")
 struct HTTPRuntimeProbeTests {
     func instance(_ server: ScriptedHTTPServer) -> InstanceRecord {
-        InstanceRecord(id: "i-1", workspaceID: "ws", generation: 1, idempotencyToken: "ws-g1", state: .running,
-                       address: "127.0.0.1:\(server.port)")
+        InstanceRecord(
+            id: "i-1", workspaceID: "ws", generation: 1, idempotencyToken: "ws-g1", state: .running,
+            address: "127.0.0.1:\(server.port)")
     }
 
     @Test("a status document is the status; 404 and 503 are no status yet")
     func answers() async throws {
         let document = #"{"ready":true,"plugins":{"web-search":"1.0"},"bundle_hash":"h1","management_mcp_present":false}"#
-        let server = try ScriptedHTTPServer([ScriptedHTTPServer.response("200 OK", body: document),
-                                             ScriptedHTTPServer.response("503 Service Unavailable"),
-                                             ScriptedHTTPServer.response("404 Not Found")])
+        let server = try ScriptedHTTPServer([
+            ScriptedHTTPServer.response("200 OK", body: document),
+            ScriptedHTTPServer.response("503 Service Unavailable"),
+            ScriptedHTTPServer.response("404 Not Found"),
+        ])
         defer { server.stop() }
         let status = try #require(try await HTTPRuntimeProbe().status(of: instance(server)))
         #expect(status.ready && status.plugins == ["web-search": "1.0"] && status.bundleHash == "h1" && status.busySince == nil)

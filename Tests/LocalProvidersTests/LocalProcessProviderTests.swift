@@ -1,8 +1,9 @@
 import CurlHTTP
 import Foundation
-@testable import LocalProviders
 import Providers
 import Testing
+
+@testable import LocalProviders
 
 @Suite("local process provider")
 struct LocalProcessProviderTests {
@@ -12,11 +13,13 @@ struct LocalProcessProviderTests {
         defer { try? FileManager.default.removeItem(at: root) }
         let secrets = FileSecretStore(root: root.appendingPathComponent("secrets"))
         let bundle = #"{"env":{},"files":{"config.yaml":"a: 1"},"instance_generation":"1","instance_token":"tok"}"#
-        _ = try await secrets.put(name: "molecule/workspace/ws-1/config", value: Data(bundle.utf8), contentHash: "h", versionToken: "v1")
+        _ = try await secrets.put(
+            name: "molecule/workspace/ws-1/config", value: Data(bundle.utf8), contentHash: "h", versionToken: "v1")
         let runtime = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("molecule-workspace-runtime")
         func provider() -> LocalProcessProvider {
-            LocalProcessProvider(directory: root.appendingPathComponent("instances"), runtimeExecutable: runtime,
-                                 secretStoreRoot: secrets.root)
+            LocalProcessProvider(
+                directory: root.appendingPathComponent("instances"), runtimeExecutable: runtime,
+                secretStoreRoot: secrets.root)
         }
         let spec = InstanceSpec(workspaceID: "ws-1", generation: 1, image: "local", bundleName: "molecule/workspace/ws-1/config")
         let created = try await provider().create(spec)
@@ -58,33 +61,43 @@ struct LocalProcessProviderTests {
         defer { unsetenv(marker) }
         let secrets = FileSecretStore(root: root.appendingPathComponent("secrets"))
         let bundle = #"{"env":{},"files":{"config.yaml":"a: 1"},"instance_token":"tok"}"#
-        _ = try await secrets.put(name: "molecule/workspace/ws-env/config", value: Data(bundle.utf8), contentHash: "h", versionToken: "v1")
+        _ = try await secrets.put(
+            name: "molecule/workspace/ws-env/config", value: Data(bundle.utf8), contentHash: "h", versionToken: "v1")
         let provider = LocalProcessProvider(
             directory: root.appendingPathComponent("instances"),
-            runtimeExecutable: Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("molecule-workspace-runtime"),
+            runtimeExecutable: Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent(
+                "molecule-workspace-runtime"),
             secretStoreRoot: secrets.root)
-        let created = try await provider.create(InstanceSpec(workspaceID: "ws-env", generation: 1, image: "local",
-                                                             bundleName: "molecule/workspace/ws-env/config"))
+        let created = try await provider.create(
+            InstanceSpec(
+                workspaceID: "ws-env", generation: 1, image: "local",
+                bundleName: "molecule/workspace/ws-env/config"))
         defer { Task { try? await provider.terminate(instanceID: created.id) } }
-        let record = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: root.appendingPathComponent("instances/ws-env/\(created.id).json"))) as! [String: Any]
+        let record =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: root.appendingPathComponent("instances/ws-env/\(created.id).json"))) as! [String: Any]
         let pid = try #require(record["pid"] as? Int)
         let environ = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))
             .split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
         #expect(!environ.contains { $0.contains(marker) || $0.contains("hunter2") }, "\(environ)")
-        #expect(environ.sorted() == ["HOME=\(root.appendingPathComponent("instances/ws-env").path)", "LANG=C.UTF-8", "PATH=/usr/bin:/bin"])
+        #expect(
+            environ.sorted() == [
+                "HOME=\(root.appendingPathComponent("instances/ws-env").path)", "LANG=C.UTF-8", "PATH=/usr/bin:/bin",
+            ])
         try await provider.terminate(instanceID: created.id)
     }
 }
 
 @Suite("process stat")
 struct ProcessStatTests {
-    @Test("a zombie or a dead process is dead; a stopped or sleeping one is not; command names with ') (' parse", arguments: [
-        ("4242 (molecule-workspace-runtime) S 1 4242 4242 0 -1 4194560 200 0 0 0 1 2 0 0 20 0 4 0 12345 100 10 0", false),
-        ("4242 (molecule-workspace-runtime) T 1 4242 4242 0 -1 4194560 200 0 0 0 1 2 0 0 20 0 4 0 12345 100 10 0", false),
-        ("4242 (molecule-workspace-runtime) Z 1 4242 4242 0 -1 4194560 200 0 0 0 1 2 0 0 20 0 4 0 12345 100 10 0", true),
-        ("4242 (odd) (name) X 1 4242 4242 0 -1 4194560 200 0 0 0 1 2 0 0 20 0 4 0 12345 100 10 0", true),
-    ])
+    @Test(
+        "a zombie or a dead process is dead; a stopped or sleeping one is not; command names with ') (' parse",
+        arguments: [
+            ("4242 (molecule-workspace-runtime) S 1 4242 4242 0 -1 4194560 200 0 0 0 1 2 0 0 20 0 4 0 12345 100 10 0", false),
+            ("4242 (molecule-workspace-runtime) T 1 4242 4242 0 -1 4194560 200 0 0 0 1 2 0 0 20 0 4 0 12345 100 10 0", false),
+            ("4242 (molecule-workspace-runtime) Z 1 4242 4242 0 -1 4194560 200 0 0 0 1 2 0 0 20 0 4 0 12345 100 10 0", true),
+            ("4242 (odd) (name) X 1 4242 4242 0 -1 4194560 200 0 0 0 1 2 0 0 20 0 4 0 12345 100 10 0", true),
+        ])
     func state(_ text: String, dead: Bool) throws {
         let stat = try #require(ProcessStat(text: text))
         #expect(stat.isDead == dead)

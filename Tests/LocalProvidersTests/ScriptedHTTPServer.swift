@@ -95,7 +95,8 @@ final class ScriptedHTTPServer: Sendable {
             received += buffer[..<count]
             if expected == nil, let end = received.indices.first(where: { received[$0...].starts(with: separator) }) {
                 let head = String(decoding: received[..<end], as: UTF8.self).lowercased()
-                let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                let length =
+                    head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
                     .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
                 expected = end + separator.count + length
             }

@@ -16,7 +16,9 @@ struct WorkspaceRuntimeTests {
         try process.run()
         var port: Int?
         for _ in 0..<200 where port == nil {
-            port = (try? String(contentsOf: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            port = (try? String(contentsOf: portFile, encoding: .utf8)).flatMap {
+                Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
             if port == nil { try await Task.sleep(for: .milliseconds(25)) }
         }
         let base = "http://127.0.0.1:\(try #require(port))"
@@ -31,13 +33,17 @@ struct WorkspaceRuntimeTests {
         #expect(!(try await client.send(.init(url: "\(base)/status")).text.contains("busy_since")))
 
         let plugin = Data(#"{"ref":"1.6.1"}"#.utf8)
-        let refused = try await client.send(.init(method: "PUT", url: "\(base)/plugins/molecule-platform-mcp",
-                                                  headers: ["Authorization": "Bearer wrong", "Content-Type": "application/json"],
-                                                  body: plugin))
+        let refused = try await client.send(
+            .init(
+                method: "PUT", url: "\(base)/plugins/molecule-platform-mcp",
+                headers: ["Authorization": "Bearer wrong", "Content-Type": "application/json"],
+                body: plugin))
         #expect(refused.status == 401)
-        let accepted = try await client.send(.init(method: "PUT", url: "\(base)/plugins/molecule-platform-mcp",
-                                                   headers: ["Authorization": "Bearer tok-123", "Content-Type": "application/json"],
-                                                   body: plugin))
+        let accepted = try await client.send(
+            .init(
+                method: "PUT", url: "\(base)/plugins/molecule-platform-mcp",
+                headers: ["Authorization": "Bearer tok-123", "Content-Type": "application/json"],
+                body: plugin))
         #expect(accepted.status == 200)
         let after = try await client.send(.init(url: "\(base)/status")).text
         #expect(after.contains(#""management_mcp_present":true"#) && after.contains(#""molecule-platform-mcp":"1.6.1""#))
@@ -74,13 +80,18 @@ struct WorkspaceRuntimeTests {
     /// The runtime process (not started) over a staged bundle whose instance token is `tok-123`.
     private func runtime(root: URL, portFile: URL) async throws -> Process {
         let store = FileSecretStore(root: root.appendingPathComponent("secrets"))
-        let bundle = #"{"env":{"API_KEY":"k"},"files":{"config.yaml":"a: 1"},"instance_generation":"1","instance_token":"tok-123"}"#
-        _ = try await store.put(name: "molecule/workspace/ws/config", value: Data(bundle.utf8), contentHash: "hash-1",
-                                versionToken: "v1")
+        let bundle =
+            #"{"env":{"API_KEY":"k"},"files":{"config.yaml":"a: 1"},"instance_generation":"1","instance_token":"tok-123"}"#
+        _ = try await store.put(
+            name: "molecule/workspace/ws/config", value: Data(bundle.utf8), contentHash: "hash-1",
+            versionToken: "v1")
         let process = Process()
-        process.executableURL = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("molecule-workspace-runtime")
-        process.arguments = ["--secret-store", store.root.path, "--bundle", "molecule/workspace/ws/config",
-                             "--port-file", portFile.path]
+        process.executableURL = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent(
+            "molecule-workspace-runtime")
+        process.arguments = [
+            "--secret-store", store.root.path, "--bundle", "molecule/workspace/ws/config",
+            "--port-file", portFile.path,
+        ]
         process.standardOutput = FileHandle.nullDevice
         return process
     }

@@ -34,7 +34,9 @@ struct EscapingLogHandlerTests {
         #expect(LogEscape.escape(text) == shown)
     }
 
-    @Test("a value with a newline and forged text stays on its line: message, metadata (nested too), handler metadata, provider and error")
+    @Test(
+        "a value with a newline and forged text stays on its line: message, metadata (nested too), handler metadata, provider and error"
+    )
     func oneEventOneLine() {
         let capture = Capture()
         let provider = Logger.MetadataProvider { ["provided": "p\nINFO forged by a provider"] }
@@ -46,11 +48,13 @@ struct EscapingLogHandlerTests {
         struct Failure: Error, CustomStringConvertible {
             var description: String { "boom\nERROR forged by an error" }
         }
-        logger.info("row says \("x\nERROR reconciler: forged")", metadata: [
-            "workspace.name": "seo\n2026-01-01T00:00:00+0000 error test: forged",
-            "nested": ["inner": "a\nb", "list": ["c\u{1B}[2J"]],
-            "key\nforged": "v",
-        ])
+        logger.info(
+            "row says \("x\nERROR reconciler: forged")",
+            metadata: [
+                "workspace.name": "seo\n2026-01-01T00:00:00+0000 error test: forged",
+                "nested": ["inner": "a\nb", "list": ["c\u{1B}[2J"]],
+                "key\nforged": "v",
+            ])
         logger.error("failed", error: Failure())
 
         let lines = capture.written.split(separator: "\n", omittingEmptySubsequences: false)

@@ -29,8 +29,10 @@ public final class ListenerEventLog: Sendable {
     public var count: Int { entries.withLock { $0.count } }
 
     /// The first event at index `from` or later that `matches`, polled until `within` passes.
-    public func first(from: Int = 0, within: Duration = .seconds(10),
-                      where matches: (PostgresListener.Event) -> Bool) async -> (index: Int, entry: Entry)? {
+    public func first(
+        from: Int = 0, within: Duration = .seconds(10),
+        where matches: (PostgresListener.Event) -> Bool
+    ) async -> (index: Int, entry: Entry)? {
         let deadline = ContinuousClock.now + within
         while true {
             let recorded = entries.withLock { $0 }
@@ -42,8 +44,10 @@ public final class ListenerEventLog: Sendable {
     }
 
     /// The first event at index `from` or later equal to `event`.
-    public func first(_ event: PostgresListener.Event, from: Int = 0,
-                      within: Duration = .seconds(10)) async -> (index: Int, entry: Entry)? {
+    public func first(
+        _ event: PostgresListener.Event, from: Int = 0,
+        within: Duration = .seconds(10)
+    ) async -> (index: Int, entry: Entry)? {
         await first(from: from, within: within) { $0 == event }
     }
 }

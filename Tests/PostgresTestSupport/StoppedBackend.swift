@@ -22,14 +22,18 @@ public struct StoppedBackend: Sendable {
 extension TestDatabase {
     /// The server pid of the one session of this database whose `application_name` ends with
     /// `suffix` (e.g. " listener"), waiting up to `within` for it to appear.
-    public static func backendPID(_ pool: PostgresPool, applicationNameSuffix suffix: String,
-                                  within: Duration = .seconds(10)) async throws -> Int32? {
+    public static func backendPID(
+        _ pool: PostgresPool, applicationNameSuffix suffix: String,
+        within: Duration = .seconds(10)
+    ) async throws -> Int32? {
         let deadline = ContinuousClock.now + within
         while ContinuousClock.now < deadline {
-            let rows = try await pool.query("""
+            let rows = try await pool.query(
+                """
                 SELECT pid FROM pg_stat_activity
                  WHERE datname = current_database() AND application_name LIKE '%' || $1
-                """, [suffix]).rows
+                """, [suffix]
+            ).rows
             if rows.count == 1 { return try rows[0].require(Int32.self, "pid") }
             try await Task.sleep(for: .milliseconds(20))
         }

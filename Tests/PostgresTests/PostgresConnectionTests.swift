@@ -11,11 +11,16 @@ struct PostgresConnectionTests {
         let id = UUID()
         let when = Date(timeIntervalSince1970: 1_795_000_000.123456)
         let bytes = Data([0, 1, 0xfe, 0xff])
-        let row = try await pool.query("""
+        let row = try await pool.query(
+            """
             SELECT $1::text AS t, $2::bigint AS i, $3::bool AS b, $4::uuid AS u, $5::timestamptz AS ts,
                    $6::jsonb AS j, $7::bytea AS bin, $8::text[] AS arr, $9::bigint[] AS nums, NULL::text AS n
-            """, ["it's \"quoted\" \\ {x,y}", Int64(9_007_199_254_740_993), true, id, when,
-                  try PostgresJSON(["k": "v"]), bytes, ["a b", "c,d", "\"e\"", ""], [Int64(1), -2]]).rows[0]
+            """,
+            [
+                "it's \"quoted\" \\ {x,y}", Int64(9_007_199_254_740_993), true, id, when,
+                try PostgresJSON(["k": "v"]), bytes, ["a b", "c,d", "\"e\"", ""], [Int64(1), -2],
+            ]
+        ).rows[0]
         #expect(try row.decode(String.self, "t") == "it's \"quoted\" \\ {x,y}")
         #expect(try row.decode(Int64.self, "i") == 9_007_199_254_740_993)
         #expect(try row.decode(Bool.self, "b") == true)
@@ -157,9 +162,11 @@ struct PostgresConnectionTests {
             return try await group.reduce(0, +)
         }
         #expect(sum == 210)
-        let sessions = try await pool.query("""
+        let sessions = try await pool.query(
+            """
             SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'
-            """).rows[0].require(Int.self, "n")
+            """
+        ).rows[0].require(Int.self, "n")
         #expect(sessions <= 2)
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
-import Synchronization
 import Postgres
 import PostgresTestSupport
+import Synchronization
 import Testing
 
 @Suite("deadlines and following the primary")
@@ -40,9 +40,11 @@ struct PostgresDeadlineTests {
         let reopenedAfter = ContinuousClock.now - reopened
         #expect(fresh != pid)
         #expect(reopenedAfter < .seconds(3))
-        TestDatabase.logger.info("measured: stopped backend", metadata: [
-            "timeout_after": "\(failedAfter)", "fresh_session_after": "\(reopenedAfter)",
-        ])
+        TestDatabase.logger.info(
+            "measured: stopped backend",
+            metadata: [
+                "timeout_after": "\(failedAfter)", "fresh_session_after": "\(reopenedAfter)",
+            ])
     }
 
     @Test("a transaction whose session stops answering fails at the deadline, and no ROLLBACK reopens a session")
@@ -64,10 +66,12 @@ struct PostgresDeadlineTests {
         #expect(ContinuousClock.now - stopped.at < .seconds(3))
         // No ROLLBACK was sent: it would have opened a new session just to end a transaction
         // that ended with the old one.
-        let others = try await base.query("""
+        let others = try await base.query(
+            """
             SELECT count(*) AS n FROM pg_stat_activity
              WHERE datname = current_database() AND pid NOT IN (pg_backend_pid(), $1)
-            """, [Int(stopped.pid)]).rows[0].require(Int.self, "n")
+            """, [Int(stopped.pid)]
+        ).rows[0].require(Int.self, "n")
         #expect(others == 0)
         #expect(try await pool.query("SELECT 1 AS one").rows.count == 1)
     }
@@ -77,9 +81,11 @@ struct PostgresDeadlineTests {
         let pool = try await TestDatabase.create(poolSize: 1)
         try await pool.query("CREATE TABLE t (v int)")
         // What a standby answers to a write: 25006 read_only_sql_transaction.
-        let pid = try await pool.query("""
+        let pid = try await pool.query(
+            """
             SELECT pg_backend_pid() AS pid, set_config('default_transaction_read_only', 'on', false)
-            """).rows[0].require(Int32.self, "pid")
+            """
+        ).rows[0].require(Int32.self, "pid")
         do {
             try await pool.query("INSERT INTO t VALUES (1)")
             Issue.record("a write on a read-only session succeeded")
@@ -96,8 +102,9 @@ struct PostgresDeadlineTests {
     @Test("a caller waiting for a pooled connection gives up at the pool's deadline")
     func checkoutTimesOut() async throws {
         // Never connects: connections open on first use, and the only one stays lent.
-        let pool = PostgresPool(configuration: .init(conninfo: "host=/nonexistent"), size: 1,
-                                checkoutDeadline: .milliseconds(300))
+        let pool = PostgresPool(
+            configuration: .init(conninfo: "host=/nonexistent"), size: 1,
+            checkoutDeadline: .milliseconds(300))
         try await pool.withConnection { _ in
             let started = ContinuousClock.now
             let error = await #expect(throws: PostgresError.self) {
@@ -114,8 +121,9 @@ struct PostgresDeadlineTests {
     @Test("a caller waiting for a pooled connection stops waiting when its task is cancelled")
     func checkoutIsCancellable() async throws {
         // A deadline far away: only the cancellation can end the wait within the test's time.
-        let pool = PostgresPool(configuration: .init(conninfo: "host=/nonexistent"), size: 1,
-                                checkoutDeadline: .seconds(30))
+        let pool = PostgresPool(
+            configuration: .init(conninfo: "host=/nonexistent"), size: 1,
+            checkoutDeadline: .seconds(30))
         try await pool.withConnection { _ in
             let waiting = Task { try await pool.withConnection { _ in } }
             // Let it queue (if the cancellation lands first, it fails the same way).

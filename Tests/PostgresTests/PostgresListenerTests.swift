@@ -8,8 +8,9 @@ struct PostgresListenerTests {
     static func listener(_ pool: PostgresPool) -> PostgresListener {
         var options = PostgresListener.Options()
         options.reconnectDelayMilliseconds = 20
-        return PostgresListener(configuration: pool.configuration, channels: ["things"], options: options,
-                                logger: TestDatabase.logger)
+        return PostgresListener(
+            configuration: pool.configuration, channels: ["things"], options: options,
+            logger: TestDatabase.logger)
     }
 
     @Test("a notification arrives; a terminated session is reported, re-established and says it reconnected")
@@ -34,7 +35,8 @@ struct PostgresListenerTests {
         #expect(listener.health.isConnected)
         try await pool.query("SELECT pg_notify('things', 'k2')")
         #expect(await log.first(.notification(channel: "things", payload: "k2"), from: back.index) != nil)
-        TestDatabase.logger.info("measured: terminated listener", metadata: ["reconnected_after": "\(back.entry.at - terminated)"])
+        TestDatabase.logger.info(
+            "measured: terminated listener", metadata: ["reconnected_after": "\(back.entry.at - terminated)"])
 
         listener.stop()
         try await waitUntil { !listener.health.isConnected }
@@ -65,9 +67,11 @@ struct PostgresListenerTests {
 
         try await pool.query("SELECT pg_notify('things', 'after')")
         #expect(await log.first(.notification(channel: "things", payload: "after"), from: back.index) != nil)
-        TestDatabase.logger.info("measured: stopped listener", metadata: [
-            "detected_after": "\(detected)", "replaced_after": "\(replaced)",
-        ])
+        TestDatabase.logger.info(
+            "measured: stopped listener",
+            metadata: [
+                "detected_after": "\(detected)", "replaced_after": "\(replaced)",
+            ])
     }
 }
 

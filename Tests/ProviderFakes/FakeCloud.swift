@@ -49,8 +49,9 @@ public actor FakeCloud: InstanceProvider {
     public func launchOutOfBand(workspaceID: String, generation: Int64) -> InstanceRecord {
         let id = "i-zz\(String(nextID, radix: 16).leftPadded(to: 6))"
         nextID += 1
-        let record = InstanceRecord(id: id, workspaceID: workspaceID, generation: generation,
-                                    idempotencyToken: "out-of-band-\(id)", state: .running, address: nil)
+        let record = InstanceRecord(
+            id: id, workspaceID: workspaceID, generation: generation,
+            idempotencyToken: "out-of-band-\(id)", state: .running, address: nil)
         instances[id] = record
         byWorkspace[workspaceID, default: []].append(id)
         launches += 1
@@ -65,8 +66,9 @@ public actor FakeCloud: InstanceProvider {
         } else {
             let id = "i-\(String(nextID, radix: 16).leftPadded(to: 8))"
             nextID += 1
-            record = InstanceRecord(id: id, workspaceID: spec.workspaceID, generation: spec.generation,
-                                    idempotencyToken: spec.idempotencyToken, state: .pending, address: nil)
+            record = InstanceRecord(
+                id: id, workspaceID: spec.workspaceID, generation: spec.generation,
+                idempotencyToken: spec.idempotencyToken, state: .pending, address: nil)
             instances[id] = record
             byWorkspace[spec.workspaceID, default: []].append(id)
             owners[id] = spec.owner
@@ -101,15 +103,17 @@ public actor FakeCloud: InstanceProvider {
     public func terminate(instanceID: String) async throws {
         let loseResponse = try await faults.next(for: "terminate")?.apply(provider: "instances", operation: "terminate") ?? false
         guard instances[instanceID] != nil else {
-            throw ProviderError(.notFound, provider: "instances", operation: "terminate",
-                                message: "the instance ID '\(instanceID)' does not exist")
+            throw ProviderError(
+                .notFound, provider: "instances", operation: "terminate",
+                message: "the instance ID '\(instanceID)' does not exist")
         }
         if instances[instanceID]?.state != .terminated {
             instances[instanceID]?.state = .terminated
             terminations += 1
         }
         if loseResponse {
-            throw ProviderError(.timeout, provider: "instances", operation: "terminate", message: "no response within the timeout")
+            throw ProviderError(
+                .timeout, provider: "instances", operation: "terminate", message: "no response within the timeout")
         }
     }
 }

@@ -55,9 +55,10 @@ public actor FakeRuntimes: RuntimeStatusSource, PluginDelivery {
     public func status(of instance: InstanceRecord) async throws -> RuntimeStatus? {
         _ = try await faults.next(for: "status")?.apply(provider: "runtime", operation: "status")
         guard let runtime = runtimes[instance.id] else { return nil }
-        return RuntimeStatus(ready: runtime.ready, busySince: runtime.busySince,
-                             managementMCPPresent: runtime.plugins[managementPlugin] != nil, plugins: runtime.plugins,
-                             bundleHash: runtime.bundleHash, reportedAt: Date())
+        return RuntimeStatus(
+            ready: runtime.ready, busySince: runtime.busySince,
+            managementMCPPresent: runtime.plugins[managementPlugin] != nil, plugins: runtime.plugins,
+            bundleHash: runtime.bundleHash, reportedAt: Date())
     }
 
     public func install(plugin: String, ref: String, into instance: InstanceRecord, token: String) async throws {
@@ -71,11 +72,14 @@ public actor FakeRuntimes: RuntimeStatusSource, PluginDelivery {
     }
 
     /// One delivery call: its scripted fault, the runtime answering, the change, a lost response.
-    private func deliver(_ operation: String, to instance: InstanceRecord, token: String,
-                         _ change: (inout Runtime) -> Void) async throws {
+    private func deliver(
+        _ operation: String, to instance: InstanceRecord, token: String,
+        _ change: (inout Runtime) -> Void
+    ) async throws {
         let loseResponse = try await faults.next(for: operation)?.apply(provider: "runtime", operation: operation) ?? false
         guard var runtime = runtimes[instance.id] else {
-            throw ProviderError(.transient, provider: "runtime", operation: operation, message: "instance \(instance.id) does not answer")
+            throw ProviderError(
+                .transient, provider: "runtime", operation: operation, message: "instance \(instance.id) does not answer")
         }
         tokens[instance.id] = token
         change(&runtime)

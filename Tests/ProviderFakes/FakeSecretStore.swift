@@ -31,22 +31,25 @@ public actor FakeSecretStore: SecretStore {
     public func describe(name: String) async throws -> SecretDescription? {
         _ = try await faults.next(for: "describe")?.apply(provider: "secret store", operation: "describe")
         guard let secret = secrets[name] else { return nil }
-        return SecretDescription(name: name, currentVersion: secret.current,
-                                 contentHash: secret.current.flatMap { secret.versions[$0]?.hash },
-                                 scheduledForDeletion: secret.deletedAt != nil)
+        return SecretDescription(
+            name: name, currentVersion: secret.current,
+            contentHash: secret.current.flatMap { secret.versions[$0]?.hash },
+            scheduledForDeletion: secret.deletedAt != nil)
     }
 
     public func put(name: String, value: Data, contentHash: String, versionToken: String) async throws -> String {
         let loseResponse = try await faults.next(for: "put")?.apply(provider: "secret store", operation: "put") ?? false
         var secret = secrets[name] ?? Secret()
         guard secret.deletedAt == nil else {
-            throw ProviderError(.scheduledForDeletion, provider: "secret store", operation: "put",
-                                message: "name \(name) is scheduled for deletion")
+            throw ProviderError(
+                .scheduledForDeletion, provider: "secret store", operation: "put",
+                message: "name \(name) is scheduled for deletion")
         }
         if let existing = secret.versions[versionToken] {
             guard existing.value == value else {
-                throw ProviderError(.idempotencyMismatch, provider: "secret store", operation: "put",
-                                    message: "version \(versionToken) exists with other content")
+                throw ProviderError(
+                    .idempotencyMismatch, provider: "secret store", operation: "put",
+                    message: "version \(versionToken) exists with other content")
             }
         } else {
             secret.versions[versionToken] = (value, contentHash)
@@ -66,8 +69,9 @@ public actor FakeSecretStore: SecretStore {
             throw ProviderError(.notFound, provider: "secret store", operation: "read", message: "no secret named \(name)")
         }
         guard secret.deletedAt == nil else {
-            throw ProviderError(.scheduledForDeletion, provider: "secret store", operation: "read",
-                                message: "name \(name) is scheduled for deletion")
+            throw ProviderError(
+                .scheduledForDeletion, provider: "secret store", operation: "read",
+                message: "name \(name) is scheduled for deletion")
         }
         return version.value
     }
@@ -75,8 +79,9 @@ public actor FakeSecretStore: SecretStore {
     public func delete(name: String, recoveryWindowDays: Int) async throws {
         _ = try await faults.next(for: "delete")?.apply(provider: "secret store", operation: "delete")
         guard (7...30).contains(recoveryWindowDays) else {
-            throw ProviderError(.invalid, provider: "secret store", operation: "delete",
-                                message: "recovery window must be 7 to 30 days, got \(recoveryWindowDays)")
+            throw ProviderError(
+                .invalid, provider: "secret store", operation: "delete",
+                message: "recovery window must be 7 to 30 days, got \(recoveryWindowDays)")
         }
         guard secrets[name] != nil, secrets[name]?.deletedAt == nil else { return }
         secrets[name]?.deletedAt = Date()

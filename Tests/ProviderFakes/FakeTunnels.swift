@@ -38,8 +38,9 @@ public actor FakeTunnels: TunnelConfigProvider {
         callTimes.append(.now)
         let loseResponse = try await faults.next(for: "write")?.apply(provider: name, operation: "write") ?? false
         guard let last = configuration.ingress.last, last.hostname == nil, last.path == nil else {
-            throw ProviderError(.invalid, provider: name, operation: "write",
-                                message: "Bad Configuration: Validation failed: The last ingress rule must match all URLs")
+            throw ProviderError(
+                .invalid, provider: name, operation: "write",
+                message: "Bad Configuration: Validation failed: The last ingress rule must match all URLs")
         }
         var stored = configuration
         stored.version = (configurations[tunnelID]?.version ?? 0) + 1

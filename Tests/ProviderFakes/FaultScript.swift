@@ -36,8 +36,9 @@ extension Fault {
         case .error(let kind):
             throw ProviderError(kind, provider: provider, operation: operation, message: "injected \(kind)")
         case .throttle(let after):
-            throw ProviderError(.throttled(retryAfter: after), provider: provider, operation: operation,
-                                message: "rate exceeded")
+            throw ProviderError(
+                .throttled(retryAfter: after), provider: provider, operation: operation,
+                message: "rate exceeded")
         case .latency(let duration):
             try await Task.sleep(for: duration)
             return false

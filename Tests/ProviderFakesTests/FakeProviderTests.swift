@@ -51,8 +51,9 @@ struct FakeProviderTests {
         let runtimes = FakeRuntimes()
         await runtimes.start("i-1")
         await runtimes.inject(.error(.unreachable), on: "status")
-        let instance = InstanceRecord(id: "i-1", workspaceID: "ws-1", generation: 1, idempotencyToken: "ws-1-g1",
-                                      state: .running, address: "10.0.0.1:8080")
+        let instance = InstanceRecord(
+            id: "i-1", workspaceID: "ws-1", generation: 1, idempotencyToken: "ws-1-g1",
+            state: .running, address: "10.0.0.1:8080")
         let error = await #expect(throws: ProviderError.self) { try await runtimes.status(of: instance) }
         #expect(error?.kind == .unreachable && error?.isTerminal == false)
         #expect(error?.failure.reason == "ProviderUnreachable")

@@ -3,8 +3,9 @@ import Testing
 
 @Suite("rate limiters")
 struct RateLimiterTests {
-    @Test("exponential backoff doubles from the base up to the cap",
-          arguments: [(1, 1.0), (2, 2.0), (3, 4.0), (6, 32.0), (9, 60.0), (200, 60.0)])
+    @Test(
+        "exponential backoff doubles from the base up to the cap",
+        arguments: [(1, 1.0), (2, 2.0), (3, 4.0), (6, 32.0), (9, 60.0), (200, 60.0)])
     func backoffWithoutJitter(failures: Int, seconds: Double) {
         let backoff = ExponentialBackoff(base: .seconds(1), cap: .seconds(60), jitter: 0)
         #expect(backoff.delay(afterFailures: failures, random: 0.9) == .seconds(seconds))
@@ -43,8 +44,9 @@ struct RateLimiterTests {
 
     @Test("a retry waits for the largest of backoff, bucket and retry-after")
     func retryPolicy() {
-        var policy = RetryPolicy(backoff: ExponentialBackoff(base: .seconds(1), cap: .seconds(300), jitter: 0),
-                                 bucket: TokenBucket(rate: 1, burst: 1))
+        var policy = RetryPolicy(
+            backoff: ExponentialBackoff(base: .seconds(1), cap: .seconds(300), jitter: 0),
+            bucket: TokenBucket(rate: 1, burst: 1))
         let r9 = policy.delay(afterFailures: 3, retryAfter: nil, now: .zero, random: 0)
         #expect(r9 == .seconds(4))
         let r10 = policy.delay(afterFailures: 1, retryAfter: nil, now: .zero, random: 0)
@@ -65,13 +67,15 @@ struct LeaseRenewalTests {
         #expect(renewal.trustDeadline == .seconds(137))
     }
 
-    @Test("failed renewals are retried while the lease is trusted, then it is distrusted", arguments: [
-        (Duration.seconds(111), LeaseRenewal.Action.renew(at: .seconds(113))),
-        (.seconds(120), .renew(at: .seconds(122)) as LeaseRenewal.Action),
-        (.seconds(126.9), .renew(at: .seconds(127))),
-        (.seconds(127), .distrust),
-        (.seconds(500), .distrust),
-    ])
+    @Test(
+        "failed renewals are retried while the lease is trusted, then it is distrusted",
+        arguments: [
+            (Duration.seconds(111), LeaseRenewal.Action.renew(at: .seconds(113))),
+            (.seconds(120), .renew(at: .seconds(122)) as LeaseRenewal.Action),
+            (.seconds(126.9), .renew(at: .seconds(127))),
+            (.seconds(127), .distrust),
+            (.seconds(500), .distrust),
+        ])
     func failures(at now: Duration, expected: LeaseRenewal.Action) {
         let renewal = LeaseRenewal(duration: .seconds(30), claimedAt: .seconds(100))
         #expect(renewal.failed(at: now) == expected)
@@ -92,7 +96,9 @@ struct HexTests {
     func hex() {
         let bytes: [UInt8] = [0, 1, 0x0f, 0x10, 0xab, 0xff]
         #expect(Hex.string(bytes) == "00010f10abff")
-        #expect(Hex.string(bytes) == bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined())
+        #expect(
+            Hex.string(bytes)
+                == bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined())
         #expect(Hex.string([UInt8]()) == "")
     }
 }

@@ -12,30 +12,48 @@ struct WorkQueueStateTests {
     }
 
     static let scenarios: [(String, [Step])] = [
-        ("a key is queued at most once", [
-            .add("a", queued: true), .add("a", queued: false), .add("b", queued: true), .depth(2),
-            .take(max: 10, expect: ["a", "b"]), .depth(0),
-        ]),
-        ("keys come out in order, in batches", [
-            .add("a", queued: true), .add("b", queued: true), .add("c", queued: true),
-            .take(max: 2, expect: ["a", "b"]), .take(max: 2, expect: ["c"]), .take(max: 2, expect: []),
-        ]),
-        ("a key being processed is not handed out again", [
-            .add("a", queued: true), .take(max: 1, expect: ["a"]),
-            .add("a", queued: false), .take(max: 1, expect: []), .depth(0),
-        ]),
-        ("a re-add while processing runs again after done", [
-            .add("a", queued: true), .take(max: 1, expect: ["a"]), .add("a", queued: false),
-            .done("a", requeued: true), .take(max: 1, expect: ["a"]), .done("a", requeued: false),
-            .take(max: 1, expect: []),
-        ]),
-        ("done without a re-add forgets the key", [
-            .add("a", queued: true), .take(max: 1, expect: ["a"]), .done("a", requeued: false),
-            .add("a", queued: true), .take(max: 1, expect: ["a"]),
-        ]),
-        ("shutdown refuses new keys but drains queued ones", [
-            .add("a", queued: true), .shutDown, .add("b", queued: false), .take(max: 5, expect: ["a"]),
-        ]),
+        (
+            "a key is queued at most once",
+            [
+                .add("a", queued: true), .add("a", queued: false), .add("b", queued: true), .depth(2),
+                .take(max: 10, expect: ["a", "b"]), .depth(0),
+            ]
+        ),
+        (
+            "keys come out in order, in batches",
+            [
+                .add("a", queued: true), .add("b", queued: true), .add("c", queued: true),
+                .take(max: 2, expect: ["a", "b"]), .take(max: 2, expect: ["c"]), .take(max: 2, expect: []),
+            ]
+        ),
+        (
+            "a key being processed is not handed out again",
+            [
+                .add("a", queued: true), .take(max: 1, expect: ["a"]),
+                .add("a", queued: false), .take(max: 1, expect: []), .depth(0),
+            ]
+        ),
+        (
+            "a re-add while processing runs again after done",
+            [
+                .add("a", queued: true), .take(max: 1, expect: ["a"]), .add("a", queued: false),
+                .done("a", requeued: true), .take(max: 1, expect: ["a"]), .done("a", requeued: false),
+                .take(max: 1, expect: []),
+            ]
+        ),
+        (
+            "done without a re-add forgets the key",
+            [
+                .add("a", queued: true), .take(max: 1, expect: ["a"]), .done("a", requeued: false),
+                .add("a", queued: true), .take(max: 1, expect: ["a"]),
+            ]
+        ),
+        (
+            "shutdown refuses new keys but drains queued ones",
+            [
+                .add("a", queued: true), .shutDown, .add("b", queued: false), .take(max: 5, expect: ["a"]),
+            ]
+        ),
     ]
 
     @Test("client-go guarantees", arguments: scenarios.map(\.0))

@@ -18,8 +18,11 @@ struct AdversarialInputTests {
     @Test("the corpus covers every spec table")
     func coverage() {
         let tables = Set(AdversarialCorpus.writes.map { $0.column.split(separator: ".")[0] })
-        #expect(tables == ["workspaces", "templates", "workspace_secrets", "org_secrets", "workspace_declared_plugins",
-                           "privileged_plugins", "tenants", "platform_paths", "workspace_runtime_status"])
+        #expect(
+            tables == [
+                "workspaces", "templates", "workspace_secrets", "org_secrets", "workspace_declared_plugins",
+                "privileged_plugins", "tenants", "platform_paths", "workspace_runtime_status",
+            ])
         #expect(AdversarialCorpus.writes.count >= 60)
     }
 
@@ -57,32 +60,39 @@ struct AdversarialInputTests {
         try await pool.query("ALTER TABLE workspaces DISABLE TRIGGER workspaces_validate")
         try await pool.query("UPDATE workspaces SET name = E'old\\tname' WHERE name = 'seo'")
         try await pool.query("ALTER TABLE workspaces ENABLE TRIGGER workspaces_validate")
-        try await pool.query("UPDATE workspaces SET phase = 'running', restart_requests = restart_requests + 1 WHERE org = 'acme'")
+        try await pool.query(
+            "UPDATE workspaces SET phase = 'running', restart_requests = restart_requests + 1 WHERE org = 'acme'")
         await #expect(throws: PostgresError.self) {
             try await pool.query("UPDATE workspaces SET name = E'new\\tname' WHERE name = 'concierge'")
         }
 
-        try await pool.query("""
+        try await pool.query(
+            """
             INSERT INTO workspace_secrets (workspace_id, key, value) SELECT id, 'API_KEY', 'rotated' FROM workspaces WHERE name = 'concierge'
             ON CONFLICT (workspace_id, key) DO UPDATE SET value = excluded.value
             """)
-        try await pool.query("""
+        try await pool.query(
+            """
             INSERT INTO workspace_secrets (workspace_id, key, value) SELECT id, 'API_KEY', 'rotated' FROM workspaces WHERE name = 'concierge'
             ON CONFLICT (workspace_id, key) DO UPDATE SET value = excluded.value
             """)
-        try await pool.query("""
+        try await pool.query(
+            """
             INSERT INTO org_secrets (org, key, value) VALUES ('acme', 'SHARED', 'rotated')
             ON CONFLICT (org, key) DO UPDATE SET value = excluded.value
             """)
-        try await pool.query("""
+        try await pool.query(
+            """
             INSERT INTO tenants (name, hostname, tunnel_id) VALUES ('acme', 'acme.example.com', 'tunnel-acme-2')
             ON CONFLICT (name) DO UPDATE SET tunnel_id = excluded.tunnel_id
             """)
-        let values = try await pool.query("""
+        let values = try await pool.query(
+            """
             SELECT (SELECT count(*) FROM workspace_secrets WHERE value = 'rotated') AS workspace,
                    (SELECT value FROM org_secrets WHERE key = 'SHARED') AS org,
                    (SELECT tunnel_id FROM tenants WHERE name = 'acme') AS tunnel
-            """).rows[0]
+            """
+        ).rows[0]
         #expect(try values.require(Int.self, "workspace") == 1)
         #expect(try values.require(String.self, "org") == "rotated")
         #expect(try values.require(String.self, "tunnel") == "tunnel-acme-2")

@@ -11,11 +11,13 @@ struct EventTests {
         let key = try await Fixtures.workspace(pool)
         let events = EventStore(pool: pool)
         for offset in 0..<3 {
-            try await events.record(controller: "instances", key: key, type: .warning, reason: "ProvisionFailed",
-                                    message: "provider: quota exceeded", now: Date.epoch + Double(offset))
+            try await events.record(
+                controller: "instances", key: key, type: .warning, reason: "ProvisionFailed",
+                message: "provider: quota exceeded", now: Date.epoch + Double(offset))
         }
-        try await events.record(controller: "instances", key: key, type: .normal, reason: "Created", message: "instance i-1",
-                                now: Date.epoch + 10)
+        try await events.record(
+            controller: "instances", key: key, type: .normal, reason: "Created", message: "instance i-1",
+            now: Date.epoch + 10)
         let list = try await events.select(key: key)
         #expect(list.count == 2)
         #expect(list[0].reason == "Created")

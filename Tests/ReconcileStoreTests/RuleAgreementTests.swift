@@ -30,7 +30,8 @@ struct RuleAgreementTests {
         ("prompts", 1), ("prompts/", 1), ("prompts//x", 1), ("config.yaml/", 1), ("Config.yaml", 1), ("config.yml", 1),
         ("secrets.env", 1), ("prompts\\x", 1), ("prompts/a\nb", 1), ("config.yaml\n", 1), ("prompts/\u{202E}x", 1),
         ("prompts/\u{7F}", 1), ("prompts/\u{85}x", 1), ("/\u{301}etc", 1), ("prompts\u{301}/x", 1), ("config.yaml\u{200B}", 1),
-        ("\u{FF50}rompts/x", 1), ("prompts/" + String(repeating: "x", count: 300), 1), ("prompts/é" + String(repeating: "x", count: 245), 1),
+        ("\u{FF50}rompts/x", 1), ("prompts/" + String(repeating: "x", count: 300), 1),
+        ("prompts/é" + String(repeating: "x", count: 245), 1),
         ("prompts/big.md", 300_000), ("config.yaml", TemplateFiles.maxFileBytes),
     ]
 
@@ -44,11 +45,14 @@ struct RuleAgreementTests {
         } catch let rejection as TemplateFiles.Rejection {
             swift = rejection.reason
         }
-        let sql = try await Self.refusal("""
+        let sql = try await Self.refusal(
+            """
             INSERT INTO templates (name, files) VALUES ('t-' || gen_random_uuid(), jsonb_build_object($1::text, $2::text))
             """, [path, content])
         // The same reason, after "templates.files: template file '<path>': ".
-        let reason = sql.map { message in message.range(of: "': ", options: .backwards).map { String(message[$0.upperBound...]) } ?? message }
+        let reason = sql.map { message in
+            message.range(of: "': ", options: .backwards).map { String(message[$0.upperBound...]) } ?? message
+        }
         #expect(swift == reason, "Swift: \(swift ?? "accepted"); SQL: \(sql ?? "accepted")")
         #expect(sql.map { $0.hasPrefix("templates.files: template file '") } ?? true, "\(sql ?? "")")
     }
@@ -77,7 +81,8 @@ struct RuleAgreementTests {
     @Test("tunnel IDs: TunnelID and the tenants trigger", arguments: tunnelIDs)
     func tunnelID(_ id: String) async throws {
         let swift = TunnelID.isValid(id)
-        let sql = try await Self.refusal("""
+        let sql = try await Self.refusal(
+            """
             INSERT INTO tenants (name, hostname, tunnel_id)
             VALUES ('t-' || gen_random_uuid(), replace(gen_random_uuid()::text, '-', '') || '.example.com', $1)
             """, [id])

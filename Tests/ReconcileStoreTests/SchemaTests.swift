@@ -16,7 +16,8 @@ struct SchemaTests {
         await #expect(throws: Migrator.SchemaError.self) { try await migrator.verify() }
         // Two replicas starting together: the advisory lock serialises them.
         async let first = migrator.migrate()
-        async let second = Migrator(pool: PostgresPool(configuration: pool.configuration, size: 1), logger: TestDatabase.logger).migrate()
+        async let second = Migrator(pool: PostgresPool(configuration: pool.configuration, size: 1), logger: TestDatabase.logger)
+            .migrate()
         let applied = try await first + second
         #expect(applied.sorted() == (try SchemaManifests.migrations().map(\.name)))
         #expect(applied.count >= 8 && applied.count == Set(applied).count)
@@ -35,30 +36,51 @@ struct SchemaTests {
     }
 
     static let rejections: [(sql: String, message: String)] = [
-        ("INSERT INTO workspaces (org, name, kind, image) VALUES ('o', 'n', 'robot', 'img')",
-         "workspaces.kind: must be 'agent' or 'platform', got 'robot'"),
-        ("INSERT INTO workspaces (org, name, image, desired_state) VALUES ('o', 'n', 'img', 'paused')",
-         "workspaces.desired_state: must be 'running', 'stopped' or 'deleted', got 'paused'"),
-        ("INSERT INTO workspaces (org, name, image) VALUES ('o', 'n', '  ')",
-         "workspaces.image: must not be empty"),
-        ("INSERT INTO workspaces (org, name, image, template) VALUES ('o', 'n', 'img', 'nope')",
-         "workspaces.template: no template named 'nope'"),
-        ("INSERT INTO workspaces (org, name, image, restart_policy) VALUES ('o', 'n', 'img', 'always')",
-         "workspaces.restart_policy: must be 'auto' or 'manual'"),
-        ("INSERT INTO platform_paths (pattern) VALUES ('requests/*')",
-         "platform_paths.pattern: must be an absolute path"),
-        ("INSERT INTO platform_paths (pattern) VALUES ('/a/*/b')",
-         "platform_paths.pattern: must be an absolute path"),
-        ("INSERT INTO tenants (name, hostname, tunnel_id) VALUES ('t', 'Not A Host', 'tun')",
-         "tenants.hostname: must be a lowercase DNS name"),
-        ("INSERT INTO org_secrets (org, key, value) VALUES ('o', '1BAD', 'hunter2')",
-         "org_secrets.key: must be an environment-variable name"),
-        ("INSERT INTO org_secrets (org, key, value, written_by) VALUES ('o', 'K', 'hunter2', 'someone')",
-         "org_secrets.written_by: must be 'operator', 'platform' or 'workspace:<uuid>'"),
+        (
+            "INSERT INTO workspaces (org, name, kind, image) VALUES ('o', 'n', 'robot', 'img')",
+            "workspaces.kind: must be 'agent' or 'platform', got 'robot'"
+        ),
+        (
+            "INSERT INTO workspaces (org, name, image, desired_state) VALUES ('o', 'n', 'img', 'paused')",
+            "workspaces.desired_state: must be 'running', 'stopped' or 'deleted', got 'paused'"
+        ),
+        (
+            "INSERT INTO workspaces (org, name, image) VALUES ('o', 'n', '  ')",
+            "workspaces.image: must not be empty"
+        ),
+        (
+            "INSERT INTO workspaces (org, name, image, template) VALUES ('o', 'n', 'img', 'nope')",
+            "workspaces.template: no template named 'nope'"
+        ),
+        (
+            "INSERT INTO workspaces (org, name, image, restart_policy) VALUES ('o', 'n', 'img', 'always')",
+            "workspaces.restart_policy: must be 'auto' or 'manual'"
+        ),
+        (
+            "INSERT INTO platform_paths (pattern) VALUES ('requests/*')",
+            "platform_paths.pattern: must be an absolute path"
+        ),
+        (
+            "INSERT INTO platform_paths (pattern) VALUES ('/a/*/b')",
+            "platform_paths.pattern: must be an absolute path"
+        ),
+        (
+            "INSERT INTO tenants (name, hostname, tunnel_id) VALUES ('t', 'Not A Host', 'tun')",
+            "tenants.hostname: must be a lowercase DNS name"
+        ),
+        (
+            "INSERT INTO org_secrets (org, key, value) VALUES ('o', '1BAD', 'hunter2')",
+            "org_secrets.key: must be an environment-variable name"
+        ),
+        (
+            "INSERT INTO org_secrets (org, key, value, written_by) VALUES ('o', 'K', 'hunter2', 'someone')",
+            "org_secrets.written_by: must be 'operator', 'platform' or 'workspace:<uuid>'"
+        ),
     ]
 
-    @Test("bad input is refused at write time with a message naming the column and the reason",
-          arguments: rejections.indices)
+    @Test(
+        "bad input is refused at write time with a message naming the column and the reason",
+        arguments: rejections.indices)
     func rejection(_ index: Int) async throws {
         let pool = try await TestDatabase.create(poolSize: 1)
         let (sql, message) = Self.rejections[index]
@@ -78,12 +100,16 @@ struct SchemaTests {
         let agent = try await Fixtures.workspace(pool, kind: "agent")
         let platform = try await Fixtures.workspace(pool, kind: "platform")
         do {
-            try await pool.query("INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref) VALUES ($1::uuid, 'molecule-platform-mcp', '1.6.1')", [agent])
+            try await pool.query(
+                "INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref) VALUES ($1::uuid, 'molecule-platform-mcp', '1.6.1')",
+                [agent])
             Issue.record("privileged plugin accepted for an agent workspace")
         } catch let error as PostgresError {
             #expect(error.message.contains("is privileged and may only be declared for kind = 'platform' workspaces"))
         }
-        try await pool.query("INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref) VALUES ($1::uuid, 'molecule-platform-mcp', '1.6.1')", [platform])
+        try await pool.query(
+            "INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref) VALUES ($1::uuid, 'molecule-platform-mcp', '1.6.1')",
+            [platform])
         do {
             try await pool.query("UPDATE workspaces SET kind = 'agent' WHERE id = $1::uuid", [platform])
             Issue.record("a platform workspace with a privileged plugin became an agent")
@@ -126,9 +152,11 @@ struct SchemaTests {
         try await pool.query("UPDATE workspaces SET phase = 'running', conditions = '{\"Ready\": {}}' WHERE id = $1::uuid", [a])
         #expect(try await Fixtures.generations(pool, table: "instances", key: a).desired == 2)
 
-        let tenant = try await pool.query("""
+        let tenant = try await pool.query(
+            """
             INSERT INTO tenants (name, hostname, tunnel_id) VALUES ('t1', 'acme.example.com', 'tun-1') RETURNING id
-            """).rows[0].require(String.self, "id")
+            """
+        ).rows[0].require(String.self, "id")
         try await pool.query("INSERT INTO platform_paths (pattern) VALUES ('/requests/*')")
         #expect(try await Fixtures.generations(pool, table: "tunnel_ingress", key: tenant).desired == 2)
         try await pool.query("DELETE FROM org_secrets WHERE org = 'acme'")
@@ -140,10 +168,12 @@ struct SchemaTests {
     @Test("an org-wide change fans out with one notification, not one per workspace")
     func fanOutNotifiesOnce() async throws {
         let pool = try await TestDatabase.create(poolSize: 1)
-        try await pool.query("""
+        try await pool.query(
+            """
             INSERT INTO workspaces (org, name, image) SELECT 'big', 'w' || g, 'img' FROM generate_series(1, 200) g
             """)
-        let listener = PostgresListener(configuration: pool.configuration, channels: ["secret_bundles"], logger: TestDatabase.logger)
+        let listener = PostgresListener(
+            configuration: pool.configuration, channels: ["secret_bundles"], logger: TestDatabase.logger)
         var events = listener.events().makeAsyncIterator()
         #expect(await events.next() == .connected(reconnected: false))
         try await pool.query("INSERT INTO org_secrets (org, key, value) VALUES ('big', 'TOKEN', 'v')")
@@ -156,7 +186,9 @@ struct SchemaTests {
 
 @Suite("workspace lifecycle triggers")
 struct LifecycleTriggerTests {
-    @Test("a restart request moves the instance generation, which makes the bundle due; a staged bundle makes the instance due; a heartbeat transition wakes both controllers, a plain heartbeat nothing")
+    @Test(
+        "a restart request moves the instance generation, which makes the bundle due; a staged bundle makes the instance due; a heartbeat transition wakes both controllers, a plain heartbeat nothing"
+    )
     func chain() async throws {
         let pool = try await TestDatabase.create(poolSize: 1)
         let id = try await Fixtures.workspace(pool)
@@ -169,10 +201,12 @@ struct LifecycleTriggerTests {
         try await pool.query("UPDATE secret_bundles SET staged_hash = 'h', staged_generation = 2 WHERE key = $1::uuid", [id])
         #expect(try await Fixtures.generations(pool, table: "instances", key: id).desired == before + 1)
 
-        try await pool.query("INSERT INTO workspace_runtime_status (workspace_id, instance_id, ready) VALUES ($1::uuid, 'i-1', true)", [id])
+        try await pool.query(
+            "INSERT INTO workspace_runtime_status (workspace_id, instance_id, ready) VALUES ($1::uuid, 'i-1', true)", [id])
         let afterHeartbeat = try await Fixtures.generations(pool, table: "instances", key: id).desired
         #expect(afterHeartbeat == before + 2)
-        try await pool.query("UPDATE workspace_runtime_status SET reported_at = now() + interval '1 minute' WHERE workspace_id = $1::uuid", [id])
+        try await pool.query(
+            "UPDATE workspace_runtime_status SET reported_at = now() + interval '1 minute' WHERE workspace_id = $1::uuid", [id])
         #expect(try await Fixtures.generations(pool, table: "instances", key: id).desired == afterHeartbeat)
         try await pool.query("UPDATE workspace_runtime_status SET busy_since = now() WHERE workspace_id = $1::uuid", [id])
         #expect(try await Fixtures.generations(pool, table: "instances", key: id).desired == afterHeartbeat + 1)

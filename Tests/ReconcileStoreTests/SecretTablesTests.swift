@@ -29,36 +29,86 @@ struct SecretWrite: Sendable, CustomTestStringConvertible {
 @Suite("secret tables never echo a value")
 struct SecretTablesTests {
     static let writes: [SecretWrite] = [
-        .init("workspace_secrets.workspace_id", "NULL", "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES (NULL, 'K', $1)"),
-        .init("workspace_secrets.workspace_id", "no such workspace", "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES (gen_random_uuid(), 'K', $1)"),
-        .init("workspace_secrets.workspace_id", "moved to no such workspace", "UPDATE workspace_secrets SET workspace_id = gen_random_uuid(), value = $1 WHERE workspace_id = $2::uuid"),
-        .init("workspace_secrets.key", "NULL", "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($2::uuid, NULL, $1)"),
-        .init("workspace_secrets.key", "not a variable name", "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($2::uuid, '1BAD', $1)"),
-        .init("workspace_secrets.key", "the secret typed into key", "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($2::uuid, $1, 'v')"),
-        .init("workspace_secrets.key", "over 128 characters", "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($2::uuid, repeat('K', 200), $1)"),
-        .init("workspace_secrets.key", "already set (plain INSERT)", "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($2::uuid, 'API_KEY', $1)"),
-        .init("workspace_secrets.key", "renamed to a key already set", "UPDATE workspace_secrets SET key = 'API_KEY', value = $1 WHERE workspace_id = $2::uuid AND key = 'OTHER_KEY'"),
-        .init("workspace_secrets.value", "NULL", "INSERT INTO workspace_secrets (workspace_id, key, value, written_by) VALUES ($2::uuid, 'K', NULL, $1)"),
-        .init("workspace_secrets.value", "set to NULL", "UPDATE workspace_secrets SET value = NULL, written_by = $1 WHERE workspace_id = $2::uuid"),
-        .init("workspace_secrets.value", "set to NULL by an upsert", "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($2::uuid, 'API_KEY', $1) ON CONFLICT (workspace_id, key) DO UPDATE SET value = NULL"),
-        .init("workspace_secrets.value", "over 64 KiB", "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($2::uuid, 'K', repeat($1, 2000))"),
-        .init("workspace_secrets.runtime_consumed", "NULL", "INSERT INTO workspace_secrets (workspace_id, key, value, runtime_consumed) VALUES ($2::uuid, 'K', $1, NULL)"),
-        .init("workspace_secrets.written_by", "NULL", "INSERT INTO workspace_secrets (workspace_id, key, value, written_by) VALUES ($2::uuid, 'K', $1, NULL)"),
-        .init("workspace_secrets.written_by", "the secret typed into written_by", "INSERT INTO workspace_secrets (workspace_id, key, value, written_by) VALUES ($2::uuid, 'K', 'v', $1)"),
-        .init("workspace_secrets.written_at", "NULL", "INSERT INTO workspace_secrets (workspace_id, key, value, written_at) VALUES ($2::uuid, 'K', $1, NULL)"),
+        .init(
+            "workspace_secrets.workspace_id", "NULL",
+            "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES (NULL, 'K', $1)"),
+        .init(
+            "workspace_secrets.workspace_id", "no such workspace",
+            "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES (gen_random_uuid(), 'K', $1)"),
+        .init(
+            "workspace_secrets.workspace_id", "moved to no such workspace",
+            "UPDATE workspace_secrets SET workspace_id = gen_random_uuid(), value = $1 WHERE workspace_id = $2::uuid"),
+        .init(
+            "workspace_secrets.key", "NULL",
+            "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($2::uuid, NULL, $1)"),
+        .init(
+            "workspace_secrets.key", "not a variable name",
+            "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($2::uuid, '1BAD', $1)"),
+        .init(
+            "workspace_secrets.key", "the secret typed into key",
+            "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($2::uuid, $1, 'v')"),
+        .init(
+            "workspace_secrets.key", "over 128 characters",
+            "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($2::uuid, repeat('K', 200), $1)"),
+        .init(
+            "workspace_secrets.key", "already set (plain INSERT)",
+            "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($2::uuid, 'API_KEY', $1)"),
+        .init(
+            "workspace_secrets.key", "renamed to a key already set",
+            "UPDATE workspace_secrets SET key = 'API_KEY', value = $1 WHERE workspace_id = $2::uuid AND key = 'OTHER_KEY'"),
+        .init(
+            "workspace_secrets.value", "NULL",
+            "INSERT INTO workspace_secrets (workspace_id, key, value, written_by) VALUES ($2::uuid, 'K', NULL, $1)"),
+        .init(
+            "workspace_secrets.value", "set to NULL",
+            "UPDATE workspace_secrets SET value = NULL, written_by = $1 WHERE workspace_id = $2::uuid"),
+        .init(
+            "workspace_secrets.value", "set to NULL by an upsert",
+            "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($2::uuid, 'API_KEY', $1) ON CONFLICT (workspace_id, key) DO UPDATE SET value = NULL"
+        ),
+        .init(
+            "workspace_secrets.value", "over 64 KiB",
+            "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($2::uuid, 'K', repeat($1, 2000))"),
+        .init(
+            "workspace_secrets.runtime_consumed", "NULL",
+            "INSERT INTO workspace_secrets (workspace_id, key, value, runtime_consumed) VALUES ($2::uuid, 'K', $1, NULL)"),
+        .init(
+            "workspace_secrets.written_by", "NULL",
+            "INSERT INTO workspace_secrets (workspace_id, key, value, written_by) VALUES ($2::uuid, 'K', $1, NULL)"),
+        .init(
+            "workspace_secrets.written_by", "the secret typed into written_by",
+            "INSERT INTO workspace_secrets (workspace_id, key, value, written_by) VALUES ($2::uuid, 'K', 'v', $1)"),
+        .init(
+            "workspace_secrets.written_at", "NULL",
+            "INSERT INTO workspace_secrets (workspace_id, key, value, written_at) VALUES ($2::uuid, 'K', $1, NULL)"),
 
         .init("org_secrets.org", "NULL", "INSERT INTO org_secrets (org, key, value) VALUES (NULL, 'K', $1)"),
         .init("org_secrets.org", "whitespace", "INSERT INTO org_secrets (org, key, value) VALUES (E'\\t', 'K', $1)"),
         .init("org_secrets.org", "the secret typed into org", "INSERT INTO org_secrets (org, key, value) VALUES ($1, 'K', 'v')"),
         .init("org_secrets.key", "NULL", "INSERT INTO org_secrets (org, key, value) VALUES ('acme', NULL, $1)"),
-        .init("org_secrets.key", "the secret typed into key", "INSERT INTO org_secrets (org, key, value) VALUES ('acme', $1, 'v')"),
-        .init("org_secrets.key", "already set (plain INSERT)", "INSERT INTO org_secrets (org, key, value) VALUES ('acme', 'SHARED', $1)"),
-        .init("org_secrets.key", "renamed to a key already set", "UPDATE org_secrets SET key = 'SHARED', value = $1 WHERE org = 'acme' AND key = 'OTHER'"),
-        .init("org_secrets.value", "NULL", "INSERT INTO org_secrets (org, key, value, written_by) VALUES ('acme', 'K', NULL, $1)"),
-        .init("org_secrets.value", "set to NULL by an upsert", "INSERT INTO org_secrets (org, key, value) VALUES ('acme', 'SHARED', $1) ON CONFLICT (org, key) DO UPDATE SET value = NULL"),
-        .init("org_secrets.value", "over 64 KiB", "INSERT INTO org_secrets (org, key, value) VALUES ('acme', 'K', repeat($1, 2000))"),
-        .init("org_secrets.runtime_consumed", "NULL", "INSERT INTO org_secrets (org, key, value, runtime_consumed) VALUES ('acme', 'K', $1, NULL)"),
-        .init("org_secrets.written_by", "the secret typed into written_by", "INSERT INTO org_secrets (org, key, value, written_by) VALUES ('acme', 'K', 'v', $1)"),
+        .init(
+            "org_secrets.key", "the secret typed into key", "INSERT INTO org_secrets (org, key, value) VALUES ('acme', $1, 'v')"),
+        .init(
+            "org_secrets.key", "already set (plain INSERT)",
+            "INSERT INTO org_secrets (org, key, value) VALUES ('acme', 'SHARED', $1)"),
+        .init(
+            "org_secrets.key", "renamed to a key already set",
+            "UPDATE org_secrets SET key = 'SHARED', value = $1 WHERE org = 'acme' AND key = 'OTHER'"),
+        .init(
+            "org_secrets.value", "NULL", "INSERT INTO org_secrets (org, key, value, written_by) VALUES ('acme', 'K', NULL, $1)"),
+        .init(
+            "org_secrets.value", "set to NULL by an upsert",
+            "INSERT INTO org_secrets (org, key, value) VALUES ('acme', 'SHARED', $1) ON CONFLICT (org, key) DO UPDATE SET value = NULL"
+        ),
+        .init(
+            "org_secrets.value", "over 64 KiB", "INSERT INTO org_secrets (org, key, value) VALUES ('acme', 'K', repeat($1, 2000))"
+        ),
+        .init(
+            "org_secrets.runtime_consumed", "NULL",
+            "INSERT INTO org_secrets (org, key, value, runtime_consumed) VALUES ('acme', 'K', $1, NULL)"),
+        .init(
+            "org_secrets.written_by", "the secret typed into written_by",
+            "INSERT INTO org_secrets (org, key, value, written_by) VALUES ('acme', 'K', 'v', $1)"),
         .init("org_secrets.written_at", "NULL", "UPDATE org_secrets SET written_at = NULL, value = $1 WHERE org = 'acme'"),
     ]
 
@@ -68,7 +118,8 @@ struct SecretTablesTests {
     /// server's own error fields (message, DETAIL, HINT, CONTEXT), as they reach the log.
     static func database() async throws -> (PostgresPool, workspace: String) {
         let pool = try await HostileFixture.create()
-        try await pool.query("""
+        try await pool.query(
+            """
             CREATE FUNCTION test_error_fields(statement text, p1 text, p2 text) RETURNS text[]
             LANGUAGE plpgsql AS $$
             DECLARE

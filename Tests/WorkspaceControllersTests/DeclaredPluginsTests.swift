@@ -7,8 +7,8 @@ import Providers
 import ReconcileStore
 import Testing
 import WorkspaceControllers
-import WorkspaceStore
 import WorkspaceModel
+import WorkspaceStore
 
 /// The declared-plugins controller with the instances and bundle controllers, against fake
 /// runtimes that report and accept plugins (probe mode, like the embedded default).
@@ -24,9 +24,16 @@ struct DeclaredPluginsTests {
         let workspace: String
 
         func driver(plugins: Bool = true, instances: Bool = true) -> TickDriver {
-            var controllers: [ReconcilerHost.Controller] = [.init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: store))]
-            if instances { controllers.append(.init(InstancesReconciler(store: InstanceStore(pool: pool), provider: cloud, probe: runtimes))) }
-            if plugins { controllers.append(.init(DeclaredPluginsReconciler(store: PluginStore(pool: pool), delivery: runtimes, probe: runtimes))) }
+            var controllers: [ReconcilerHost.Controller] = [
+                .init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: store))
+            ]
+            if instances {
+                controllers.append(.init(InstancesReconciler(store: InstanceStore(pool: pool), provider: cloud, probe: runtimes)))
+            }
+            if plugins {
+                controllers.append(
+                    .init(DeclaredPluginsReconciler(store: PluginStore(pool: pool), delivery: runtimes, probe: runtimes)))
+            }
             return TickDriver(pool: pool, controllers: controllers, logger: TestDatabase.logger)
         }
 
@@ -47,11 +54,13 @@ struct DeclaredPluginsTests {
         func instance() async -> String? { await cloud.live(workspaceID: workspace).first?.id }
 
         func row() async throws -> PostgresRow {
-            try await pool.query("""
+            try await pool.query(
+                """
                 SELECT phase, last_error, restart_pending, conditions -> 'PluginsInstalled' ->> 'status' AS plugins_status,
                        conditions -> 'PluginsInstalled' ->> 'reason' AS plugins_reason
                   FROM workspaces WHERE id = $1::uuid
-                """, [workspace]).rows[0]
+                """, [workspace]
+            ).rows[0]
         }
     }
 
@@ -67,18 +76,23 @@ struct DeclaredPluginsTests {
 
     static func world(kind: String, policy: String = "auto") async throws -> World {
         let pool = try await TestDatabase.create(poolSize: 6)
-        try await pool.query(#"INSERT INTO templates (name, files) VALUES ('t', '{"config.yaml": "a: 1", "prompts/p.md": "hi"}')"#)
+        try await pool.query(
+            #"INSERT INTO templates (name, files) VALUES ('t', '{"config.yaml": "a: 1", "prompts/p.md": "hi"}')"#)
         try await pool.query("INSERT INTO privileged_plugins (name, reason) VALUES ('molecule-platform-mcp', 'management MCP')")
-        let id = try await pool.query("""
+        let id = try await pool.query(
+            """
             INSERT INTO workspaces (org, name, kind, template, image, restart_policy) VALUES ('acme', 'w', $1, 't', 'agent:1', $2) RETURNING id
-            """, [kind, policy]).rows[0].require(String.self, "id")
+            """, [kind, policy]
+        ).rows[0].require(String.self, "id")
         return World(pool: pool, workspace: id)
     }
 
-    @Test("seed 001: the management MCP is delivered while the platform workspace is failed, and the workspace climbs back online")
+    @Test(
+        "seed 001: the management MCP is delivered while the platform workspace is failed, and the workspace climbs back online")
     func seed001DeliveryWhileFailed() async throws {
         let world = try await Self.world(kind: "platform")
-        try await world.pool.query("""
+        try await world.pool.query(
+            """
             INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref) VALUES ($1::uuid, 'molecule-platform-mcp', '1.6.1')
             """, [world.workspace])
         // The first deliveries fail (the plugin source is down): the runtime reports the MCP missing.
@@ -91,8 +105,10 @@ struct DeclaredPluginsTests {
         _ = try await world.driver(plugins: false).tickUntilConverged(now: Self.t0 + 800)
         var row = try await world.row()
         #expect(try row.require(String.self, "phase") == "failed")
-        let ready = try await world.pool.query("SELECT conditions -> 'InstanceReady' ->> 'message' AS m FROM workspaces WHERE id = $1::uuid",
-                                               [world.workspace]).rows[0].decode(String.self, "m")
+        let ready = try await world.pool.query(
+            "SELECT conditions -> 'InstanceReady' ->> 'message' AS m FROM workspaces WHERE id = $1::uuid",
+            [world.workspace]
+        ).rows[0].decode(String.self, "m")
         #expect(ready?.contains("management MCP server missing") == true, "\(ready ?? "-")")
         let instance = try #require(await world.instance())
         #expect(await world.runtimes.plugins(of: instance)?["molecule-platform-mcp"] == nil)
@@ -114,10 +130,13 @@ struct DeclaredPluginsTests {
         #expect(try await world.driver().checkIdempotent(now: Self.t0 + 902).passed)
     }
 
-    @Test("persisted cooldown: a delivery that keeps failing, with the reconciler restarted every second, is attempted only as the backoff allows")
+    @Test(
+        "persisted cooldown: a delivery that keeps failing, with the reconciler restarted every second, is attempted only as the backoff allows"
+    )
     func persistedCooldown() async throws {
         let world = try await Self.world(kind: "agent")
-        try await world.pool.query("""
+        try await world.pool.query(
+            """
             INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref) VALUES ($1::uuid, 'search-tools', '2.0.0')
             """, [world.workspace])
         try await world.settle(at: Self.t0, driver: world.driver(plugins: false))
@@ -125,8 +144,10 @@ struct DeclaredPluginsTests {
         var attempts: [Double] = []
         for second in 0..<120 {
             let now = Self.t0 + 10 + Double(second)
-            let due = try await world.pool.query("SELECT next_attempt_at FROM plugin_installs WHERE key = $1::uuid", [world.workspace])
-                .rows[0].decode(Date.self, "next_attempt_at")
+            let due = try await world.pool.query(
+                "SELECT next_attempt_at FROM plugin_installs WHERE key = $1::uuid", [world.workspace]
+            )
+            .rows[0].decode(Date.self, "next_attempt_at")
             let before = await world.runtimes.installCalls
             // A fresh reconciler every second, starting with a full look at every key.
             _ = try await world.driver().tick(now: now, full: true)
@@ -145,29 +166,38 @@ struct DeclaredPluginsTests {
         #expect(events.contains { $0.controller == "plugin_installs" && $0.type == .warning && $0.count >= 6 })
     }
 
-    @Test("privileged plugins: refused at write time for an agent; a row forced in is still not delivered, and removed if present")
+    @Test(
+        "privileged plugins: refused at write time for an agent; a row forced in is still not delivered, and removed if present")
     func privilegedFailClosed() async throws {
         let world = try await Self.world(kind: "agent")
         do {
-            try await world.pool.query("""
+            try await world.pool.query(
+                """
                 INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref) VALUES ($1::uuid, 'molecule-platform-mcp', '1.6.1')
                 """, [world.workspace])
             Issue.record("declaring a privileged plugin for an agent was accepted")
         } catch {
-            #expect("\(error)".contains("workspace_declared_plugins.plugin: 'molecule-platform-mcp' is privileged and may only be declared for kind = 'platform' workspaces"))
+            #expect(
+                "\(error)".contains(
+                    "workspace_declared_plugins.plugin: 'molecule-platform-mcp' is privileged and may only be declared for kind = 'platform' workspaces"
+                ))
         }
-        try await world.pool.query("""
+        try await world.pool.query(
+            """
             INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref) VALUES ($1::uuid, 'search-tools', '2.0.0')
             """, [world.workspace])
         try await world.settle(at: Self.t0)
         let instance = try #require(await world.instance())
         // Around the check: the validation trigger disabled, as a careless migration might.
         func forced(_ sql: String) async throws {
-            try await world.pool.query("ALTER TABLE workspace_declared_plugins DISABLE TRIGGER workspace_declared_plugins_validate")
+            try await world.pool.query(
+                "ALTER TABLE workspace_declared_plugins DISABLE TRIGGER workspace_declared_plugins_validate")
             try await world.pool.query(sql, [world.workspace])
-            try await world.pool.query("ALTER TABLE workspace_declared_plugins ENABLE TRIGGER workspace_declared_plugins_validate")
+            try await world.pool.query(
+                "ALTER TABLE workspace_declared_plugins ENABLE TRIGGER workspace_declared_plugins_validate")
         }
-        try await forced("""
+        try await forced(
+            """
             INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref) VALUES ($1::uuid, 'molecule-platform-mcp', '1.6.1')
             """)
         // ...and the plugin smuggled into the runtime by hand.
@@ -177,20 +207,27 @@ struct DeclaredPluginsTests {
         let row = try await world.row()
         #expect(try row.decode(String.self, "last_error")?.contains("'molecule-platform-mcp' is privileged") == true)
         #expect(try row.decode(String.self, "plugins_reason") == "PluginRefused")
-        #expect(try await EventStore(pool: world.pool).select(key: world.workspace)
-            .contains { $0.reason == "PluginRefused" && $0.type == .warning })
+        #expect(
+            try await EventStore(pool: world.pool).select(key: world.workspace)
+                .contains { $0.reason == "PluginRefused" && $0.type == .warning })
         // Not in the bundle either, even as a boot plugin.
-        try await forced("UPDATE workspace_declared_plugins SET requires_restart = true WHERE workspace_id = $1::uuid AND plugin = 'molecule-platform-mcp'")
+        try await forced(
+            "UPDATE workspace_declared_plugins SET requires_restart = true WHERE workspace_id = $1::uuid AND plugin = 'molecule-platform-mcp'"
+        )
         try await world.settle(at: Self.t0 + 120)
-        let bundle = String(decoding: await world.store.peek(name: WorkspaceBundle.secretName(workspaceID: world.workspace)) ?? Data(),
-                            as: UTF8.self)
+        let bundle = String(
+            decoding: await world.store.peek(name: WorkspaceBundle.secretName(workspaceID: world.workspace)) ?? Data(),
+            as: UTF8.self)
         #expect(!bundle.contains("molecule-platform-mcp"))
     }
 
-    @Test("an undeclared plugin is removed; a plugin the runtime has of its own is left alone; a replaced instance gets the declared set again")
+    @Test(
+        "an undeclared plugin is removed; a plugin the runtime has of its own is left alone; a replaced instance gets the declared set again"
+    )
     func removalAndRedelivery() async throws {
         let world = try await Self.world(kind: "agent")
-        try await world.pool.query("""
+        try await world.pool.query(
+            """
             INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref)
             VALUES ($1::uuid, 'search-tools', '2.0.0'), ($1::uuid, 'browser', '1.1.0')
             """, [world.workspace])
@@ -204,20 +241,26 @@ struct DeclaredPluginsTests {
         #expect(await world.runtimes.plugins(of: first) == ["search-tools": "2.1.0", "baked-in": "0.1"])
         #expect(try await world.driver().checkIdempotent(now: Self.t0 + 61).passed)
 
-        try await world.pool.query("UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [world.workspace])
+        try await world.pool.query(
+            "UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [world.workspace])
         try await world.settle(at: Self.t0 + 120)
         let second = try #require(await world.instance())
         #expect(second != first)
         #expect(await world.runtimes.plugins(of: second) == ["search-tools": "2.1.0"])
         let tokens = await world.runtimes.tokens
-        #expect(tokens[first] != nil && tokens[second] != nil && tokens[first] != tokens[second], "each instance is addressed with its own token")
+        #expect(
+            tokens[first] != nil && tokens[second] != nil && tokens[first] != tokens[second],
+            "each instance is addressed with its own token")
     }
 
-    @Test("a plugin that loads only at boot restarts an idle agent through the bundle; a busy one after its turn; a platform workspace gets restart_pending instead")
+    @Test(
+        "a plugin that loads only at boot restarts an idle agent through the bundle; a busy one after its turn; a platform workspace gets restart_pending instead"
+    )
     func bootPluginsUseTheRestartPolicy() async throws {
         let agent = try await Self.world(kind: "agent")
         try await agent.settle(at: Self.t0)
-        try await agent.pool.query("""
+        try await agent.pool.query(
+            """
             INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref, requires_restart) VALUES ($1::uuid, 'vector-store', '3.0.0', true)
             """, [agent.workspace])
         try await agent.settle(at: Self.t0 + 60)
@@ -232,7 +275,8 @@ struct DeclaredPluginsTests {
         try await busy.settle(at: Self.t0)
         let serving = try #require(await busy.instance())
         await busy.runtimes.tamper(serving) { $0.busySince = Self.t0 }
-        try await busy.pool.query("""
+        try await busy.pool.query(
+            """
             INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref, requires_restart) VALUES ($1::uuid, 'vector-store', '3.0.0', true)
             """, [busy.workspace])
         try await busy.settle(at: Self.t0 + 60)
@@ -246,7 +290,8 @@ struct DeclaredPluginsTests {
 
         let platform = try await Self.world(kind: "platform", policy: "auto")
         try await platform.settle(at: Self.t0)
-        try await platform.pool.query("""
+        try await platform.pool.query(
+            """
             INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref, requires_restart) VALUES ($1::uuid, 'vector-store', '3.0.0', true)
             """, [platform.workspace])
         try await platform.settle(at: Self.t0 + 60)
@@ -259,12 +304,15 @@ struct DeclaredPluginsTests {
     @Test("heartbeat mode: what the platform's heartbeat reports installed is the observed state; a delivery happens once")
     func heartbeatMode() async throws {
         let world = try await Self.world(kind: "agent")
-        let driver = TickDriver(pool: world.pool, controllers: [
-            .init(SecretsBundleReconciler(store: BundleStore(pool: world.pool), secretStore: world.store)),
-            .init(InstancesReconciler(store: InstanceStore(pool: world.pool), provider: world.cloud)),
-            .init(DeclaredPluginsReconciler(store: PluginStore(pool: world.pool), delivery: world.runtimes)),
-        ], logger: TestDatabase.logger)
-        try await world.pool.query("""
+        let driver = TickDriver(
+            pool: world.pool,
+            controllers: [
+                .init(SecretsBundleReconciler(store: BundleStore(pool: world.pool), secretStore: world.store)),
+                .init(InstancesReconciler(store: InstanceStore(pool: world.pool), provider: world.cloud)),
+                .init(DeclaredPluginsReconciler(store: PluginStore(pool: world.pool), delivery: world.runtimes)),
+            ], logger: TestDatabase.logger)
+        try await world.pool.query(
+            """
             INSERT INTO workspace_declared_plugins (workspace_id, plugin, ref) VALUES ($1::uuid, 'web-search', '2.3.0')
             """, [world.workspace])
         try await world.settle(at: Self.t0, driver: driver)
@@ -273,7 +321,8 @@ struct DeclaredPluginsTests {
         #expect(await world.runtimes.installCalls == 0)
         #expect(try await world.row().decode(String.self, "plugins_reason") == "WaitingForRuntime")
         func heartbeat(_ plugins: String) async throws {
-            try await world.pool.query("""
+            try await world.pool.query(
+                """
                 INSERT INTO workspace_runtime_status (workspace_id, instance_id, ready, plugins, reported_at)
                 VALUES ($1::uuid, $2, true, $3::jsonb, $4)
                 ON CONFLICT (workspace_id) DO UPDATE SET plugins = excluded.plugins, reported_at = excluded.reported_at

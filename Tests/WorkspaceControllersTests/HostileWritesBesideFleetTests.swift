@@ -36,26 +36,31 @@ struct HostileWritesBesideFleetTests {
 
     /// Every instance on record reports ready, as the platform's heartbeat would.
     static func heartbeat(_ pool: PostgresPool, at now: Date) async throws {
-        try await pool.query("""
+        try await pool.query(
+            """
             INSERT INTO workspace_runtime_status (workspace_id, instance_id, ready, reported_at)
             SELECT key, instance_id, true, $1 FROM instances WHERE instance_id IS NOT NULL
             ON CONFLICT (workspace_id) DO UPDATE SET instance_id = excluded.instance_id, ready = true, reported_at = excluded.reported_at
             """, [now])
     }
 
-    @Test("every hostile write is refused naming its column, and the healthy fleet beside it converges, runs and passes the idempotency check")
+    @Test(
+        "every hostile write is refused naming its column, and the healthy fleet beside it converges, runs and passes the idempotency check"
+    )
     func corpusBesideFleet() async throws {
         let pool = try await HostileFixture.create(poolSize: 6)
         for statement in Self.fleet { try await pool.query(statement) }
         let secrets = FakeSecretStore()
         let tunnels = FakeTunnels()
         // No probe: the instances and plugins controllers read the heartbeats written below.
-        let driver = TickDriver(pool: pool, controllers: [
-            .init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: secrets)),
-            .init(InstancesReconciler(store: InstanceStore(pool: pool), provider: FakeCloud())),
-            .init(DeclaredPluginsReconciler(store: PluginStore(pool: pool), delivery: FakeRuntimes())),
-            .init(TunnelIngressReconciler(store: IngressStore(pool: pool), writer: TunnelWriter(provider: tunnels))),
-        ], logger: TestDatabase.logger)
+        let driver = TickDriver(
+            pool: pool,
+            controllers: [
+                .init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: secrets)),
+                .init(InstancesReconciler(store: InstanceStore(pool: pool), provider: FakeCloud())),
+                .init(DeclaredPluginsReconciler(store: PluginStore(pool: pool), delivery: FakeRuntimes())),
+                .init(TunnelIngressReconciler(store: IngressStore(pool: pool), writer: TunnelWriter(provider: tunnels))),
+            ], logger: TestDatabase.logger)
 
         // The corpus lands on a fleet that is already converging.
         var now = Self.t0
@@ -79,13 +84,16 @@ struct HostileWritesBesideFleetTests {
         #expect(report.check.failures.isEmpty, "\(report.check.failures)")
         #expect(report.passed)
 
-        let workspaces = try await pool.query("""
+        let workspaces = try await pool.query(
+            """
             SELECT w.org || '/' || w.name AS name, w.phase, w.last_error, w.conditions -> 'Ready' ->> 'status' AS ready,
                    b.staged_generation = i.target_generation AS staged
               FROM workspaces w JOIN secret_bundles b ON b.key = w.id JOIN instances i ON i.key = w.id ORDER BY 1
-            """).rows
-        #expect(try workspaces.map { try $0.require(String.self, "name") }
-            == ["acme/concierge", "acme/seo", "initech/ops", "initech/reviewer", "initech/writer"])
+            """
+        ).rows
+        #expect(
+            try workspaces.map { try $0.require(String.self, "name") }
+                == ["acme/concierge", "acme/seo", "initech/ops", "initech/reviewer", "initech/writer"])
         for row in workspaces {
             let name = try row.require(String.self, "name")
             #expect(try row.require(String.self, "phase") == "running", "\(name)")
@@ -93,10 +101,12 @@ struct HostileWritesBesideFleetTests {
             #expect(try row.decode(String.self, "ready") == "True", "\(name)")
             #expect(try row.decode(Bool.self, "staged") == true, "\(name)")
         }
-        let ingress = try await pool.query("""
+        let ingress = try await pool.query(
+            """
             SELECT i.last_error, i.observed_generation = i.desired_generation AS converged
               FROM tunnel_ingress i JOIN tenants t ON t.id = i.key WHERE t.name = 'initech'
-            """).rows[0]
+            """
+        ).rows[0]
         #expect(try ingress.decode(String.self, "last_error") == nil)
         #expect(try ingress.require(Bool.self, "converged"))
         let rules = await tunnels.configurations["tunnel-initech"]?.rules(for: "initech.example.com").count ?? 0

@@ -8,8 +8,8 @@ import ReconcileRuntime
 import ReconcileStore
 import Testing
 import WorkspaceControllers
-import WorkspaceStore
 import WorkspaceModel
+import WorkspaceStore
 
 @Suite("instances controller")
 struct InstancesTests {
@@ -20,23 +20,29 @@ struct InstancesTests {
         let workspace: String
 
         func driver(holder: String = ReconcilerHost.defaultHolder()) -> TickDriver {
-            TickDriver(pool: pool, controllers: [
-                .init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: store)),
-                .init(InstancesReconciler(store: InstanceStore(pool: pool), provider: cloud)),
-            ], holder: holder, logger: TestDatabase.logger)
+            TickDriver(
+                pool: pool,
+                controllers: [
+                    .init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: store)),
+                    .init(InstancesReconciler(store: InstanceStore(pool: pool), provider: cloud)),
+                ], holder: holder, logger: TestDatabase.logger)
         }
 
         func phase() async throws -> String {
-            try await pool.query("SELECT phase FROM workspaces WHERE id = $1::uuid", [workspace]).rows[0].require(String.self, "phase")
+            try await pool.query("SELECT phase FROM workspaces WHERE id = $1::uuid", [workspace]).rows[0].require(
+                String.self, "phase")
         }
     }
 
     static func world() async throws -> World {
         let pool = try await TestDatabase.create(poolSize: 6)
-        try await pool.query(#"INSERT INTO templates (name, files) VALUES ('seo-agent', '{"config.yaml": "a: 1", "prompts/p.md": "hi"}')"#)
-        let id = try await pool.query("""
+        try await pool.query(
+            #"INSERT INTO templates (name, files) VALUES ('seo-agent', '{"config.yaml": "a: 1", "prompts/p.md": "hi"}')"#)
+        let id = try await pool.query(
+            """
             INSERT INTO workspaces (org, name, template, image) VALUES ('acme', 'seo', 'seo-agent', 'agent:1') RETURNING id
-            """).rows[0].require(String.self, "id")
+            """
+        ).rows[0].require(String.self, "id")
         return World(pool: pool, workspace: id)
     }
 
@@ -56,7 +62,8 @@ struct InstancesTests {
         let world = try await Self.world()
         _ = try await world.driver().tickUntilConverged()
         let old = await world.cloud.live(workspaceID: world.workspace)[0]
-        try await world.pool.query("UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [world.workspace])
+        try await world.pool.query(
+            "UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [world.workspace])
         _ = try await world.driver().tickUntilConverged()
         let live = await world.cloud.live(workspaceID: world.workspace)
         #expect(live.count == 1 && live[0].generation == 2 && live[0].id != old.id)
@@ -81,7 +88,8 @@ struct InstancesTests {
     func singleFlight() async throws {
         let world = try await Self.world()
         _ = try await world.driver().tickUntilConverged()
-        try await world.pool.query("UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [world.workspace])
+        try await world.pool.query(
+            "UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [world.workspace])
         try await withThrowingTaskGroup(of: Void.self) { group in
             for replica in 0..<3 {
                 group.addTask {

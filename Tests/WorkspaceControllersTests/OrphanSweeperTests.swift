@@ -1,5 +1,6 @@
 import ControllerHost
 import Foundation
+import LocalProviders
 import Postgres
 import PostgresTestSupport
 import ProviderFakes
@@ -8,33 +9,41 @@ import ReconcileRuntime
 import ReconcileStore
 import Synchronization
 import Testing
-import LocalProviders
 import WorkspaceControllers
-import WorkspaceStore
 import WorkspaceModel
+import WorkspaceStore
 
 @Suite("orphan sweeper")
 struct OrphanSweeperTests {
-    @Test("an instance whose workspace row was deleted is terminated once, with an event; other owners' instances are never touched")
+    @Test(
+        "an instance whose workspace row was deleted is terminated once, with an event; other owners' instances are never touched"
+    )
     func collectsOrphans() async throws {
         let pool = try await TestDatabase.create(poolSize: 4)
         let cloud = FakeCloud()
         let store = FakeSecretStore()
         try await pool.query(#"INSERT INTO templates (name, files) VALUES ('t', '{"config.yaml": "a: 1"}')"#)
-        let ids = try await pool.query("""
+        let ids = try await pool.query(
+            """
             INSERT INTO workspaces (org, name, template, image)
             VALUES ('acme', 'kept', 't', 'agent:1'), ('acme', 'gone', 't', 'agent:1'), ('acme', 'leaving', 't', 'agent:1')
             RETURNING id, name
-            """).rows.reduce(into: [String: String]()) { $0[try $1.require(String.self, "name")] = try $1.require(String.self, "id") }
-        let sweeper = OrphanSweeper(instances: InstanceStore(pool: pool), events: EventStore(pool: pool), provider: cloud, owner: "pg:test")
-        let driver = TickDriver(pool: pool, controllers: [
-            .init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: store)),
-            .init(InstancesReconciler(store: InstanceStore(pool: pool), provider: cloud, owner: "pg:test")),
-        ], sweepers: [sweeper], logger: TestDatabase.logger)
+            """
+        ).rows.reduce(into: [String: String]()) { $0[try $1.require(String.self, "name")] = try $1.require(String.self, "id") }
+        let sweeper = OrphanSweeper(
+            instances: InstanceStore(pool: pool), events: EventStore(pool: pool), provider: cloud, owner: "pg:test")
+        let driver = TickDriver(
+            pool: pool,
+            controllers: [
+                .init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: store)),
+                .init(InstancesReconciler(store: InstanceStore(pool: pool), provider: cloud, owner: "pg:test")),
+            ], sweepers: [sweeper], logger: TestDatabase.logger)
         _ = try await driver.tickUntilConverged()
         // Another database's fleet in the same account: never ours to collect.
-        let foreign = try await cloud.create(.init(workspaceID: UUID().uuidString.lowercased(), generation: 1, image: "x",
-                                                   bundleName: "b", owner: "pg:other"))
+        let foreign = try await cloud.create(
+            .init(
+                workspaceID: UUID().uuidString.lowercased(), generation: 1, image: "x",
+                bundleName: "b", owner: "pg:other"))
         #expect(await cloud.live(workspaceID: ids["gone"]!).count == 1)
 
         try await pool.query("DELETE FROM workspaces WHERE id = $1::uuid", [ids["gone"]!])
@@ -58,8 +67,13 @@ struct OrphanSweeperTests {
         let pool = try await TestDatabase.create(poolSize: 2)
         let cloud = FakeCloud()
         await cloud.inject(.error(.transient), on: "list")
-        let driver = TickDriver(pool: pool, controllers: [], sweepers: [OrphanSweeper(instances: InstanceStore(pool: pool), events: EventStore(pool: pool), provider: cloud, owner: "pg:test")],
-                                logger: TestDatabase.logger)
+        let driver = TickDriver(
+            pool: pool, controllers: [],
+            sweepers: [
+                OrphanSweeper(
+                    instances: InstanceStore(pool: pool), events: EventStore(pool: pool), provider: cloud, owner: "pg:test")
+            ],
+            logger: TestDatabase.logger)
         let pass = try await driver.tick()
         #expect(pass.failures.map(\.controller) == ["orphan_instances"])
         #expect(pass.failures.first?.message.contains("injected") == true)
@@ -73,13 +87,17 @@ struct OrphanSweeperTests {
         let clock = TestClock()
         let store = FileSecretStore(root: state, clock: { clock.now })
         try await pool.query(#"INSERT INTO templates (name, files) VALUES ('t', '{"config.yaml": "a: 1"}')"#)
-        let ids = try await pool.query("""
+        let ids = try await pool.query(
+            """
             INSERT INTO workspaces (org, name, template, image) VALUES ('acme', 'kept', 't', 'agent:1'), ('acme', 'gone', 't', 'agent:1')
             RETURNING id, name
-            """).rows.reduce(into: [String: String]()) { $0[try $1.require(String.self, "name")] = try $1.require(String.self, "id") }
-        let sweeper = OrphanBundleSweeper(secretStore: store, workspaces: InstanceStore(pool: pool), events: EventStore(pool: pool))
-        let driver = TickDriver(pool: pool, controllers: [.init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: store))],
-                                sweepers: [sweeper], logger: TestDatabase.logger)
+            """
+        ).rows.reduce(into: [String: String]()) { $0[try $1.require(String.self, "name")] = try $1.require(String.self, "id") }
+        let sweeper = OrphanBundleSweeper(
+            secretStore: store, workspaces: InstanceStore(pool: pool), events: EventStore(pool: pool))
+        let driver = TickDriver(
+            pool: pool, controllers: [.init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: store))],
+            sweepers: [sweeper], logger: TestDatabase.logger)
         _ = try await driver.tickUntilConverged()
         let gone = WorkspaceBundle.secretName(workspaceID: ids["gone"]!)
         #expect(try await store.describe(name: gone) != nil)
@@ -88,13 +106,17 @@ struct OrphanSweeperTests {
         let pass = try await driver.tick()
         #expect(pass.actions.mutating["secret_store.delete"] == 1)
         #expect(try await store.describe(name: gone)?.scheduledForDeletion == true)
-        #expect(try await store.describe(name: WorkspaceBundle.secretName(workspaceID: ids["kept"]!))?.scheduledForDeletion == false)
+        #expect(
+            try await store.describe(name: WorkspaceBundle.secretName(workspaceID: ids["kept"]!))?.scheduledForDeletion == false)
         #expect(try await EventStore(pool: pool).select(key: ids["gone"]!).contains { $0.reason == "BundleDeleted" })
         // Once scheduled, a sweep does nothing more; after the window the store has purged it.
         #expect(try await driver.tick().actions.mutating.isEmpty)
         clock.advance(by: 8 * 86_400)
         _ = try await driver.tick()
-        #expect(try await store.list(prefix: WorkspaceBundle.secretNamePrefix) == [WorkspaceBundle.secretName(workspaceID: ids["kept"]!)])
+        #expect(
+            try await store.list(prefix: WorkspaceBundle.secretNamePrefix) == [
+                WorkspaceBundle.secretName(workspaceID: ids["kept"]!)
+            ])
     }
 }
 

@@ -13,7 +13,8 @@ struct RemediationTests {
     static let t0 = Date(timeIntervalSince1970: 1_900_000_000)
 
     static func lastError(_ world: InstancesTests.World) async throws -> (phase: String, error: String?) {
-        let row = try await world.pool.query("SELECT phase, last_error FROM workspaces WHERE id = $1::uuid", [world.workspace]).rows[0]
+        let row = try await world.pool.query("SELECT phase, last_error FROM workspaces WHERE id = $1::uuid", [world.workspace])
+            .rows[0]
         return (try row.require(String.self, "phase"), try row.decode(String.self, "last_error"))
     }
 
@@ -36,7 +37,8 @@ struct RemediationTests {
         let live = await world.cloud.live(workspaceID: world.workspace)
         #expect(live.count == 1 && live[0].id != first.id && live[0].generation == 2)
         // The new instance reports ready: running, error cleared, budget reset.
-        try await world.pool.query("""
+        try await world.pool.query(
+            """
             INSERT INTO workspace_runtime_status (workspace_id, instance_id, ready, reported_at) VALUES ($1::uuid, $2, true, $3)
             """, [world.workspace, live[0].id, Self.t0 + 710])
         _ = try await world.driver().tick(now: Self.t0 + 720, full: true)
@@ -67,7 +69,8 @@ struct RemediationTests {
     @Test("the circuit breaker stops remediation when most of the fleet fails at once, and says why")
     func circuitBreaker() async throws {
         let world = try await InstancesTests.world()
-        try await world.pool.query("""
+        try await world.pool.query(
+            """
             INSERT INTO workspaces (org, name, kind, template, image)
             SELECT 'acme', 'p' || g, 'platform', 'seo-agent', 'agent:1' FROM generate_series(1, 4) g
             """)
@@ -76,9 +79,11 @@ struct RemediationTests {
         let launched = await world.cloud.launches
         _ = try await world.driver().tick(now: Self.t0 + 700, full: true)
         _ = try await world.driver().tickUntilConverged(now: Self.t0 + 760)
-        let paused = try await world.pool.query("""
+        let paused = try await world.pool.query(
+            """
             SELECT count(*) AS n FROM workspaces WHERE last_error LIKE '%automatic remediation paused: 5 of 5 workspaces are failing%'
-            """).rows[0].require(Int.self, "n")
+            """
+        ).rows[0].require(Int.self, "n")
         #expect(paused == 5)
         #expect(await world.cloud.launches == launched)
     }

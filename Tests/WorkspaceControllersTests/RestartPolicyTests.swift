@@ -3,11 +3,11 @@ import Foundation
 import Postgres
 import PostgresTestSupport
 import ProviderFakes
+import ReconcileStore
 import Testing
 import WorkspaceControllers
-import WorkspaceStore
 import WorkspaceModel
-import ReconcileStore
+import WorkspaceStore
 
 /// Seed 000: restarts that do not hurt.
 @Suite("seed 000: secret changes and restarts")
@@ -23,7 +23,8 @@ struct RestartPolicyTests {
 
     static func heartbeat(_ world: InstancesTests.World, busy: Bool) async throws {
         let instance = await world.cloud.live(workspaceID: world.workspace)[0].id
-        try await world.pool.query("""
+        try await world.pool.query(
+            """
             INSERT INTO workspace_runtime_status (workspace_id, instance_id, ready, busy_since)
             VALUES ($1::uuid, $2, true, CASE WHEN $3 THEN now() END)
             ON CONFLICT (workspace_id) DO UPDATE SET instance_id = excluded.instance_id, busy_since = excluded.busy_since
@@ -38,7 +39,8 @@ struct RestartPolicyTests {
     @Test("an operator's change to a runtime-consumed secret restarts an idle agent once")
     func consumedChangeRestarts() async throws {
         let world = try await Self.world()
-        try await world.pool.query("INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($1::uuid, 'API_KEY', 'v2')", [world.workspace])
+        try await world.pool.query(
+            "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($1::uuid, 'API_KEY', 'v2')", [world.workspace])
         _ = try await world.driver().tickUntilConverged(now: Self.later + 60)
         #expect(await world.cloud.launches == 2)
         #expect(await world.cloud.live(workspaceID: world.workspace).map(\.generation) == [2])
@@ -50,14 +52,16 @@ struct RestartPolicyTests {
     func platformSelfWriteMidTurn() async throws {
         let world = try await Self.world(kind: "platform")
         try await Self.heartbeat(world, busy: true)
-        try await world.pool.query("""
+        try await world.pool.query(
+            """
             INSERT INTO workspace_secrets (workspace_id, key, value, written_by) VALUES ($1::uuid, 'TEST_SECRET', 'x', 'workspace:' || $1)
             """, [world.workspace])
         _ = try await world.driver().tickUntilConverged(now: Self.later + 60)
         #expect(await world.cloud.launches == 1)
         #expect(await world.cloud.terminations == 0)
         #expect(try await Self.restartPending(world))
-        try await world.pool.query("UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [world.workspace])
+        try await world.pool.query(
+            "UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [world.workspace])
         _ = try await world.driver().tickUntilConverged(now: Self.later + 120)
         #expect(await world.cloud.launches == 2)
         #expect(try await Self.restartPending(world) == false)
@@ -66,7 +70,8 @@ struct RestartPolicyTests {
     @Test("deleting a key the runtime does not consume never restarts")
     func nonConsumedDeleteDoesNotRestart() async throws {
         let world = try await Self.world()
-        try await world.pool.query("""
+        try await world.pool.query(
+            """
             INSERT INTO workspace_secrets (workspace_id, key, value, runtime_consumed) VALUES ($1::uuid, 'TEST_APPROVAL_SECRET', 'x', false)
             """, [world.workspace])
         _ = try await world.driver().tickUntilConverged(now: Self.later + 60)
@@ -97,15 +102,18 @@ struct FanOutRestartTests {
     @Test("an org-wide secret change restarts the org's agents at a bounded rate")
     func pacedFanOut() async throws {
         let world = try await InstancesTests.world()
-        try await world.pool.query("""
+        try await world.pool.query(
+            """
             INSERT INTO workspaces (org, name, template, image) SELECT 'acme', 'w' || g, 'seo-agent', 'agent:1' FROM generate_series(1, 9) g
             """)
         let pacer = RestartPacer(rate: 0.1, burst: 3)
         func driver() -> TickDriver {
-            TickDriver(pool: world.pool, controllers: [
-                .init(SecretsBundleReconciler(store: BundleStore(pool: world.pool), secretStore: world.store)),
-                .init(InstancesReconciler(store: InstanceStore(pool: world.pool), provider: world.cloud, pacer: pacer)),
-            ], logger: TestDatabase.logger)
+            TickDriver(
+                pool: world.pool,
+                controllers: [
+                    .init(SecretsBundleReconciler(store: BundleStore(pool: world.pool), secretStore: world.store)),
+                    .init(InstancesReconciler(store: InstanceStore(pool: world.pool), provider: world.cloud, pacer: pacer)),
+                ], logger: TestDatabase.logger)
         }
         let t0 = Date(timeIntervalSince1970: 1_900_000_000)
         _ = try await driver().tickUntilConverged(now: t0)

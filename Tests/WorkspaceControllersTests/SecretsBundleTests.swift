@@ -8,8 +8,8 @@ import ReconcileRuntime
 import ReconcileStore
 import Testing
 import WorkspaceControllers
-import WorkspaceStore
 import WorkspaceModel
+import WorkspaceStore
 
 @Suite("secrets-bundle controller")
 struct SecretsBundleTests {
@@ -18,8 +18,9 @@ struct SecretsBundleTests {
         let store = FakeSecretStore()
         let workspace: String
         var driver: TickDriver {
-            TickDriver(pool: pool, controllers: [.init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: store))],
-                       logger: TestDatabase.logger)
+            TickDriver(
+                pool: pool, controllers: [.init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: store))],
+                logger: TestDatabase.logger)
         }
 
         func bundleText() async -> String {
@@ -28,8 +29,10 @@ struct SecretsBundleTests {
         }
 
         func workspaceStatus() async throws -> (lastError: String?, condition: [String: String]?) {
-            let row = try await pool.query("SELECT last_error, conditions -> 'BundleStaged' AS c FROM workspaces WHERE id = $1::uuid",
-                                           [workspace]).rows[0]
+            let row = try await pool.query(
+                "SELECT last_error, conditions -> 'BundleStaged' AS c FROM workspaces WHERE id = $1::uuid",
+                [workspace]
+            ).rows[0]
             return (try row.decode(String.self, "last_error"), try row.decodeJSON([String: String].self, "c"))
         }
     }
@@ -38,10 +41,13 @@ struct SecretsBundleTests {
         let pool = try await TestDatabase.create()
         let files = #"{"config.yaml": "model: m\n", "prompts/system.md": "You are the SEO agent."}"#
         try await pool.query("INSERT INTO templates (name, files) VALUES ('seo-agent', $1::jsonb)", [files])
-        let id = try await pool.query("""
+        let id = try await pool.query(
+            """
             INSERT INTO workspaces (org, name, template, image) VALUES ('acme', 'seo', 'seo-agent', 'agent:1') RETURNING id
-            """).rows[0].require(String.self, "id")
-        try await pool.query("INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($1::uuid, 'API_KEY', 'sk-live-123')", [id])
+            """
+        ).rows[0].require(String.self, "id")
+        try await pool.query(
+            "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($1::uuid, 'API_KEY', 'sk-live-123')", [id])
         try await pool.query("INSERT INTO org_secrets (org, key, value) VALUES ('acme', 'ORG_TOKEN', 'org-456')")
         return World(pool: pool, workspace: id)
     }
@@ -68,7 +74,8 @@ struct SecretsBundleTests {
         let world = try await Self.world()
         _ = try await world.driver.tickUntilConverged()
         let before = await world.bundleText()
-        try await world.pool.query("UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [world.workspace])
+        try await world.pool.query(
+            "UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [world.workspace])
         _ = try await world.driver.tickUntilConverged()
         let after = await world.bundleText()
         let oldToken = try #require(Self.token(in: before))
@@ -85,7 +92,8 @@ struct SecretsBundleTests {
         _ = try await world.driver.tickUntilConverged()
         let name = WorkspaceBundle.secretName(workspaceID: world.workspace)
         try await world.store.delete(name: name, recoveryWindowDays: 7)
-        try await world.pool.query("UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [world.workspace])
+        try await world.pool.query(
+            "UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [world.workspace])
         let summary = try await world.driver.tickUntilConverged()
         #expect(summary.failures.isEmpty)
         #expect(summary.actions.mutating["secret_store.restore"] == 1)
@@ -105,7 +113,9 @@ struct SecretsBundleTests {
         let summary = try await world.driver.tick()
         #expect(summary.failures.first?.terminal == true)
         let status = try await world.workspaceStatus()
-        #expect(status.lastError == "secret_bundles: template 'seo-agent': template file '../escape.sh': the path escapes the template directory")
+        #expect(
+            status.lastError
+                == "secret_bundles: template 'seo-agent': template file '../escape.sh': the path escapes the template directory")
         #expect(status.condition?["reason"] == "InvalidTemplate")
         let events = try await EventStore(pool: world.pool).select(key: world.workspace)
         #expect(events.first?.type == .warning && events.first?.reason == "InvalidTemplate")
@@ -128,13 +138,17 @@ struct SecretsBundleTests {
         let later = try await world.driver.tick(now: t0 + 31)
         #expect(later.controllers["secret_bundles"]?.succeeded == 1)
         #expect(try await world.workspaceStatus().lastError == nil)
-        #expect(!(try await world.pool.query("SELECT last_error FROM workspaces").rows[0].decode(String.self, "last_error") ?? "").contains("sk-live"))
+        #expect(
+            !(try await world.pool.query("SELECT last_error FROM workspaces").rows[0].decode(String.self, "last_error") ?? "")
+                .contains("sk-live"))
     }
 
     @Test("deleting a key the runtime does not consume restages without changing what the runtime sees")
     func nonConsumedDeletion() async throws {
         let world = try await Self.world()
-        try await world.pool.query("INSERT INTO workspace_secrets (workspace_id, key, value, runtime_consumed) VALUES ($1::uuid, 'TEST_SECRET', 'x', false)", [world.workspace])
+        try await world.pool.query(
+            "INSERT INTO workspace_secrets (workspace_id, key, value, runtime_consumed) VALUES ($1::uuid, 'TEST_SECRET', 'x', false)",
+            [world.workspace])
         _ = try await world.driver.tickUntilConverged()
         let before = try await world.pool.query("SELECT staged_hash, staged_runtime_hash FROM secret_bundles").rows[0]
         try await world.pool.query("DELETE FROM workspace_secrets WHERE key = 'TEST_SECRET'")

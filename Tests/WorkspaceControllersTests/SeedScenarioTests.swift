@@ -6,8 +6,8 @@ import ProviderFakes
 import ReconcileStore
 import Testing
 import WorkspaceControllers
-import WorkspaceStore
 import WorkspaceModel
+import WorkspaceStore
 
 /// The incidents of `docs/INCIDENTS.md` (seeds 000-004), replayed against the controllers.
 @Suite("seed scenarios")
@@ -18,7 +18,8 @@ struct SeedScenarioTests {
     func seed004BundleAfterEveryRestart() async throws {
         let world = try await InstancesTests.world()
         try await world.pool.query("UPDATE workspaces SET kind = 'platform' WHERE id = $1::uuid", [world.workspace])
-        try await world.pool.query("INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($1::uuid, 'API_KEY', 'k1')", [world.workspace])
+        try await world.pool.query(
+            "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($1::uuid, 'API_KEY', 'k1')", [world.workspace])
         _ = try await world.driver().tickUntilConverged(now: Self.t0)
         let name = WorkspaceBundle.secretName(workspaceID: world.workspace)
         func bundle() async -> String { String(decoding: await world.store.peek(name: name) ?? Data(), as: UTF8.self) }
@@ -31,7 +32,8 @@ struct SeedScenarioTests {
         }
         await expectFull(1)
         // An operator's restart.
-        try await world.pool.query("UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [world.workspace])
+        try await world.pool.query(
+            "UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [world.workspace])
         _ = try await world.driver().tickUntilConverged(now: Self.t0 + 10)
         await expectFull(2)
         // An image change.
@@ -45,10 +47,13 @@ struct SeedScenarioTests {
         #expect(await world.cloud.live(workspaceID: world.workspace).map(\.generation) == [4])
     }
 
-    @Test("idempotency: a converged mixed fleet (running, stopped, deleted, failed with its budget spent) makes no change on another pass")
+    @Test(
+        "idempotency: a converged mixed fleet (running, stopped, deleted, failed with its budget spent) makes no change on another pass"
+    )
     func idempotentMixedFleet() async throws {
         let world = try await InstancesTests.world()
-        try await world.pool.query("""
+        try await world.pool.query(
+            """
             INSERT INTO workspaces (org, name, kind, template, image, desired_state)
             VALUES ('acme', 'stopped', 'agent', 'seo-agent', 'agent:1', 'stopped'),
                    ('acme', 'deleted', 'agent', 'seo-agent', 'agent:1', 'running'),
@@ -63,7 +68,8 @@ struct SeedScenarioTests {
         // Every healthy instance reports; 'broken' never does and exhausts its remediations.
         for _ in 0..<8 {
             now += 3_600
-            try await world.pool.query("""
+            try await world.pool.query(
+                """
                 INSERT INTO workspace_runtime_status (workspace_id, instance_id, ready, reported_at)
                 SELECT i.key, i.instance_id, true, $1 FROM instances i JOIN workspaces w ON w.id = i.key
                  WHERE w.name <> 'broken' AND i.instance_id IS NOT NULL
@@ -81,23 +87,28 @@ struct SeedScenarioTests {
         #expect(report.mutatingActions.isEmpty, "\(report.mutatingActions)")
     }
 
-    @Test("seed 000: a provision that fails after a restart shows last_error, a condition and a Warning event in the same pass, and is retried with backoff")
+    @Test(
+        "seed 000: a provision that fails after a restart shows last_error, a condition and a Warning event in the same pass, and is retried with backoff"
+    )
     func seed000ProvisionFailureAfterRestart() async throws {
         let world = try await InstancesTests.world()
         _ = try await world.driver().tickUntilConverged(now: Self.t0)
         let launchesBefore = await world.cloud.launches
         await world.cloud.inject(.error(.transient), on: "create", times: 2)
-        try await world.pool.query("UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [world.workspace])
+        try await world.pool.query(
+            "UPDATE workspaces SET restart_requests = restart_requests + 1 WHERE id = $1::uuid", [world.workspace])
 
         // One pass: the old instance goes, the new launch fails — and says so at once.
         let t1 = Self.t0 + 10
         let pass = try await world.driver().tickUntilConverged(now: t1)
         #expect(pass.failures.contains { $0.controller == "instances" && $0.message.contains("injected") && !$0.terminal })
-        let row = try await world.pool.query("""
+        let row = try await world.pool.query(
+            """
             SELECT w.last_error, w.last_error_at, w.conditions -> 'InstanceReady' ->> 'status' AS ready,
                    i.attempts, extract(epoch FROM i.next_attempt_at - $2::timestamptz)::float8 AS wait
               FROM workspaces w JOIN instances i ON i.key = w.id WHERE w.id = $1::uuid
-            """, [world.workspace, t1]).rows[0]
+            """, [world.workspace, t1]
+        ).rows[0]
         #expect(try row.decode(String.self, "last_error")?.hasPrefix("instances: ") == true)
         #expect(try row.decode(String.self, "last_error")?.contains("create") == true)
         #expect(try row.decode(Date.self, "last_error_at") == t1)
@@ -116,17 +127,21 @@ struct SeedScenarioTests {
         }
         // The retries follow the backoff: a second failure doubles it, the third attempt launches.
         _ = try await world.driver().tick(now: t1 + 2)
-        let second = try await world.pool.query("""
+        let second = try await world.pool.query(
+            """
             SELECT attempts, extract(epoch FROM next_attempt_at - $2::timestamptz)::float8 AS wait FROM instances WHERE key = $1::uuid
-            """, [world.workspace, t1 + 2]).rows[0]
+            """, [world.workspace, t1 + 2]
+        ).rows[0]
         #expect(try second.require(Int.self, "attempts") == 2)
         #expect(try second.require(Double.self, "wait") >= 2)
         _ = try await world.driver().tickUntilConverged(now: t1 + 10)
         #expect(await world.cloud.launches == launchesBefore + 1)
         #expect(await world.cloud.live(workspaceID: world.workspace).map(\.generation) == [2])
-        let healed = try await world.pool.query("SELECT last_error FROM workspaces WHERE id = $1::uuid", [world.workspace]).rows[0]
+        let healed = try await world.pool.query("SELECT last_error FROM workspaces WHERE id = $1::uuid", [world.workspace]).rows[
+            0]
         #expect(try healed.decode(String.self, "last_error") == nil)
-        #expect(try await EventStore(pool: world.pool).select(key: world.workspace)
-            .contains { $0.type == .normal && $0.reason == "Reconciled" && $0.message.contains("2 failed attempt(s)") })
+        #expect(
+            try await EventStore(pool: world.pool).select(key: world.workspace)
+                .contains { $0.type == .normal && $0.reason == "Reconciled" && $0.message.contains("2 failed attempt(s)") })
     }
 }

@@ -1,16 +1,16 @@
 import ControllerHost
 import Foundation
+import IngressModel
 import Postgres
 import PostgresTestSupport
 import ProviderFakes
 import Providers
-import IngressModel
 import ReconcileRuntime
 import ReconcileStore
 import Testing
 import WorkspaceControllers
-import WorkspaceStore
 import WorkspaceModel
+import WorkspaceStore
 
 @Suite("tunnel ingress")
 struct TunnelIngressTests {
@@ -22,8 +22,10 @@ struct TunnelIngressTests {
         func driver(limiter: ProviderRateLimiter = ProviderRateLimiter(rate: 1_000, burst: 1_000)) -> TickDriver {
             let writer = TunnelWriter(provider: tunnels, limiter: limiter)
             let ingress = TunnelIngressReconciler(store: IngressStore(pool: pool), writer: writer)
-            return TickDriver(pool: pool, controllers: [.init(ingress)], sweepers: [RetiredIngressSweeper(store: IngressStore(pool: pool), writer: writer)],
-                              logger: TestDatabase.logger)
+            return TickDriver(
+                pool: pool, controllers: [.init(ingress)],
+                sweepers: [RetiredIngressSweeper(store: IngressStore(pool: pool), writer: writer)],
+                logger: TestDatabase.logger)
         }
 
         func rules(_ tunnel: String, _ hostname: String) async -> [String] {
@@ -38,25 +40,32 @@ struct TunnelIngressTests {
 
     static func world() async throws -> World {
         let pool = try await TestDatabase.create(poolSize: 6)
-        try await pool.query("INSERT INTO platform_paths (pattern, service) VALUES ('/api/*', 'platform'), ('/healthz', 'platform')")
-        let rows = try await pool.query("""
+        try await pool.query(
+            "INSERT INTO platform_paths (pattern, service) VALUES ('/api/*', 'platform'), ('/healthz', 'platform')")
+        let rows = try await pool.query(
+            """
             INSERT INTO tenants (name, hostname, tunnel_id, services) VALUES
               ('acme', 'acme.example.com', 'tunnel-acme', '{"platform": "http://10.0.1.1:8080", "app": "http://10.0.1.1:3000"}'),
               ('globex', 'globex.example.com', 'tunnel-shared', '{"platform": "http://10.0.2.1:8080", "app": "http://10.0.2.1:3000"}'),
               ('initech', 'initech.example.com', 'tunnel-shared', '{"platform": "http://10.0.3.1:8080", "app": "http://10.0.3.1:3000"}')
             RETURNING id, name
-            """).rows
+            """
+        ).rows
         var world = World(pool: pool)
         for row in rows { world.tenants[try row.require(String.self, "name")] = try row.require(String.self, "id") }
         return world
     }
 
-    @Test("seed 000, closing note: a new platform_paths row reaches every tenant on the next pass; an edit in the provider is repaired by the full resync")
+    @Test(
+        "seed 000, closing note: a new platform_paths row reaches every tenant on the next pass; an edit in the provider is repaired by the full resync"
+    )
     func seed000IngressFromTheSourceOfTruth() async throws {
         let world = try await Self.world()
         _ = try await world.driver().tickUntilConverged()
-        #expect(await world.rules("tunnel-acme", "acme.example.com") == [
-            "^/healthz$ -> http://10.0.1.1:8080", "^/api(/|$) -> http://10.0.1.1:8080", "* -> http://10.0.1.1:3000"])
+        #expect(
+            await world.rules("tunnel-acme", "acme.example.com") == [
+                "^/healthz$ -> http://10.0.1.1:8080", "^/api(/|$) -> http://10.0.1.1:8080", "* -> http://10.0.1.1:3000",
+            ])
         let shared = try #require(await world.tunnels.configurations["tunnel-shared"])
         #expect(Set(shared.ingress.compactMap(\.hostname)) == ["globex.example.com", "initech.example.com"])
         #expect(shared.ingress.last == IngressRule(service: "http_status:404"))
@@ -65,8 +74,10 @@ struct TunnelIngressTests {
         try await world.pool.query("INSERT INTO platform_paths (pattern, service) VALUES ('/requests/*', 'platform')")
         let pass = try await world.driver().tick()
         #expect(pass.controllers["tunnel_ingress"]?.examined == 3)
-        for (tunnel, hostname, ip) in [("tunnel-acme", "acme.example.com", "10.0.1.1"), ("tunnel-shared", "globex.example.com", "10.0.2.1"),
-                                       ("tunnel-shared", "initech.example.com", "10.0.3.1")] {
+        for (tunnel, hostname, ip) in [
+            ("tunnel-acme", "acme.example.com", "10.0.1.1"), ("tunnel-shared", "globex.example.com", "10.0.2.1"),
+            ("tunnel-shared", "initech.example.com", "10.0.3.1"),
+        ] {
             #expect(await world.rules(tunnel, hostname).contains("^/requests(/|$) -> http://\(ip):8080"), "\(hostname)")
         }
         let report = try await world.driver().checkIdempotent()
@@ -80,47 +91,60 @@ struct TunnelIngressTests {
         _ = try await world.driver().tick(full: true)
         #expect(await world.tunnels.writes == writes + 1)
         #expect(await world.rules("tunnel-acme", "acme.example.com").contains("^/requests(/|$) -> http://10.0.1.1:8080"))
-        #expect(try await EventStore(pool: world.pool).select(key: world.tenants["acme"]!)
-            .contains { $0.reason == "IngressDriftRepaired" && $0.type == .warning })
+        #expect(
+            try await EventStore(pool: world.pool).select(key: world.tenants["acme"]!)
+                .contains { $0.reason == "IngressDriftRepaired" && $0.type == .warning })
     }
 
-    @Test("a path one tenant cannot serve is skipped for it alone; a bad path forced into platform_paths reaches no tenant while a good one beside it reaches every tenant; only a tenant's own catch-all fails it")
+    @Test(
+        "a path one tenant cannot serve is skipped for it alone; a bad path forced into platform_paths reaches no tenant while a good one beside it reaches every tenant; only a tenant's own catch-all fails it"
+    )
     func badInputFailsOnlyItself() async throws {
         var world = try await Self.world()
-        let umbrella = try await world.pool.query("""
+        let umbrella = try await world.pool.query(
+            """
             INSERT INTO tenants (name, hostname, tunnel_id, services)
             VALUES ('umbrella', 'umbrella.example.com', 'tunnel-umbrella', '{"app": "http://10.0.4.1:3000"}') RETURNING id
-            """).rows[0].require(String.self, "id")
+            """
+        ).rows[0].require(String.self, "id")
         world.tenants["umbrella"] = umbrella
         let pass = try await world.driver().tickUntilConverged()
         #expect(pass.failures.isEmpty)
         // Umbrella has no 'platform' service: both platform paths skip it, its own catch-all is applied.
         #expect(await world.rules("tunnel-umbrella", "umbrella.example.com") == ["* -> http://10.0.4.1:3000"])
         #expect(await world.rules("tunnel-acme", "acme.example.com").count == 3)
-        let skipped = try await world.pool.query("""
+        let skipped = try await world.pool.query(
+            """
             SELECT pattern, skipped_for FROM platform_paths_status ORDER BY pattern
-            """).rows.map { "\(try $0.require(String.self, "pattern")): \(try $0.decode([String].self, "skipped_for") ?? [])" }
+            """
+        ).rows.map { "\(try $0.require(String.self, "pattern")): \(try $0.decode([String].self, "skipped_for") ?? [])" }
         #expect(skipped == ["/api/*: [\"umbrella\"]", "/healthz: [\"umbrella\"]"])
         let warnings = try await EventStore(pool: world.pool).select(key: umbrella).filter { $0.reason == "PathSkipped" }
         #expect(warnings.count == 2 && warnings.allSatisfy { $0.message.contains("no URL for service 'platform'") })
         // Said once: a second pass over the same skip adds no event and writes nothing.
         #expect(try await world.driver().checkIdempotent().passed)
         // Fixing the tenant's row is enough.
-        try await world.pool.query(#"UPDATE tenants SET services = services || '{"platform": "http://10.0.4.1:8080"}' WHERE name = 'umbrella'"#)
+        try await world.pool.query(
+            #"UPDATE tenants SET services = services || '{"platform": "http://10.0.4.1:8080"}' WHERE name = 'umbrella'"#)
         _ = try await world.driver().tickUntilConverged()
         #expect(await world.rules("tunnel-umbrella", "umbrella.example.com").count == 3)
 
         try await world.pool.query("ALTER TABLE platform_paths DISABLE TRIGGER platform_paths_validate")
-        try await world.pool.query("INSERT INTO platform_paths (pattern, service) VALUES ('/files/(.*)', 'platform'), ('/status', 'platform')")
+        try await world.pool.query(
+            "INSERT INTO platform_paths (pattern, service) VALUES ('/files/(.*)', 'platform'), ('/status', 'platform')")
         try await world.pool.query("ALTER TABLE platform_paths ENABLE TRIGGER platform_paths_validate")
         let poisoned = try await world.driver().tickUntilConverged()
         #expect(poisoned.failures.isEmpty)
-        for (tenant, hostname, tunnel) in [("acme", "acme.example.com", "tunnel-acme"), ("umbrella", "umbrella.example.com", "tunnel-umbrella"),
-                                           ("globex", "globex.example.com", "tunnel-shared")] {
+        for (tenant, hostname, tunnel) in [
+            ("acme", "acme.example.com", "tunnel-acme"), ("umbrella", "umbrella.example.com", "tunnel-umbrella"),
+            ("globex", "globex.example.com", "tunnel-shared"),
+        ] {
             let rules = await world.rules(tunnel, hostname)
             #expect(rules.count == 4 && rules.contains { $0.hasPrefix("^/status$") }, "\(tenant): \(rules)")
         }
-        let bad = try await world.pool.query("SELECT skipped_count, reason FROM platform_paths_status WHERE pattern = '/files/(.*)'").rows[0]
+        let bad = try await world.pool.query(
+            "SELECT skipped_count, reason FROM platform_paths_status WHERE pattern = '/files/(.*)'"
+        ).rows[0]
         #expect(try bad.require(Int.self, "skipped_count") == 4)
         #expect(try bad.decode(String.self, "reason")?.contains("platform_paths.pattern '/files/(.*)'") == true)
         try await world.pool.query("DELETE FROM platform_paths WHERE pattern = '/files/(.*)'")
@@ -134,17 +158,23 @@ struct TunnelIngressTests {
         var world = try await Self.world()
         _ = try await world.driver().tickUntilConverged()
         let initech = world.tenants["initech"]!
-        try await world.pool.query(#"UPDATE tenants SET services = '{"platform": "http://10.0.3.1:8080", "app": "localhost:3000"}' WHERE name = 'initech'"#)
+        try await world.pool.query(
+            #"UPDATE tenants SET services = '{"platform": "http://10.0.3.1:8080", "app": "localhost:3000"}' WHERE name = 'initech'"#
+        )
         let before = await world.rules("tunnel-shared", "initech.example.com")
         let pass = try await world.driver().tickUntilConverged()
         #expect(pass.failures.map(\.key) == [initech] && pass.failures.allSatisfy(\.terminal))
-        #expect(try await world.lastError("initech")?.contains("tenants.services.app: 'localhost:3000' is not a service cloudflared accepts") == true)
+        #expect(
+            try await world.lastError("initech")?.contains(
+                "tenants.services.app: 'localhost:3000' is not a service cloudflared accepts") == true)
         #expect(await world.rules("tunnel-shared", "initech.example.com") == before)
         #expect(await world.rules("tunnel-shared", "globex.example.com").count == 3)
         world.tenants.removeValue(forKey: "initech")
     }
 
-    @Test("a failed read never writes; a lost write response converges without a second write; throttling is retried after the provider's wait")
+    @Test(
+        "a failed read never writes; a lost write response converges without a second write; throttling is retried after the provider's wait"
+    )
     func providerFaults() async throws {
         let world = try await Self.world()
         await world.tunnels.inject(.error(.transient), on: "read")
@@ -155,9 +185,11 @@ struct TunnelIngressTests {
         await world.tunnels.inject(.throttle(.seconds(30)), on: "read")
         let later = Date() + 3_600
         pass = try await world.driver().tick(now: later)
-        let wait = try await world.pool.query("""
+        let wait = try await world.pool.query(
+            """
             SELECT extract(epoch FROM next_attempt_at - $1::timestamptz)::float8 AS wait FROM tunnel_ingress WHERE last_error IS NOT NULL
-            """, [later]).rows.first?.decode(Double.self, "wait")
+            """, [later]
+        ).rows.first?.decode(Double.self, "wait")
         #expect(try #require(wait) >= 30, "throttled: retried after the provider's retry-after")
 
         await world.tunnels.inject(.loseResponse, on: "write")
@@ -170,7 +202,8 @@ struct TunnelIngressTests {
     @Test("calls are paced by the provider's rate limit: a change reaching many tenants drains at the quota, none fails")
     func rateLimited() async throws {
         let world = try await Self.world()
-        try await world.pool.query("""
+        try await world.pool.query(
+            """
             INSERT INTO tenants (name, hostname, tunnel_id, services)
             SELECT 'tenant-' || g, 'tenant-' || g || '.example.com', 'tunnel-' || g,
                    '{"platform": "http://10.9.0.1:8080", "app": "http://10.9.0.1:3000"}' FROM generate_series(1, 5) g
@@ -244,7 +277,8 @@ struct TunnelIngressTests {
                 await beforeWriting()
                 let hostname = "t\(index).example.com"
                 let rule = IngressRule(hostname: hostname, path: nil, service: "http://10.0.0.\(index):80")
-                try await writer.write("tunnel-x", IngressRenderer.merge(current, hostname: hostname, rules: [rule]), actions: ActionLog())
+                try await writer.write(
+                    "tunnel-x", IngressRenderer.merge(current, hostname: hostname, rules: [rule]), actions: ActionLog())
             }
         }
         let (aHasRead, signalRead) = AsyncStream.makeStream(of: Void.self)
@@ -269,8 +303,9 @@ struct TunnelIngressTests {
     func replicasShareATunnel() async throws {
         let world = try await Self.world()
         #expect(try await Self.interleavedWrites(leases: LeaseStore(pool: world.pool)) == ["t0.example.com", "t1.example.com"])
-        #expect(try await world.pool.query("SELECT 1 FROM leases WHERE controller = 'tunnel' AND holder IS NOT NULL").rows.isEmpty,
-                "a tunnel lease was kept after the write")
+        #expect(
+            try await world.pool.query("SELECT 1 FROM leases WHERE controller = 'tunnel' AND holder IS NOT NULL").rows.isEmpty,
+            "a tunnel lease was kept after the write")
         // Serialized within each process only, the same interleaving loses a write: the test sees the race.
         #expect(try await Self.interleavedWrites(leases: nil).count == 1)
     }

@@ -1,23 +1,29 @@
 import Foundation
 import Testing
+
 @testable import WorkspaceModel
 
 @Suite("workspace bundle")
 struct WorkspaceBundleTests {
     let template = ["config.yaml": "model: m\n", "prompts/system.md": "You are the SEO agent."]
 
-    func bundle(generation: Int64 = 1, files: [String: String]? = nil, org: [String: WorkspaceBundle.Secret] = [:],
-                workspace: [String: WorkspaceBundle.Secret] = [:], token: String = "tok-1") throws -> WorkspaceBundle {
-        try WorkspaceBundle(instanceGeneration: generation, templateFiles: files ?? template, orgSecrets: org,
-                            workspaceSecrets: workspace, instanceToken: token)
+    func bundle(
+        generation: Int64 = 1, files: [String: String]? = nil, org: [String: WorkspaceBundle.Secret] = [:],
+        workspace: [String: WorkspaceBundle.Secret] = [:], token: String = "tok-1"
+    ) throws -> WorkspaceBundle {
+        try WorkspaceBundle(
+            instanceGeneration: generation, templateFiles: files ?? template, orgSecrets: org,
+            workspaceSecrets: workspace, instanceToken: token)
     }
 
     @Test("the same inputs give the same bytes and hash; the workspace's secret wins over the org's")
     func canonical() throws {
-        let a = try bundle(org: ["K": .init(value: "org", runtimeConsumed: true)],
-                           workspace: ["K": .init(value: "ws", runtimeConsumed: true)])
-        let b = try bundle(org: ["K": .init(value: "org", runtimeConsumed: true)],
-                           workspace: ["K": .init(value: "ws", runtimeConsumed: true)])
+        let a = try bundle(
+            org: ["K": .init(value: "org", runtimeConsumed: true)],
+            workspace: ["K": .init(value: "ws", runtimeConsumed: true)])
+        let b = try bundle(
+            org: ["K": .init(value: "org", runtimeConsumed: true)],
+            workspace: ["K": .init(value: "ws", runtimeConsumed: true)])
         #expect(a.canonicalData == b.canonicalData)
         #expect(a.hash == b.hash)
         #expect(a.secrets["K"]?.value == "ws")
@@ -75,10 +81,13 @@ struct WorkspaceBundleTests {
 struct RestartDecisionTests {
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
 
-    static func inputs(kind: WorkspaceKind = .agent, policy: RestartPolicy = .auto, changed: Bool = true, byWorkspace: Bool = false,
-                       busy: Bool = false, changedSecondsAgo: TimeInterval = 60) -> RestartDecision.Inputs {
-        .init(kind: kind, restartPolicy: policy, runtimeHashChanged: changed, authoredByWorkspace: byWorkspace,
-              busySince: busy ? now - 5 : nil, lastChangeAt: now - changedSecondsAgo, now: now, debounce: 10)
+    static func inputs(
+        kind: WorkspaceKind = .agent, policy: RestartPolicy = .auto, changed: Bool = true, byWorkspace: Bool = false,
+        busy: Bool = false, changedSecondsAgo: TimeInterval = 60
+    ) -> RestartDecision.Inputs {
+        .init(
+            kind: kind, restartPolicy: policy, runtimeHashChanged: changed, authoredByWorkspace: byWorkspace,
+            busySince: busy ? now - 5 : nil, lastChangeAt: now - changedSecondsAgo, now: now, debounce: 10)
     }
 
     static let table: [(String, RestartDecision.Inputs, RestartDecision)] = [
@@ -86,10 +95,14 @@ struct RestartDecisionTests {
         ("an agent's consumed key changed, idle, quiet", inputs(), .restartNow),
         ("a burst of writes is debounced", inputs(changedSecondsAgo: 3), .debounce(until: now + 7)),
         ("a turn in progress defers the restart", inputs(busy: true), .waitForTurnEnd),
-        ("a platform workspace is never auto-restarted", inputs(kind: .platform),
-         .pending(reason: "platform workspaces are never restarted automatically")),
-        ("the workspace wrote its own secret", inputs(byWorkspace: true, busy: true),
-         .pending(reason: "the workspace changed its own secrets; it restarts when it asks")),
+        (
+            "a platform workspace is never auto-restarted", inputs(kind: .platform),
+            .pending(reason: "platform workspaces are never restarted automatically")
+        ),
+        (
+            "the workspace wrote its own secret", inputs(byWorkspace: true, busy: true),
+            .pending(reason: "the workspace changed its own secrets; it restarts when it asks")
+        ),
         ("restart_policy manual", inputs(policy: .manual), .pending(reason: "restart_policy is manual")),
     ]
 
