@@ -49,20 +49,22 @@ actor TestServer {
         let server = try await server()
         counter += 1
         let name = "test_\(counter)"
-        let admin = PostgresConnection(configuration: .init(conninfo: server.conninfo()))
+        let admin = PostgresConnection(configuration: .init(conninfo: server.conninfo() + Self.patientConnect))
         try await admin.query("CREATE DATABASE \(name) TEMPLATE \(template)")
         await admin.close()
-        // The whole suite runs in parallel on two cores (sidecars, chaos replicas, runtimes): a
-        // new session may wait for the server longer than the sidecar's 5 s default.
-        return PostgresConfiguration(conninfo: server.conninfo(database: name) + " connect_timeout=60")
+        return PostgresConfiguration(conninfo: server.conninfo(database: name) + Self.patientConnect)
     }
+
+    /// The whole suite runs in parallel on two cores (sidecars, chaos replicas, runtimes): a new
+    /// session may wait for the server longer than the sidecar's 5 s default.
+    static let patientConnect = " connect_timeout=60"
 
     func log() async throws -> String {
         try String(contentsOfFile: try await server().logFile, encoding: .utf8)
     }
 
     func adminConfiguration() async throws -> PostgresConfiguration {
-        PostgresConfiguration(conninfo: try await server().conninfo())
+        PostgresConfiguration(conninfo: try await server().conninfo() + Self.patientConnect)
     }
 
     private func server() async throws -> EmbeddedPostgres {
