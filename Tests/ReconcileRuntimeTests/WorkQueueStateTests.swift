@@ -102,4 +102,61 @@ struct DelayQueueTests {
         #expect(delays.count == 0)
         #expect(delays.nextReadyAt == nil)
     }
+
+    @Test("against a model of its contract, over random adds and pops of a few keys (keys moved earlier, taken, added again)")
+    func matchesModel() {
+        var generator = SplitMix64(seed: 42)
+        var delays = DelayQueue<Int>()
+        var model: [Int: Duration] = [:]
+        var now = Duration.zero
+        for _ in 0..<20_000 {
+            if generator.next() % 3 == 0 {
+                now += .milliseconds(Int64(generator.next() % 50))
+                let expected = model.filter { $0.value <= now }.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
+                let popped = delays.popReady(now: now)
+                // Keys ready at the same instant may come in either order; times must not go back.
+                #expect(Set(popped) == Set(expected.map(\.key)))
+                #expect(popped.map { model[$0]! } == expected.map(\.value))
+                for key in popped { model.removeValue(forKey: key) }
+            } else {
+                let key = Int(generator.next() % 40)
+                let time = now + .milliseconds(Int64(generator.next() % 500))
+                let moved = delays.add(key, readyAt: time)
+                #expect(moved == (model[key].map { time < $0 } ?? true))
+                if moved { model[key] = time }
+            }
+            #expect(delays.count == model.count)
+            #expect(delays.nextReadyAt == model.values.min())
+        }
+    }
+
+    @Test("a fleet's worth of waiting keys, taken a few at a time, all come out once and in order")
+    func manyKeys() {
+        var delays = DelayQueue<Int>()
+        let keys = 100_000
+        // Jittered looks, like a fleet that converged at once.
+        for key in 0..<keys { delays.add(key, readyAt: .milliseconds(Int64((key * 7_919) % keys))) }
+        var taken: [Int] = []
+        var now = Duration.zero
+        while delays.count > 0 {
+            now = delays.nextReadyAt!
+            taken += delays.popReady(now: now)
+        }
+        #expect(taken.count == keys)
+        #expect(Set(taken).count == keys)
+        #expect(taken.map { (($0 * 7_919) % keys) } == Array(0..<keys))
+    }
+}
+
+/// A small deterministic generator, so a failing sequence is the same on every run.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }
