@@ -25,7 +25,7 @@ public struct PrivilegeCheck: Sendable {
 
         public var description: String {
             "the database role \(report.role) lacks privileges the sidecar needs (those of \(report.reconcilerRole)): "
-                + PrivilegeCheck.list(report.missing)
+                + PrivilegeCheck.list(report.missing, limit: .max)
                 + "; GRANT \(report.reconcilerRole) TO \(report.role) as the schema's owner"
         }
     }
