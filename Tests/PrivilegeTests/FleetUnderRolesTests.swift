@@ -78,6 +78,9 @@ struct FleetUnderRolesTests {
         #expect(check.status == 0, "\(check.output)")
         #expect(check.output.contains("idempotent: the check pass made no provider mutation and wrote no row"), "\(check.output)")
         #expect(try await Self.phases(database.owner).allSatisfy { $0.hasSuffix("=running") })
+        // The operator tools work under viewer.
+        let status = try Self.reconciler(["status", "--database-url", database.conninfo(as: database.login(.viewer))])
+        #expect(status.status == 0 && status.output.contains("instances: 4 key(s), converged"), "\(status.output)")
 
         // An operator's edits: a new image, a rotated secret, a restart request from the platform.
         try await operatorPool.query("UPDATE workspaces SET image = 'local/agent:2' WHERE name = 'seo-1'")
