@@ -175,7 +175,7 @@ CREATE FUNCTION molecule_put_workspace_secret(workspace uuid, secret_key text, s
                                               consumed boolean DEFAULT true, author text DEFAULT 'operator')
 RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
-    LOOP
+    FOR attempt IN 1..3 LOOP
         UPDATE workspace_secrets SET value = secret_value, runtime_consumed = consumed, written_by = author, written_at = now()
          WHERE workspace_id = workspace AND key = secret_key;
         IF FOUND THEN
@@ -189,13 +189,17 @@ BEGIN
             NULL;  -- written by someone else since the UPDATE: update it
         END;
     END LOOP;
+    -- A row the caller cannot see (another org's, under its scope) keeps the INSERT failing.
+    PERFORM molecule_refuse('workspace_secrets', 'key', 'already set for this workspace, in a row this role cannot see',
+                            'unique_violation');
+    RETURN false;
 END $$;
 
 CREATE FUNCTION molecule_put_org_secret(secret_org text, secret_key text, secret_value text,
                                         consumed boolean DEFAULT true, author text DEFAULT 'operator')
 RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
-    LOOP
+    FOR attempt IN 1..3 LOOP
         UPDATE org_secrets SET value = secret_value, runtime_consumed = consumed, written_by = author, written_at = now()
          WHERE org = secret_org AND key = secret_key;
         IF FOUND THEN
@@ -209,6 +213,8 @@ BEGIN
             NULL;
         END;
     END LOOP;
+    PERFORM molecule_refuse('org_secrets', 'key', 'already set for this org, in a row this role cannot see', 'unique_violation');
+    RETURN false;
 END $$;
 
 -- Each secret without its value: a keyed hash (the key, a per-database random salt, is readable
