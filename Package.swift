@@ -166,6 +166,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The database roles of schema 0010: the privilege matrix, the secret scan, org scopes.
+        .testTarget(
+            name: "PrivilegeTests",
+            dependencies: ["Postgres", "PostgresTestSupport", "ReconcileStore", "SchemaManifests"]),
         // WorkspaceModel: the leak test derives each instance token from its seed, to look for it.
         .testTarget(
             name: "CLITests", dependencies: ["Postgres", "PostgresTestSupport", "CurlHTTP", "ReconcileStore", "WorkspaceModel"]),

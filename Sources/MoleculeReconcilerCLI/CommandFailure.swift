@@ -16,6 +16,9 @@ enum CommandFailure {
         } catch let error as Migrator.SchemaError {
             printError("error: \(error)")
             throw ExitCode.failure
+        } catch let error as PrivilegeCheck.MissingPrivileges {
+            printError("error: \(error)")
+            throw ExitCode.failure
         } catch let error as EmbeddedPostgres.Failure {
             printError("error: embedded PostgreSQL: \(error)")
             throw ExitCode.failure

@@ -9,9 +9,15 @@ struct Migrate: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    @Option(
+        help:
+            "Prefix of the database roles the first migrate creates (<prefix>reconciler, operator, platform, viewer; default molecule_); one per database on a shared cluster."
+    )
+    var rolePrefix: String?
+
     func run() async throws {
         try await global.withDatabase(poolSize: 1, schema: .none) { pool, _, logger in
-            let applied = try await Migrator(pool: pool, logger: logger).migrate()
+            let applied = try await Migrator(pool: pool, rolePrefix: rolePrefix, logger: logger).migrate()
             print(applied.isEmpty ? "schema is up to date" : "applied: \(applied.joined(separator: ", "))")
         }
     }

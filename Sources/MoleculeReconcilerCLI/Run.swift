@@ -40,6 +40,7 @@ struct Run: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         try await global.withDatabase(poolSize: poolSize, schema: .migrateIfEmbedded(force: migrate)) { pool, target, logger in
+            try await PrivilegeCheck(pool: pool).enforce(logger: logger)
             if exampleFleet, target.embedded != nil {
                 try await ExampleFleet.loadIfEmpty(pool, logger: logger)
             }

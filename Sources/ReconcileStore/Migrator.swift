@@ -14,13 +14,23 @@ public struct Migrator: Sendable {
     /// The advisory lock key (any constant unique to this program).
     static let lockKey: Int64 = 0x6D6F6C6563756C65  // "molecule"
 
+    /// The prefix of the database roles migration 0010 creates when no `rolePrefix` is given.
+    public static let defaultRolePrefix = "molecule_"
+
     private let pool: PostgresPool
     private let migrations: [SchemaManifests.Migration]
     private let logger: Logger
+    /// The prefix of the group roles (`<prefix>reconciler`, ...), passed to the migrations as the
+    /// setting `molecule.role_prefix`; nil: the default, and no check against the roles an earlier
+    /// `migrate` recorded.
+    private let rolePrefix: String?
 
-    public init(pool: PostgresPool, migrations: [SchemaManifests.Migration]? = nil, logger: Logger) throws {
+    public init(
+        pool: PostgresPool, migrations: [SchemaManifests.Migration]? = nil, rolePrefix: String? = nil, logger: Logger
+    ) throws {
         self.pool = pool
         self.migrations = try migrations ?? SchemaManifests.migrations()
+        self.rolePrefix = rolePrefix
         self.logger = logger
     }
 
@@ -68,6 +78,8 @@ public struct Migrator: Sendable {
         var names: [String] = []
         for migration in migrations where applied[migration.name] == nil {
             try await connection.transaction { connection in
+                try await connection.query(
+                    "SELECT set_config('molecule.role_prefix', $1, true)", [rolePrefix ?? Self.defaultRolePrefix])
                 try await connection.execute(script: migration.sql)
                 try await connection.query(
                     "INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)",
@@ -76,7 +88,22 @@ public struct Migrator: Sendable {
             logger.info("applied migration", metadata: ["migration": "\(migration.name)"])
             names.append(migration.name)
         }
+        try await checkRolePrefix(on: connection)
         return names
+    }
+
+    /// Roles are created once, by the migration that introduced them: a later `migrate` asked for
+    /// another prefix would silently keep the old one, so it is refused instead.
+    private func checkRolePrefix(on connection: PostgresConnection) async throws {
+        guard let rolePrefix else { return }
+        let exists = try await connection.query("SELECT to_regclass('molecule_roles') IS NOT NULL AS present")
+        guard try exists.rows[0].require(Bool.self, "present") else { return }
+        let rows = try await connection.query("SELECT name FROM molecule_roles WHERE role = 'reconciler'").rows
+        guard let name = try rows.first?.require(String.self, "name"), name != rolePrefix + "reconciler" else { return }
+        throw SchemaError(
+            description:
+                "--role-prefix: this database's roles were created with another prefix (its reconciler role is \(name)); roles are created once, by the first migrate"
+        )
     }
 
     private func appliedMigrations(on connection: PostgresConnection) async throws -> [String: String] {

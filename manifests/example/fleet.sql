@@ -37,10 +37,10 @@ SELECT id, 'web-search', '2.3.0' FROM workspaces WHERE name LIKE 'seo-%';
 
 -- Two tenants, each with its own tunnel, and the platform paths every tenant routes to the
 -- platform (the single source of truth: add a row and every tenant's config.yml picks it up).
-INSERT INTO tenants (name, hostname, tunnel_id, services) VALUES
-  ('acme', 'acme.molecule.example', 'tunnel-acme',
+INSERT INTO tenants (name, org, hostname, tunnel_id, services) VALUES
+  ('acme', 'acme', 'acme.molecule.example', 'tunnel-acme',
    '{"platform": "http://127.0.0.1:8080", "app": "http://127.0.0.1:3000"}'),
-  ('globex', 'globex.molecule.example', 'tunnel-globex',
+  ('globex', 'globex', 'globex.molecule.example', 'tunnel-globex',
    '{"platform": "http://127.0.0.1:8081", "app": "http://127.0.0.1:3001"}');
 
 INSERT INTO platform_paths (pattern, service, note) VALUES
