@@ -9,7 +9,7 @@ struct MoleculeReconciler: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "molecule-reconciler",
         abstract: "Keeps an agent-workspace platform converged: desired state in PostgreSQL, level-triggered controllers.",
-        subcommands: [Run.self, Tick.self, Migrate.self, Status.self],
+        subcommands: [Run.self, Tick.self, Migrate.self, Status.self, Get.self],
         defaultSubcommand: Run.self)
 }
 
@@ -22,13 +22,13 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Use the embedded PostgreSQL even if a database is configured.")
     var embedded = false
 
-    @Option(name: .long, help: "Directory of the embedded PostgreSQL (default: $TMPDIR/molecule-reconciler).")
+    @Option(name: .long, help: "Directory of the embedded PostgreSQL (default: /var/lib/molecule-reconciler as root, else $XDG_STATE_HOME/molecule-reconciler).")
     var embeddedDir: String?
 
     @Option(
         name: .long,
         help:
-            "Where the local providers keep their state: staged bundles (0700/0600), instance records (default: $TMPDIR/molecule-reconciler/state)."
+            "Where the local providers keep their state: staged bundles (0700/0600), instance records (default: <embedded dir>/state)."
     )
     var stateDir: String?
 
