@@ -9,7 +9,7 @@ struct MoleculeReconciler: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "molecule-reconciler",
         abstract: "Keeps an agent-workspace platform converged: desired state in PostgreSQL, level-triggered controllers.",
-        subcommands: [Run.self, Tick.self, Migrate.self, Status.self, Get.self, Describe.self, Explain.self],
+        subcommands: [Run.self, Tick.self, Migrate.self, Status.self, Get.self, Describe.self, Explain.self, Wait.self],
         defaultSubcommand: Run.self)
 }
 
