@@ -23,6 +23,7 @@ struct Describe: AsyncParsableCommand {
     var events = 20
 
     @OptionGroup var database: GlobalOptions
+    @OptionGroup var providers: ProviderOptions
 
     func validate() throws {
         guard ["workspace", "workspaces", "ws"].contains(kind.lowercased()) else {
@@ -47,9 +48,9 @@ struct Describe: AsyncParsableCommand {
             }
             let explanation = try await Explain.explain(reference, pool: pool)
             let processes = LocalProcessProvider(
-                directory: URL(fileURLWithPath: database.stateDirectory).appendingPathComponent("instances"),
-                runtimeExecutable: URL(fileURLWithPath: database.runtimeExecutablePath),
-                secretStoreRoot: URL(fileURLWithPath: database.stateDirectory))
+                directory: URL(fileURLWithPath: providers.stateDirectory(database)).appendingPathComponent("instances"),
+                runtimeExecutable: URL(fileURLWithPath: providers.runtimeExecutablePath),
+                secretStoreRoot: URL(fileURLWithPath: providers.stateDirectory(database)))
             let report = Report(
                 detail: detail,
                 logFile: detail.instance?.instanceID.map {

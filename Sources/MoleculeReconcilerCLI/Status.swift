@@ -9,13 +9,7 @@ import WorkspaceStore
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the fleet's health; exit non-zero while anything fails or is not converged.",
-        discussion: """
-            Exit codes: 0 everything converged; 2 something is failing (a workspace failed or
-            with an error, a tenant's ingress or any controller key with a last_error);
-            3 nothing fails but something is not converged yet; 1 the command itself failed
-            (database unreachable, schema too old). restart_pending is shown, not counted:
-            it waits for an operator by design.
-            """)
+        discussion: "Exit codes: 0 everything converged; 2 something is failing (a workspace failed or with an error, a tenant's ingress or any controller key with a last_error); 3 nothing fails but something is not converged yet; 1 the command itself failed (database unreachable, schema too old). restart_pending is shown, not counted: it waits for an operator by design.")
 
     /// `status`'s exit codes (documented in the README).
     enum Verdict: Int32, Codable {

@@ -188,4 +188,21 @@ struct OperatorCommandsTests {
         }
         #expect(!FileManager.default.fileExists(atPath: directory + "/pgdata"))
     }
+
+    @Test("--version names the schema it needs; a mistyped command says so; help shows a command's own options")
+    func commandLineGrammar() throws {
+        let version = try CommandLineTests.run(["--version"])
+        #expect(version.status == 0)
+        #expect(version.output.hasPrefix("molecule-reconciler "))
+        #expect(version.output.contains("(schema 0010_watch_channel)"))
+        let typo = try CommandLineTests.run(["gte", "workspaces"])
+        #expect(typo.status == 64)
+        #expect(typo.output.contains("error: unknown command 'gte'; did you mean 'get'?"))
+        #expect(!typo.output.contains("Usage: molecule-reconciler run"))
+        let status = try CommandLineTests.run(["status", "--help"])
+        #expect(status.output.contains("--database-url") && !status.output.contains("--state-dir"))
+        #expect(!status.output.contains("--runtime-executable") && !status.output.contains("--http-port"))
+        let run = try CommandLineTests.run(["run", "--help"])
+        #expect(run.output.contains("--state-dir") && run.output.contains("--http-port"))
+    }
 }
