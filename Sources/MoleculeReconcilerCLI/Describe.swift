@@ -58,7 +58,8 @@ struct Describe: AsyncParsableCommand {
                 },
                 restartPendingReason: detail.workspace.restartPending
                     ? explanation.controllers.first { $0.controller == "instances" }?.why
-                        .first { $0.hasPrefix("restart_pending") || $0.contains("restart_pending") } : nil,
+                        .first { $0.contains("restart_pending") }
+                        .map { $0.hasPrefix("restart_pending: ") ? String($0.dropFirst("restart_pending: ".count)) : $0 } : nil,
                 remediationBudget: Remediation.Policy().budget)
             print(output.isStructured ? try output.encode(report) : Self.render(report))
         }

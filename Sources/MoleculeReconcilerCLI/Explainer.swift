@@ -76,6 +76,8 @@ struct Explainer {
     }
 
     private func plugins(_ explained: inout Explanation.Controller) {
+        // A stopped or deleted workspace has no instance to deliver into, by design.
+        guard facts.desiredState == .running else { return }
         let declared = detail.plugins.compactMap { row in
             row.desired.map {
                 PluginPlan.Declared(name: row.plugin, ref: $0, requiresRestart: row.requiresRestart, privileged: row.privileged)

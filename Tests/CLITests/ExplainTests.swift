@@ -138,7 +138,7 @@ struct ExplainTests {
         #expect(explained.text.contains("restart_pending: platform workspaces are never restarted automatically"))
         let described = try OperatorCommandsTests.run(["describe", "workspace", "ops/platform"], pool)
         #expect(
-            described.output.contains("Restart Pending:      true (restart_pending: platform workspaces are never restarted automatically)"),
+            described.output.contains("Restart Pending:      true (platform workspaces are never restarted automatically)"),
             "\(described.output)")
     }
 
