@@ -85,7 +85,9 @@ struct Describe: AsyncParsableCommand {
         field("Spec Updated", Timestamp.format(detail.updatedAt))
         field("Phase", w.phase)
         field("Last Error", w.lastError ?? "<none>")
-        field("Restart Pending", w.restartPending ? "true (\(report.restartPendingReason ?? "reason not derivable from the rows"))" : "false")
+        field(
+            "Restart Pending",
+            w.restartPending ? "true (\(report.restartPendingReason ?? "reason not derivable from the rows"))" : "false")
         lines.append("Instance:")
         if let instance = detail.instance {
             field("ID", instance.instanceID ?? "<none>", indent: 2)
@@ -119,7 +121,10 @@ struct Describe: AsyncParsableCommand {
                     : table(
                         ["PLUGIN", "DESIRED", "INSTALLED", "BOOT", "PRIVILEGED"],
                         detail.plugins.map {
-                            [$0.plugin, $0.desired ?? "<removed>", $0.installed ?? "<none>", "\($0.requiresRestart)", "\($0.privileged)"]
+                            [
+                                $0.plugin, $0.desired ?? "<removed>", $0.installed ?? "<none>", "\($0.requiresRestart)",
+                                "\($0.privileged)",
+                            ]
                         })))
         lines.append("Conditions:")
         lines.append(

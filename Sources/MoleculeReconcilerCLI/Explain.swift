@@ -1,13 +1,15 @@
 import ArgumentParser
-import Postgres
 import Foundation
 import LogEscaping
+import Postgres
 import WorkspaceStore
 
 struct Explain: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Say why a workspace is not converged now, and what each controller would do next.",
-        discussion: "Evaluates the controllers' own decisions on the rows as they are: read-only (no provider is called, nothing is written). The instance on record stands for what the provider would list.")
+        discussion:
+            "Evaluates the controllers' own decisions on the rows as they are: read-only (no provider is called, nothing is written). The instance on record stands for what the provider would list."
+    )
 
     @Argument(help: "ORG/NAME or the workspace's id.")
     var workspace: String

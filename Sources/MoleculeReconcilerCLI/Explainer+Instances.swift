@@ -51,7 +51,8 @@ extension Explainer {
         {
             explained.reasons.append(decision.status.phase == .failed ? .unhealthy : .scheduled)
             explained.why.append(
-                "phase \(decision.status.phase.rawValue): \(decision.status.condition.reason): \(decision.status.condition.message)")
+                "phase \(decision.status.phase.rawValue): \(decision.status.condition.reason): \(decision.status.condition.message)"
+            )
         }
         explained.next.append("then: \(describe(decision.outcome)); phase \(decision.status.phase.rawValue)")
         for event in decision.events { explained.next.append("event \(event.type.rawValue) \(event.reason): \(event.message)") }
@@ -73,7 +74,8 @@ extension Explainer {
         case .none:
             break
         case .restartNow:
-            explained.next.append("restart: a change the runtime consumes needs a new instance (paced by the fleet's restart pacer)")
+            explained.next.append(
+                "restart: a change the runtime consumes needs a new instance (paced by the fleet's restart pacer)")
         case .debounce(let until):
             explained.reasons.append(.restartDebounced)
             explained.why.append("a change the runtime consumes was written moments ago; more may follow")
@@ -100,7 +102,8 @@ extension Explainer {
         case .none:
             explained.why.append("failed; not remediated automatically (restart_policy manual): bump restart_requests")
         case .remediate:
-            explained.next.append("recreate the failed workspace (remediation \(facts.remediations + 1) of \(remediation.budget))")
+            explained.next.append(
+                "recreate the failed workspace (remediation \(facts.remediations + 1) of \(remediation.budget))")
         case .waitUntil(let due):
             explained.reasons.append(.remediationBackoff)
             explained.why.append("failed; remediation \(facts.remediations + 1) of \(remediation.budget) waits for its backoff")

@@ -6,7 +6,9 @@ import WorkspaceStore
 struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List workspaces, tenants, plugins or events by name (kubectl get).",
-        discussion: "RESOURCE is workspaces (ws), tenants, plugins or events (ev). Events are listed newest last. -w keeps the command running and prints every row that changes, as the database notifies it (LISTEN, not polling).")
+        discussion:
+            "RESOURCE is workspaces (ws), tenants, plugins or events (ev). Events are listed newest last. -w keeps the command running and prints every row that changes, as the database notifies it (LISTEN, not polling)."
+    )
 
     enum Resource: String, ExpressibleByArgument, CaseIterable {
         case workspaces, tenants, plugins, events

@@ -47,7 +47,8 @@ struct Listing {
                             ? [
                                 w.desiredState, w.address ?? "<none>", w.image, w.readyReason ?? "<none>",
                                 w.lastError ?? "<none>",
-                            ] : []), value: w)
+                            ] : []),
+                    value: w)
             }
         case .tenants:
             return try await queries.selectTenants().map { t in

@@ -66,7 +66,11 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Use the embedded PostgreSQL even if a database is configured.")
     var embedded = false
 
-    @Option(name: .long, help: "Directory of the embedded PostgreSQL (default: /var/lib/molecule-reconciler as root, else $XDG_STATE_HOME/molecule-reconciler).")
+    @Option(
+        name: .long,
+        help:
+            "Directory of the embedded PostgreSQL (default: /var/lib/molecule-reconciler as root, else $XDG_STATE_HOME/molecule-reconciler)."
+    )
     var embeddedDir: String?
 
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")

@@ -40,7 +40,8 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        try await global.withDatabase(poolSize: poolSize, schema: .migrateIfEmbedded(force: migrate), startsEmbedded: true) { pool, target, logger in
+        try await global.withDatabase(poolSize: poolSize, schema: .migrateIfEmbedded(force: migrate), startsEmbedded: true) {
+            pool, target, logger in
             if exampleFleet, target.embedded != nil {
                 try await ExampleFleet.loadIfEmpty(pool, logger: logger)
             }

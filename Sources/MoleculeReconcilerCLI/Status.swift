@@ -9,7 +9,9 @@ import WorkspaceStore
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the fleet's health; exit non-zero while anything fails or is not converged.",
-        discussion: "Exit codes: 0 everything converged; 2 something is failing (a workspace failed or with an error, a tenant's ingress or any controller key with a last_error); 3 nothing fails but something is not converged yet; 1 the command itself failed (database unreachable, schema too old). restart_pending is shown, not counted: it waits for an operator by design.")
+        discussion:
+            "Exit codes: 0 everything converged; 2 something is failing (a workspace failed or with an error, a tenant's ingress or any controller key with a last_error); 3 nothing fails but something is not converged yet; 1 the command itself failed (database unreachable, schema too old). restart_pending is shown, not counted: it waits for an operator by design."
+    )
 
     /// `status`'s exit codes (documented in the README).
     enum Verdict: Int32, Codable {
@@ -77,7 +79,8 @@ struct Status: AsyncParsableCommand {
             "tenants: \(fleet.tenants); not converged \(fleet.notConvergedTenants), failing \(fleet.failingTenants)",
         ]
         for failure in fleet.failures {
-            lines.append("  failing \(failure.object)\(failure.phase.map { " (\($0))" } ?? ""): \(LogEscape.escape(failure.error))")
+            lines.append(
+                "  failing \(failure.object)\(failure.phase.map { " (\($0))" } ?? ""): \(LogEscape.escape(failure.error))")
         }
         for table in report.controllers {
             let state =

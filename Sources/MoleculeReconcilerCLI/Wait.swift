@@ -6,7 +6,9 @@ import WorkspaceStore
 struct Wait: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Wait until a workspace has a condition or a phase (kubectl wait).",
-        discussion: "Follows the database's notifications (LISTEN) and re-reads the workspace on each. Exits 0 once the condition holds, 1 on timeout (saying the workspace's current phase and Ready reason) or when the workspace does not exist.\n\nExample: wait workspace/acme/seo-1 --for condition=Ready --timeout 60s")
+        discussion:
+            "Follows the database's notifications (LISTEN) and re-reads the workspace on each. Exits 0 once the condition holds, 1 on timeout (saying the workspace's current phase and Ready reason) or when the workspace does not exist.\n\nExample: wait workspace/acme/seo-1 --for condition=Ready --timeout 60s"
+    )
 
     /// What `--for` asks.
     enum Target: Equatable {
@@ -54,7 +56,9 @@ struct Wait: AsyncParsableCommand {
             }
             guard met else {
                 throw CommandFailure.Message(
-                    text: "timed out after \(timeout) waiting for workspace/\(reference) \(condition): \(LogEscape.escape(current))")
+                    text:
+                        "timed out after \(timeout) waiting for workspace/\(reference) \(condition): \(LogEscape.escape(current))"
+                )
             }
             print("workspace/\(reference) \(condition) met")
         }

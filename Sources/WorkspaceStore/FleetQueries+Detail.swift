@@ -99,7 +99,8 @@ extension FleetQueries {
                     stagedVersion: try row.decode(String.self, "staged_version"),
                     stagedGeneration: try row.decode(Int64.self, "staged_generation"),
                     stagedAt: try row.decode(Date.self, "staged_at")) : nil,
-            heartbeat: try Self.heartbeat(row), plugins: try await selectPlugins(org: workspace.org).filter { $0.workspace == workspace.name },
+            heartbeat: try Self.heartbeat(row),
+            plugins: try await selectPlugins(org: workspace.org).filter { $0.workspace == workspace.name },
             controllers: try await selectControllers(workspaceID: workspace.id),
             events: try await selectEvents(key: workspace.id, limit: events), now: try row.require(Date.self, "now"))
     }
@@ -148,7 +149,8 @@ extension FleetQueries {
             instanceID: try row.decode(String.self, "instance_id"),
             instanceGeneration: try row.require(Int64.self, "instance_generation"),
             instanceState: try row.decode(String.self, "instance_state"), address: try row.decode(String.self, "address"),
-            launchedAt: try row.decode(Date.self, "launched_at"), targetGeneration: try row.require(Int64.self, "target_generation"),
+            launchedAt: try row.decode(Date.self, "launched_at"),
+            targetGeneration: try row.require(Int64.self, "target_generation"),
             unresponsiveSince: try row.decode(Date.self, "unresponsive_since"),
             remediations: try row.require(Int.self, "remediations"),
             lastRemediationAt: try row.decode(Date.self, "last_remediation_at"))
@@ -157,7 +159,8 @@ extension FleetQueries {
     private static func heartbeat(_ row: PostgresRow) throws -> HeartbeatRow? {
         guard let instanceID = try row.decode(String.self, "heartbeat_instance") else { return nil }
         return HeartbeatRow(
-            instanceID: instanceID, ready: try row.require(Bool.self, "ready"), busySince: try row.decode(Date.self, "busy_since"),
+            instanceID: instanceID, ready: try row.require(Bool.self, "ready"),
+            busySince: try row.decode(Date.self, "busy_since"),
             managementMCPPresent: try row.require(Bool.self, "management_mcp_present"),
             reportedAt: try row.require(Date.self, "reported_at"))
     }

@@ -59,7 +59,9 @@ struct OperatorCommandsTests {
                 """)
         #expect(try Self.run(["get", "workspaces", "--org", "globex"], pool).output == "No workspaces found.\n")
         let wide = try Self.run(["get", "ws", "-o", "wide"], pool)
-        #expect(wide.output.split(separator: "\n").first?.hasSuffix("DESIRED   ADDRESS   IMAGE                    REASON   ERROR") == true)
+        #expect(
+            wide.output.split(separator: "\n").first?.hasSuffix("DESIRED   ADDRESS   IMAGE                    REASON   ERROR")
+                == true)
         #expect(try Self.run(["get", "gadgets"], pool).status == 64)
     }
 
@@ -161,7 +163,9 @@ struct OperatorCommandsTests {
         try await pool.query("INSERT INTO workspaces (org, name, image) VALUES ('ops', 'one', 'img')")
         let timedOut = try Self.run(["wait", "workspace/ops/one", "--for", "condition=Ready", "--timeout", "1s"], pool)
         #expect(timedOut.status == 1)
-        #expect(timedOut.output.contains("timed out after 1s waiting for workspace/ops/one condition=Ready: phase pending, Ready Unknown"))
+        #expect(
+            timedOut.output.contains(
+                "timed out after 1s waiting for workspace/ops/one condition=Ready: phase pending, Ready Unknown"))
         let started = ContinuousClock.now
         let change = Task {
             try await Task.sleep(for: .milliseconds(1500))
