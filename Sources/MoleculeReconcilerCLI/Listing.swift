@@ -89,29 +89,35 @@ struct Listing {
         return table.render()
     }
 
-    /// Each row's printed form, by identity (`-w` prints the ones that change).
+    /// Each row's content, by identity, without its age (which moves on its own): `-w` prints
+    /// the rows whose content changed.
     func lines(_ rows: [Row]) throws -> [String: String] {
         var lines: [String: String] = [:]
-        for row in rows { lines[row.id] = try line(row) }
+        for row in rows { lines[row.id] = try signature(row) }
         return lines
     }
 
     func changedLines(_ rows: [Row], since previous: [String: String]) throws -> [String] {
         try rows.compactMap { row in
-            let line = try line(row)
-            return previous[row.id] == line ? nil : line
+            previous[row.id] == (try signature(row)) ? nil : try line(row)
         }
+    }
+
+    private func signature(_ row: Row) throws -> String {
+        var object =
+            try JSONSerialization.jsonObject(with: try JSONEncoder.compact.encode(AnyEncodable(row.value)))
+            as? [String: Any] ?? [:]
+        object["ageSeconds"] = nil
+        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }
 
     /// One row alone: a table line (no header), or one JSON object per line.
     private func line(_ row: Row) throws -> String {
-        if output == .json {
-            return String(decoding: try JSONEncoder.compact.encode(AnyEncodable(row.value)), as: UTF8.self)
+        switch output {
+        case .json: return String(decoding: try JSONEncoder.compact.encode(AnyEncodable(row.value)), as: UTF8.self)
+        case .yaml: return "---\n" + (try output.encode(AnyEncodable(row.value)))
+        case .table, .wide: return row.cells.map { LogEscape.escape($0) }.joined(separator: "   ")
         }
-        if output == .yaml { return "---\n" + (try output.encode(AnyEncodable(row.value))) }
-        // The age column moves on its own; a row is printed again when something else changed.
-        return row.cells.enumerated().filter { headers[$0.offset] != "AGE" && headers[$0.offset] != "LAST SEEN" }
-            .map { LogEscape.escape($0.element) }.joined(separator: "   ")
     }
 }
 

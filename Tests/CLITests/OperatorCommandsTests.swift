@@ -209,4 +209,81 @@ struct OperatorCommandsTests {
         let run = try CommandLineTests.run(["run", "--help"])
         #expect(run.output.contains("--state-dir") && run.output.contains("--http-port"))
     }
+
+    @Test("get -w prints each row that changes, as the database notifies it")
+    func watch() async throws {
+        let pool = try await Self.exampleFleet()
+        let process = Process()
+        process.executableURL = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent(
+            "molecule-reconciler")
+        process.arguments = [
+            "get", "workspaces", "-w", "-o", "json", "--database-url", pool.configuration.conninfo, "--log-level", "error",
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        // A stuck watch ends the process, and with it the stream, instead of hanging the test.
+        let deadline = Task {
+            try await Task.sleep(for: .seconds(60))
+            process.terminate()
+        }
+        defer { deadline.cancel() }
+        let lines = Self.lines(output.fileHandleForReading)
+        var iterator = lines.makeAsyncIterator()
+        // The listing first (a JSON array over several lines), then one object per changed row.
+        while let line = await iterator.next(), line != "]" {}
+        try await pool.query("UPDATE workspaces SET phase = 'provisioning' WHERE name = 'seo-2'")
+        let changed = try #require(await iterator.next())
+        let row = try JSONSerialization.jsonObject(with: Data(changed.utf8)) as? [String: Any]
+        #expect(row?["name"] as? String == "seo-2")
+        #expect(row?["phase"] as? String == "provisioning")
+        try await pool.query("UPDATE workspaces SET restart_pending = true WHERE name = 'research'")
+        let next = try #require(await iterator.next())
+        #expect(next.contains(#""name":"research""#) && next.contains(#""restartPending":true"#), "\(next)")
+    }
+
+    @Test("the default embedded location is $XDG_STATE_HOME/molecule-reconciler (for a user), not $TMPDIR")
+    func defaultLocation() throws {
+        let state = NSTemporaryDirectory() + "molecule-xdg-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let process = Process()
+        process.executableURL = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent(
+            "molecule-reconciler")
+        process.arguments = ["status"]
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "PGHOSTADDR"] {
+            environment.removeValue(forKey: name)
+        }
+        environment["XDG_STATE_HOME"] = state
+        environment["TMPDIR"] = "/tmp/not-here"
+        process.environment = environment
+        let output = Pipe()
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+        let expected = getuid() == 0 ? "/var/lib/molecule-reconciler" : "\(state)/molecule-reconciler"
+        #expect(text.contains("no embedded PostgreSQL runs in \(expected)"), "\(text)")
+    }
+
+    /// A pipe's lines as they arrive (read on a thread of its own: reading blocks).
+    static func lines(_ handle: FileHandle) -> AsyncStream<String> {
+        AsyncStream { continuation in
+            Thread {
+                var buffer = Data()
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    buffer.append(chunk)
+                    while let newline = buffer.firstIndex(of: 10) {
+                        continuation.yield(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self))
+                        buffer.removeSubrange(buffer.startIndex...newline)
+                    }
+                }
+                continuation.finish()
+            }.start()
+        }
+    }
 }
