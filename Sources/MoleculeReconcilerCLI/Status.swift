@@ -42,6 +42,8 @@ struct Status: AsyncParsableCommand {
         var verdict: Verdict
         var fleet: FleetQueries.Summary
         var controllers: [Table]
+        /// The listed keys' names (`workspace/ORG/NAME`, `tenant/NAME`).
+        var names: [String: String]
     }
 
     func run() async throws {
@@ -55,8 +57,10 @@ struct Status: AsyncParsableCommand {
                         controller: name, total: counts.total, unconverged: counts.unconverged,
                         failing: counts.failing, keys: try await store.selectUnconverged(limit: limit)))
             }
-            let fleet = try await FleetQueries(pool: pool).selectSummary(limit: limit)
-            let report = Report(verdict: Self.verdict(fleet, controllers), fleet: fleet, controllers: controllers)
+            let queries = FleetQueries(pool: pool)
+            let fleet = try await queries.selectSummary(limit: limit)
+            let names = try await queries.selectNames(of: Array(Set(controllers.flatMap { $0.keys.map(\.key) })))
+            let report = Report(verdict: Self.verdict(fleet, controllers), fleet: fleet, controllers: controllers, names: names)
             print(output.isStructured ? try output.encode(report) : Self.render(report))
             if report.verdict != .converged { throw ExitCode(report.verdict.rawValue) }
         }
@@ -88,7 +92,7 @@ struct Status: AsyncParsableCommand {
                 ? "converged" : "\(table.unconverged) not converged, \(table.failing) failing"
             lines.append("\(table.controller): \(table.total) key(s), \(state)")
             for key in table.keys {
-                var line = "  \(key.key) generation \(key.observedGeneration)/\(key.desiredGeneration)"
+                var line = "  \(report.names[key.key] ?? key.key) generation \(key.observedGeneration)/\(key.desiredGeneration)"
                 if key.attempts > 0 { line += ", \(key.attempts) failed attempt(s)" }
                 if let next = key.nextAttemptAt {
                     line +=

@@ -203,6 +203,22 @@ public struct FleetQueries: Sendable {
     }
 }
 
+extension FleetQueries {
+    /// The names of these controller keys: `workspace/ORG/NAME` or `tenant/NAME` (keys whose
+    /// row is gone are left out).
+    public func selectNames(of keys: [String]) async throws -> [String: String] {
+        guard !keys.isEmpty else { return [:] }
+        let sql = """
+            SELECT id::text AS key, 'workspace/' || org || '/' || name AS object FROM workspaces WHERE id = ANY($1::uuid[])
+            UNION ALL
+            SELECT id::text, 'tenant/' || name FROM tenants WHERE id = ANY($1::uuid[])
+            """
+        return try await pool.query(sql, [keys]).rows.reduce(into: [:]) {
+            $0[try $1.require(String.self, "key")] = try $1.require(String.self, "object")
+        }
+    }
+}
+
 /// How an operator names a workspace: `org/name`, or its id.
 public enum WorkspaceReference: Sendable, Equatable, CustomStringConvertible {
     case id(String)

@@ -145,6 +145,7 @@ struct OperatorCommandsTests {
         #expect(pending.status == 3, "\(pending.output)")
         #expect(pending.output.contains("fleet: not converged yet"))
         #expect(pending.output.contains("workspaces: 1 (pending 1); not converged 1, failing 0, restart_pending 0"))
+        #expect(pending.output.contains("  workspace/ops/one generation 0/1"), "\(pending.output)")
         try await pool.query(
             "UPDATE instances SET last_error = 'provider throttled', attempts = 1 WHERE key = (SELECT id FROM workspaces)")
         try await pool.query("UPDATE workspaces SET phase = 'failed', last_error = 'instances: provider throttled'")
