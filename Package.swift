@@ -93,7 +93,9 @@ let package = Package(
             dependencies: [
                 "Postgres", "ReconcileRuntime", "ReconcileStore", "ControllerHost",
                 "EmbeddedPostgres", "HealthServer", "LocalProviders", "LogEscaping", "WorkspaceControllers", "WorkspaceStore",
+                "WorkspaceModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -168,6 +168,10 @@ final class BatchProcessor: Sendable {
         metrics.activeWorkers.decrement()
         metrics.reconcileTime.recordNanoseconds((clock.now - started).nanoseconds)
         log(result.outcome, attempts: claimed.attempts, logger: logger)
+        // Every mutation a controller makes is a Normal event; each is also an info line.
+        for event in result.events where event.type == .normal {
+            logger.info("recorded a Normal event", metadata: ["reason": "\(event.reason)", "message": "\(event.message)"])
+        }
         return result
     }
 }

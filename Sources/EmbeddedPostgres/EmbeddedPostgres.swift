@@ -9,7 +9,7 @@ import Logging
 /// reconciler) is adopted rather than started twice.
 public final class EmbeddedPostgres: Sendable {
     public struct Options: Sendable {
-        /// Where the cluster and its socket live. Default `$TMPDIR/molecule-reconciler`.
+        /// Where the cluster and its socket live. Default `defaultBaseDirectory`.
         public var baseDirectory: String
         /// The port number in the socket's name (no TCP port is opened). Default 5432.
         public var port: Int = 5432
@@ -29,9 +29,18 @@ public final class EmbeddedPostgres: Sendable {
         public var description: String
     }
 
+    /// A stable home that survives reboots and temp cleaners: `/var/lib/molecule-reconciler`
+    /// for root, `$XDG_STATE_HOME/molecule-reconciler` (default `~/.local/state/...`) otherwise.
     public static var defaultBaseDirectory: String {
-        let tmp = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
-        return (tmp as NSString).appendingPathComponent("molecule-reconciler")
+        defaultBaseDirectory(isRoot: isRoot, environment: ProcessInfo.processInfo.environment)
+    }
+
+    static func defaultBaseDirectory(isRoot: Bool, environment: [String: String]) -> String {
+        if isRoot { return "/var/lib/molecule-reconciler" }
+        let state =
+            environment["XDG_STATE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+            ?? ((environment["HOME"] ?? NSHomeDirectory()) as NSString).appendingPathComponent(".local/state")
+        return (state as NSString).appendingPathComponent("molecule-reconciler")
     }
 
     public let options: Options

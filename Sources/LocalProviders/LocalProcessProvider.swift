@@ -110,6 +110,11 @@ public struct LocalProcessProvider: InstanceProvider {
         ProcessStat(pid: pid)?.startTime
     }
 
+    /// Where an instance's runtime writes its standard output and error.
+    public func logFile(workspaceID: String, instanceID: String) -> URL {
+        directory.appendingPathComponent(workspaceID).appendingPathComponent("\(instanceID).log")
+    }
+
     private func spawn(_ record: Record, bundleName: String) throws -> Int32 {
         let arguments = [
             runtimeExecutable.path, "--secret-store", secretStoreRoot.path, "--bundle", bundleName,
@@ -118,7 +123,7 @@ public struct LocalProcessProvider: InstanceProvider {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        let log = directory.appendingPathComponent(record.workspaceID).appendingPathComponent("\(record.id).log").path
+        let log = logFile(workspaceID: record.workspaceID, instanceID: record.id).path
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)

@@ -22,7 +22,21 @@ enum CommandFailure {
         } catch let error as EmbeddedPostgres.Failure {
             printError("error: embedded PostgreSQL: \(error)")
             throw ExitCode.failure
+        } catch let error as Message {
+            printError("error: \(error.text)")
+            throw ExitCode(error.exitCode)
         }
+    }
+
+    /// A failure the command explains itself (a workspace not found, a wait that timed out).
+    struct Message: Error {
+        var text: String
+        var exitCode: Int32 = 1
+    }
+
+    /// Writes to standard output unbuffered: `-w` and `wait` print as things happen, piped or not.
+    static func emit(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 
     static func printError(_ text: String) {

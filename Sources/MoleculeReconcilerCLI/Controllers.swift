@@ -17,16 +17,16 @@ struct Controllers {
 
     /// Instances are tagged with the database's identity, so that sweeping orphans never
     /// touches the runtimes of another database sharing the state directory.
-    static func make(pool: PostgresPool, global: GlobalOptions) async throws -> Controllers {
-        Controllers(pool: pool, global: global, owner: try await DatabaseIdentity.owner(pool))
+    static func make(pool: PostgresPool, global: GlobalOptions, providers: ProviderOptions) async throws -> Controllers {
+        Controllers(pool: pool, global: global, providers: providers, owner: try await DatabaseIdentity.owner(pool))
     }
 
-    init(pool: PostgresPool, global: GlobalOptions, owner: String) {
-        let state = URL(fileURLWithPath: global.stateDirectory)
+    init(pool: PostgresPool, global: GlobalOptions, providers: ProviderOptions, owner: String) {
+        let state = URL(fileURLWithPath: providers.stateDirectory(global))
         let secrets = FileSecretStore(root: state.appendingPathComponent("secrets"))
         let processes = LocalProcessProvider(
             directory: state.appendingPathComponent("instances"),
-            runtimeExecutable: URL(fileURLWithPath: global.runtimeExecutablePath),
+            runtimeExecutable: URL(fileURLWithPath: providers.runtimeExecutablePath),
             secretStoreRoot: secrets.root)
         // Local files have no quota worth the name; the Cloudflare provider keeps the default (3/s).
         let tunnels = TunnelWriter(

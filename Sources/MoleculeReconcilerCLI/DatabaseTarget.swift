@@ -14,8 +14,9 @@ struct DatabaseTarget {
     var ownsEmbedded = false
 
     /// `--database-url`, then `DATABASE_URL`, then libpq's own `PG*` variables; with none of
-    /// them (or with `--embedded`), an embedded server.
-    static func resolve(_ options: GlobalOptions, logger: Logger) async throws -> DatabaseTarget {
+    /// them (or with `--embedded`), an embedded server: started when `startsEmbedded` (`run`),
+    /// otherwise only one already running is used, and its absence is a clear error.
+    static func resolve(_ options: GlobalOptions, startsEmbedded: Bool, logger: Logger) async throws -> DatabaseTarget {
         let environment = ProcessInfo.processInfo.environment
         if !options.embedded {
             if let url = options.databaseURL ?? environment["DATABASE_URL"], !url.isEmpty {
@@ -29,7 +30,13 @@ struct DatabaseTarget {
         let server = EmbeddedPostgres(
             options: .init(baseDirectory: options.embeddedDir ?? EmbeddedPostgres.defaultBaseDirectory),
             logger: logger)
-        let started = try await server.startInBackground()
+        guard startsEmbedded || server.isRunning() else {
+            throw CommandFailure.Message(
+                text:
+                    "no database configured (--database-url, DATABASE_URL and PGHOST/PGPORT/... are unset) and no embedded PostgreSQL runs in \(server.options.baseDirectory); start one with `molecule-reconciler run`, or pass --database-url"
+            )
+        }
+        let started = startsEmbedded ? try await server.startInBackground() : false
         let admin = PostgresConnection(configuration: .init(conninfo: server.conninfo()))
         let exists = try await admin.query("SELECT 1 FROM pg_database WHERE datname = 'molecule'").rows.isEmpty == false
         if !exists { try await admin.query("CREATE DATABASE molecule") }
@@ -65,13 +72,13 @@ extension GlobalOptions {
     /// configured, stopped afterwards if this process started it), the schema check, and one
     /// clear line instead of a stack dump for the errors people meet.
     func withDatabase(
-        poolSize: Int, schema: SchemaCheck,
+        poolSize: Int, schema: SchemaCheck, startsEmbedded: Bool = false,
         _ body: (PostgresPool, DatabaseTarget, Logger) async throws -> Void
     ) async throws {
         bootstrapLogging()
         let logger = Logger(label: "molecule-reconciler")
         try await CommandFailure.report {
-            let target = try await DatabaseTarget.resolve(self, logger: logger)
+            let target = try await DatabaseTarget.resolve(self, startsEmbedded: startsEmbedded, logger: logger)
             defer { target.finish() }
             for warning in target.configuration.conninfoWarnings() {
                 logger.warning(

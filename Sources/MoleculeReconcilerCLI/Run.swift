@@ -14,6 +14,7 @@ struct Run: AsyncParsableCommand {
         abstract: "Run the sidecar: every controller, plus /healthz, /readyz and /metrics.")
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var providers: ProviderOptions
 
     @Option(help: "Address of the health and metrics endpoints.")
     var httpHost = "127.0.0.1"
@@ -39,12 +40,13 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        try await global.withDatabase(poolSize: poolSize, schema: .migrateIfEmbedded(force: migrate)) { pool, target, logger in
+        try await global.withDatabase(poolSize: poolSize, schema: .migrateIfEmbedded(force: migrate), startsEmbedded: true) {
+            pool, target, logger in
             try await PrivilegeCheck(pool: pool).enforce(logger: logger)
             if exampleFleet, target.embedded != nil {
                 try await ExampleFleet.loadIfEmpty(pool, logger: logger)
             }
-            let set = try await Controllers.make(pool: pool, global: global)
+            let set = try await Controllers.make(pool: pool, global: global, providers: providers)
             let host = ReconcilerHost(
                 pool: pool, controllers: set.controllers, sweepers: set.sweepers,
                 sweepInterval: .seconds(max(1, sweepInterval)),

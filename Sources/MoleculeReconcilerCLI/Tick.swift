@@ -12,6 +12,7 @@ struct Tick: AsyncParsableCommand {
         abstract: "Process everything that is due once, print a summary, and exit.")
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var providers: ProviderOptions
 
     @Flag(help: "Print the summary as JSON.")
     var json = false
@@ -47,7 +48,7 @@ struct Tick: AsyncParsableCommand {
         let instant = now.flatMap { ISO8601DateFormatter().date(from: $0) }
         try await global.withDatabase(poolSize: 4, schema: .migrateIfEmbedded(force: false)) { pool, _, logger in
             try await PrivilegeCheck(pool: pool).enforce(logger: logger)
-            let set = try await Controllers.make(pool: pool, global: global)
+            let set = try await Controllers.make(pool: pool, global: global, providers: providers)
             let driver = TickDriver(pool: pool, controllers: set.controllers, sweepers: set.sweepers, logger: logger)
             if checkIdempotent {
                 let report = try await driver.checkIdempotent(now: instant, waitUpTo: .seconds(convergeTimeout))

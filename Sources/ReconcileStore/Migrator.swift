@@ -34,6 +34,11 @@ public struct Migrator: Sendable {
         self.logger = logger
     }
 
+    /// The newest migration this binary ships: the schema version it needs.
+    public static func requiredSchema() throws -> String {
+        try SchemaManifests.migrations().last?.name ?? "none"
+    }
+
     /// Applies what is missing; returns the names applied now.
     @discardableResult
     public func migrate() async throws -> [String] {

@@ -30,16 +30,22 @@ public struct SecretsBundleReconciler: Reconciler, StatusWriter {
         let name = WorkspaceBundle.secretName(workspaceID: request.key)
         do {
             if inputs.desiredState == .deleted {
-                try await deleteBundle(name, request)
+                let deleted = try await deleteBundle(name, request)
                 return ReconcileResult(
                     .done,
                     status: BundleStatus(
                         condition: .init(
-                            .bundleStaged, false, reason: "WorkspaceDeleted", message: "the bundle is scheduled for deletion")))
+                            .bundleStaged, false, reason: "WorkspaceDeleted", message: "the bundle is scheduled for deletion")),
+                    events: deleted
+                        ? [
+                            .normal(
+                                "BundleDeleted",
+                                "the bundle is scheduled for deletion (recovery window \(recoveryWindowDays) days)")
+                        ] : [])
             }
             let bundle = try derive(inputs)
             let (hash, runtimeHash) = (bundle.hash, bundle.runtimeHash)
-            let (version, wrote) = try await stage(bundle, hash: hash, name: name, request)
+            let (version, wrote, restored) = try await stage(bundle, hash: hash, name: name, request)
             let staged = BundleStatus.Staged(
                 hash: hash, runtimeHash: runtimeHash, generation: bundle.instanceGeneration,
                 version: version)
@@ -51,7 +57,9 @@ public struct SecretsBundleReconciler: Reconciler, StatusWriter {
                     condition: .init(
                         .bundleStaged, true, reason: "Staged",
                         message: message)),
-                events: wrote ? [.normal("BundleStaged", "\(message) (version \(version ?? "?"))")] : [])
+                events: (restored
+                    ? [.normal("BundleRestored", "the bundle's name was scheduled for deletion; restored before staging")] : [])
+                    + (wrote ? [.normal("BundleStaged", "\(message) (version \(version ?? "?"))")] : []))
         } catch let failure as ReconcileFailure {
             return failed(.terminal(failure))
         } catch let error as ProviderError {
@@ -100,22 +108,24 @@ public struct SecretsBundleReconciler: Reconciler, StatusWriter {
 
     /// Puts the bundle unless the store already holds it; restores a name scheduled for
     /// deletion first, including when the deletion lands between our describe and our put.
-    /// Returns the version the store holds, and whether this pass wrote it.
+    /// Returns the version the store holds, whether this pass wrote it, and whether it restored
+    /// the name first.
     private func stage(
         _ bundle: WorkspaceBundle, hash: String, name: String,
         _ request: ReconcileRequest
-    ) async throws -> (version: String?, wrote: Bool) {
+    ) async throws -> (version: String?, wrote: Bool, restored: Bool) {
         request.actions.record("secret_store.describe", mutating: false)
         let described = try await store.describe(name: name)
         if let described, !described.scheduledForDeletion, described.contentHash == hash {
-            return (described.currentVersion, false)
+            return (described.currentVersion, false, false)
         }
-        if described?.scheduledForDeletion == true { try await restore(name, request) }
+        let scheduled = described?.scheduledForDeletion == true
+        if scheduled { try await restore(name, request) }
         do {
-            return (try await put(bundle, hash: hash, name: name, request), true)
+            return (try await put(bundle, hash: hash, name: name, request), true, scheduled)
         } catch let error as ProviderError where error.kind == .scheduledForDeletion {
             try await restore(name, request)
-            return (try await put(bundle, hash: hash, name: name, request), true)
+            return (try await put(bundle, hash: hash, name: name, request), true, true)
         }
     }
 
@@ -138,10 +148,12 @@ public struct SecretsBundleReconciler: Reconciler, StatusWriter {
         }
     }
 
-    private func deleteBundle(_ name: String, _ request: ReconcileRequest) async throws {
+    /// Whether it deleted the bundle now (false: there was none, or it was already scheduled).
+    private func deleteBundle(_ name: String, _ request: ReconcileRequest) async throws -> Bool {
         request.actions.record("secret_store.describe", mutating: false)
-        guard let described = try await store.describe(name: name), !described.scheduledForDeletion else { return }
+        guard let described = try await store.describe(name: name), !described.scheduledForDeletion else { return false }
         request.actions.record("secret_store.delete", mutating: true)
         try await store.delete(name: name, recoveryWindowDays: recoveryWindowDays)
+        return true
     }
 }

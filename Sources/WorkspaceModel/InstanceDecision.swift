@@ -71,7 +71,16 @@ public struct InstanceDecision: Sendable, Equatable {
         _ facts: InstanceFacts, plan: InstancePlan, observed: InstanceObservation,
         context: Context
     ) -> Bool {
-        Judged(facts, plan: plan, observed: observed, context: context).restartDecision == .restartNow
+        restartDecision(facts, plan: plan, observed: observed, context: context) == .restartNow
+    }
+
+    /// Seed 000's restart rule as `decide` applies it (before the pacer): why a restart is
+    /// pending, deferred or due (`explain` and `describe` say it).
+    public static func restartDecision(
+        _ facts: InstanceFacts, plan: InstancePlan, observed: InstanceObservation,
+        context: Context
+    ) -> RestartDecision {
+        Judged(facts, plan: plan, observed: observed, context: context).restartDecision
     }
 }
 

@@ -77,11 +77,14 @@ extension SecretLeakTests {
         func start(_ name: String, _ arguments: [String]) throws -> Launched {
             let process = Process()
             process.executableURL = CrashRestartTests.products.appendingPathComponent("molecule-reconciler")
-            process.arguments =
-                arguments + [
-                    "--state-dir", stateDir, "--log-level", "trace",
-                    "--runtime-executable", CrashRestartTests.products.appendingPathComponent("molecule-workspace-runtime").path,
-                ]
+            // Only the commands that run the providers (and describe, which names their files) take their options.
+            let providers =
+                ["run", "tick"].contains(arguments.first)
+                ? [
+                    "--state-dir", stateDir, "--runtime-executable",
+                    CrashRestartTests.products.appendingPathComponent("molecule-workspace-runtime").path,
+                ] : arguments.first == "describe" ? ["--state-dir", stateDir] : []
+            process.arguments = arguments + providers + ["--log-level", "trace"]
             process.environment = environment
             let stdout = URL(fileURLWithPath: "\(logDir)/\(name).stdout")
             let stderr = URL(fileURLWithPath: "\(logDir)/\(name).stderr")

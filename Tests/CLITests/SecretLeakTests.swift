@@ -85,8 +85,12 @@ struct SecretLeakTests {
         let check = try await world.run(
             "2-check-idempotent", ["tick", "--check-idempotent", "--json", "--converge-timeout", "90"])
         #expect(check.status == 0, "\(check.output)")
-        #expect(try await world.run("3-status", ["status"]).status == 0)
-        #expect(try await world.run("4-status-json", ["status", "--json"]).status == 0)
+        // The refused template and the tenant lacking its app URL fail on purpose: exit 2.
+        #expect(try await world.run("3-status", ["status"]).status == 2)
+        #expect(try await world.run("4-status-json", ["status", "-o", "json"]).status == 2)
+        #expect(try await world.run("4-get-events", ["get", "events", "-o", "wide", "--limit", "500"]).status == 0)
+        #expect(try await world.run("4-describe", ["describe", "workspace", "leakco/alpha"]).status == 0)
+        #expect(try await world.run("4-explain", ["explain", "leakco/refused", "-o", "json"]).status == 0)
         return ids
     }
 

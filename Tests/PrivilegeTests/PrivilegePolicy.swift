@@ -143,7 +143,7 @@ enum PrivilegePolicy {
             "instances_target_moved()", "lifecycle_chain()", "runtime_status_changed()", "tenants_retire_ingress()",
             "templates_validate()", "workspace_runtime_status_validate()", "secret_bundles_validate()",
             "molecule_grant(text,text,text)", "org_scopes_validate()", "tenants_org_validate()", "molecule_guard_writer()",
-            "molecule_scope_policies(text,text)",
+            "molecule_scope_policies(text,text)", "molecule_status_changed()",
         ] {
             table[ownerOnly] = []
         }

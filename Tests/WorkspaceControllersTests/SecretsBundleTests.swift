@@ -99,7 +99,22 @@ struct SecretsBundleTests {
         #expect(summary.actions.mutating["secret_store.restore"] == 1)
         #expect(try await world.store.describe(name: name)?.scheduledForDeletion == false)
         #expect(await world.bundleText().contains("\"instance_generation\":\"2\""))
+        let events = try await EventStore(pool: world.pool).select(key: world.workspace)
+        #expect(events.contains { $0.type == .normal && $0.reason == "BundleRestored" })
         #expect(try await world.driver.checkIdempotent().passed)
+    }
+
+    @Test("a deleted workspace's bundle is scheduled for deletion, said once by a Normal event")
+    func deletionIsAnEvent() async throws {
+        let world = try await Self.world()
+        _ = try await world.driver.tickUntilConverged()
+        try await world.pool.query("UPDATE workspaces SET desired_state = 'deleted' WHERE id = $1::uuid", [world.workspace])
+        _ = try await world.driver.tickUntilConverged()
+        let name = WorkspaceBundle.secretName(workspaceID: world.workspace)
+        #expect(try await world.store.describe(name: name)?.scheduledForDeletion == true)
+        let deleted = try await EventStore(pool: world.pool).select(key: world.workspace).filter { $0.reason == "BundleDeleted" }
+        #expect(deleted.count == 1 && deleted.first?.type == .normal && deleted.first?.count == 1)
+        #expect(deleted.first?.message.contains("recovery window 7 days") == true)
     }
 
     @Test("a template file that may not be delivered fails the workspace clearly and is not retried")
