@@ -70,6 +70,7 @@ final class BatchProcessor: Sendable {
             return report
         }
         metrics.leaseAcquisitions.increment(by: claimed.count)
+        metrics.leaseTakeovers.increment(by: claimed.filter(\.tookOver).count)
         let claimedKeys = Set(claimed.map(\.key))
         report.skipped = keys.filter { !claimedKeys.contains($0) }
         metrics.leaseContended.increment(by: report.skipped.count)
@@ -96,6 +97,9 @@ final class BatchProcessor: Sendable {
             logger.warning("lease lost before the write-back; the result was dropped", metadata: [LogKey.key: "\(key)"])
         }
         report.outcomes = zip(claimed, writes).map { ($0.key, $1.outcome, $1.write.next) }
+        for (key, outcome, _) in report.outcomes {
+            count(outcome, recorded: report.error == nil && !report.lost.contains(key))
+        }
         return report
     }
 
@@ -140,6 +144,7 @@ final class BatchProcessor: Sendable {
         var logger = self.logger
         logger[metadataKey: LogKey.key] = "\(claimed.key)"
         logger[metadataKey: LogKey.reconcileID] = "\(request.reconcileID)"
+        logger[metadataKey: LogKey.fence] = "\(claimed.token)"
         metrics.activeWorkers.increment()
         let started = clock.now
         // Its own task, so that a revoked lease cancels it.

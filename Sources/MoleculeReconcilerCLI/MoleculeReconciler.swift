@@ -38,6 +38,8 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
+    @OptionGroup var logFormat: LogFormatOptions
+
     var stateDirectory: String {
         stateDir ?? (EmbeddedPostgres.defaultBaseDirectory as NSString).appendingPathComponent("state")
     }
@@ -48,15 +50,8 @@ struct GlobalOptions: ParsableArguments {
             .deletingLastPathComponent().appendingPathComponent("molecule-workspace-runtime").path
     }
 
-    /// Logs go to standard error, one event per line: control characters in messages and
-    /// metadata (values read from rows, errors quoting them) are escaped, so none can forge a line.
     func bootstrapLogging() {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = EscapingLogHandler(StreamLogHandler.standardError(label: label))
-            handler.logLevel = level
-            return handler
-        }
+        logFormat.bootstrap(level: logLevel)
     }
 }
 

@@ -37,8 +37,7 @@ struct Run: AsyncParsableCommand {
     var sweepInterval = 60
 
     func run() async throws {
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let registry = MetricsBootstrap.bootstrap()
         try await global.withDatabase(poolSize: poolSize, schema: .migrateIfEmbedded(force: migrate)) { pool, target, logger in
             if exampleFleet, target.embedded != nil {
                 try await ExampleFleet.loadIfEmpty(pool, logger: logger)
@@ -46,14 +45,14 @@ struct Run: AsyncParsableCommand {
             let set = try await Controllers.make(pool: pool, global: global)
             let host = ReconcilerHost(
                 pool: pool, controllers: set.controllers, sweepers: set.sweepers,
-                sweepInterval: .seconds(max(1, sweepInterval)),
+                sweepInterval: .seconds(max(1, sweepInterval)), refreshers: set.refreshers,
                 shutdownDeadline: .seconds(shutdownDeadline), logger: logger)
             let readiness = ReadinessMonitor(
                 configuration: pool.configuration,
                 listenerHealth: { host.listenerHealth }, logger: logger)
             let health = HealthServer.make(
                 host: httpHost, port: httpPort, registry: registry,
-                readiness: readiness.notReadyReason, logger: logger)
+                readiness: readiness.notReadyReason, version: MetricsBootstrap.version, logger: logger)
             if let embedded = target.embedded {
                 logger.info(
                     "using the embedded PostgreSQL; connect with psql",

@@ -80,6 +80,17 @@ public struct InstanceStore: Sendable, StatusWriter {
         return .init(failing: try row.require(Int.self, "failing"), total: try row.require(Int.self, "total"))
     }
 
+    /// Workspaces per phase (for the metrics gauges): one scan of `workspaces`.
+    public func selectPhaseCounts() async throws -> [Phase: Int] {
+        let rows = try await pool.query("SELECT phase, count(*) AS n FROM workspaces GROUP BY phase").rows
+        var counts: [Phase: Int] = [:]
+        for row in rows {
+            guard let phase = Phase(rawValue: try row.require(String.self, "phase")) else { continue }
+            counts[phase] = try row.require(Int.self, "n")
+        }
+        return counts
+    }
+
     /// Of these workspace IDs, the ones that still have a workspace row (an instance of any
     /// other is an orphan).
     public func selectExistingWorkspaces(among ids: [String]) async throws -> Set<String> {
