@@ -17,14 +17,16 @@ public struct ControllerMetrics: Sendable {
         "controller_runtime_reconcile_total":
             "Reconciles by result: success (done or watching), error, requeue (the result was dropped and the key queued again), requeue_after (not converged yet).",
         "controller_runtime_reconcile_errors_total": "Reconciles that failed (retried or terminal).",
-        "controller_runtime_terminal_reconcile_errors_total": "Reconciles that failed terminally (not retried until the desired state changes).",
+        "controller_runtime_terminal_reconcile_errors_total":
+            "Reconciles that failed terminally (not retried until the desired state changes).",
         "controller_runtime_reconcile_time_seconds": "How long one reconcile takes.",
         "controller_runtime_active_workers": "Reconciles running now.",
         "controller_runtime_max_concurrent_reconciles": "Workers of the controller.",
         "molecule_lease_acquisitions_total": "Key leases claimed by this replica.",
         "molecule_lease_losses_total": "Key leases lost before the write-back (the result was dropped).",
         "molecule_lease_contended_total": "Key claims skipped because another holder's lease or a retry time kept the key.",
-        "molecule_lease_takeovers_total": "Key leases taken over from another holder whose lease had expired (a dead or stalled replica).",
+        "molecule_lease_takeovers_total":
+            "Key leases taken over from another holder whose lease had expired (a dead or stalled replica).",
         "molecule_failing_keys": "Keys whose last reconcile failed (last_error set), by controller; refreshed periodically.",
         "molecule_due_keys": "Keys due for a reconcile now (by the database clock), by controller; refreshed periodically.",
         "molecule_listener_connected": "1 while the LISTEN session that feeds the work queues is connected, else 0.",

@@ -86,11 +86,11 @@ final class ProcessMetrics: Sendable {
 
     private static var swiftVersion: String {
         #if compiler(>=6.3)
-            "6.3"
+        "6.3"
         #elseif compiler(>=6.2)
-            "6.2"
+        "6.2"
         #else
-            "6.1"
+        "6.1"
         #endif
     }
 }

@@ -6,10 +6,12 @@ import Metrics
 public enum PostgresMetrics {
     /// `# HELP` text of every family this module exports.
     public static let help: [String: String] = [
-        "molecule_postgres_errors_total": "Errors from PostgreSQL or libpq, by classified code (connection_failed, connection_lost, timeout, ...).",
+        "molecule_postgres_errors_total":
+            "Errors from PostgreSQL or libpq, by classified code (connection_failed, connection_lost, timeout, ...).",
         "molecule_postgres_sessions_opened_total": "PostgreSQL sessions opened by the pool's connections.",
         "molecule_postgres_connect_failures_total": "Attempts to open a PostgreSQL session that failed.",
-        "molecule_postgres_reconnects_total": "Sessions lost (the server went away, restarted, ended them or stopped answering); the next use of the connection opens a new one.",
+        "molecule_postgres_reconnects_total":
+            "Sessions lost (the server went away, restarted, ended them or stopped answering); the next use of the connection opens a new one.",
         "molecule_postgres_pool_wait_seconds": "How long a caller waited for a free pooled connection.",
     ]
 
