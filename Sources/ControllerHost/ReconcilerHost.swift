@@ -16,6 +16,8 @@ public final class ReconcilerHost: Service, Sendable {
         /// How the reconciler's status value is written (none for a reconciler without one).
         public var statusColumns: StatusColumns
         public var options: ControllerOptions
+        /// Names the keys in the log lines of failed reconciles (a workspace's org and name).
+        public var subjects: (any KeySubjects)?
 
         public init(_ reconciler: some Reconciler, options: ControllerOptions = ControllerOptions()) {
             self.reconciler = reconciler
@@ -27,6 +29,13 @@ public final class ReconcilerHost: Service, Sendable {
             self.reconciler = reconciler
             self.statusColumns = reconciler.statusColumns
             self.options = options
+        }
+
+        /// This controller, with its keys named by `subjects` in the log lines of failures.
+        public func named(by subjects: any KeySubjects) -> Controller {
+            var controller = self
+            controller.subjects = subjects
+            return controller
         }
     }
 

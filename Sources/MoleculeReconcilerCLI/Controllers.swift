@@ -43,13 +43,14 @@ struct Controllers {
         let instances = InstanceStore(pool: pool)
         let ingress = IngressStore(pool: pool)
         controllers = [
-            .init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: secrets)),
-            .init(InstancesReconciler(store: instances, provider: processes, probe: probe, owner: owner)),
+            .init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: secrets)).named(by: instances),
+            .init(InstancesReconciler(store: instances, provider: processes, probe: probe, owner: owner)).named(by: instances),
             .init(
                 DeclaredPluginsReconciler(
                     store: PluginStore(pool: pool),
                     delivery: InstrumentedPluginDelivery(HTTPPluginDelivery(), provider: "http_plugin_delivery"),
-                    probe: probe)),
+                    probe: probe)
+            ).named(by: instances),
             .init(TunnelIngressReconciler(store: ingress, writer: tunnels)),
         ]
         sweepers = [
