@@ -51,7 +51,7 @@ struct Controllers {
                     delivery: InstrumentedPluginDelivery(HTTPPluginDelivery(), provider: "http_plugin_delivery"),
                     probe: probe)
             ).named(by: instances),
-            .init(TunnelIngressReconciler(store: ingress, writer: tunnels)),
+            .init(TunnelIngressReconciler(store: ingress, writer: tunnels)).named(by: ingress),
         ]
         sweepers = [
             OrphanSweeper(instances: instances, events: EventStore(pool: pool), provider: processes, owner: owner),

@@ -65,6 +65,16 @@ struct MetricsEndpointTests {
             contentsOf: Self.repository.appendingPathComponent("deploy/grafana/molecule-reconciler.json"), encoding: .utf8)
         let alerts = try String(
             contentsOf: Self.repository.appendingPathComponent("deploy/prometheus/alerts.yml"), encoding: .utf8)
+        let parsed = try JSONSerialization.jsonObject(with: Data(dashboard.utf8)) as? [String: Any]
+        let panels = (parsed?["panels"] as? [[String: Any]] ?? []).filter { $0["type"] as? String != "row" }
+        #expect(panels.count >= 20)
+        for panel in panels {
+            let expressions = (panel["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String }
+            #expect(!expressions.isEmpty, "panel \(panel["title"] ?? "?") has no query")
+            for expression in expressions {
+                #expect(!Exposition.metricNames(in: expression).isEmpty, "\(expression) uses none of the metrics")
+            }
+        }
         for (name, document) in [("dashboard", dashboard), ("alert rules", alerts)] {
             let referenced = Exposition.metricNames(in: document)
             #expect(referenced.count >= 5, "\(name) references \(referenced)")

@@ -72,4 +72,28 @@ struct FailureLogTests {
         #expect(named.metadata["reconcile.id"] != nil)
         #expect(named.metadata["error"]?.contains("put") == true)
     }
+
+    @Test("a failed ingress write is logged with the tenant's name and hostname")
+    func failureNamesTenant() async throws {
+        let pool = try await TestDatabase.create()
+        let id = try await pool.query(
+            """
+            INSERT INTO tenants (name, hostname, tunnel_id, services) VALUES
+              ('acme', 'acme.example.com', 'tunnel-acme', '{"platform": "http://10.0.1.1:8080", "app": "http://10.0.1.1:3000"}')
+            RETURNING id
+            """
+        ).rows[0].require(String.self, "id")
+        let tunnels = FakeTunnels()
+        await tunnels.inject(.error(.unreachable), on: "write", times: 1)
+        let capture = Capture()
+        let logger = Logger(label: "test") { _ in CaptureHandler(capture: capture) }
+        let store = IngressStore(pool: pool)
+        let writer = TunnelWriter(provider: tunnels, limiter: ProviderRateLimiter(rate: 1_000, burst: 1_000))
+        let controller = ReconcilerHost.Controller(TunnelIngressReconciler(store: store, writer: writer)).named(by: store)
+        _ = try await TickDriver(pool: pool, controllers: [controller], logger: logger).tick(now: nil, full: true)
+        let failure = try #require(capture.all.first { $0.message.hasPrefix("reconcile failed") })
+        #expect(failure.metadata["resource.key"] == id)
+        #expect(failure.metadata["tenant.name"] == "acme")
+        #expect(failure.metadata["tenant.hostname"] == "acme.example.com")
+    }
 }
