@@ -34,10 +34,11 @@ let package = Package(
             dependencies: [
                 "CLibPQ",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]),
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         .target(name: "ReconcileRuntime", dependencies: []),
-        .target(name: "Providers", dependencies: ["ReconcileRuntime"]),
+        .target(name: "Providers", dependencies: ["ReconcileRuntime", .product(name: "Metrics", package: "swift-metrics")]),
         .target(name: "LocalProviders", dependencies: ["Providers", "CurlHTTP", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "IngressModel",
@@ -49,6 +50,7 @@ let package = Package(
             name: "WorkspaceControllers",
             dependencies: [
                 "Postgres", "ReconcileRuntime", "ReconcileStore", "Providers", "WorkspaceModel", "WorkspaceStore", "IngressModel",
+                .product(name: "Metrics", package: "swift-metrics"),
             ]),
         .target(name: "WorkspaceModel", dependencies: ["ReconcileRuntime", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
@@ -85,13 +87,14 @@ let package = Package(
             dependencies: [
                 "ControllerHost", "Postgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .executableTarget(
             name: "MoleculeReconcilerCLI",
             dependencies: [
-                "Postgres", "ReconcileRuntime", "ReconcileStore", "ControllerHost",
+                "Postgres", "ReconcileRuntime", "ReconcileStore", "ControllerHost", "Providers",
                 "EmbeddedPostgres", "HealthServer", "LocalProviders", "LogEscaping", "WorkspaceControllers", "WorkspaceStore",
                 "WorkspaceModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -57,17 +57,25 @@ extension BatchProcessor {
         return (result.outcome, write)
     }
 
-    /// Metrics and one log line per outcome.
+    /// `controller_runtime_reconcile_total`, once the write-back said whether the result was
+    /// recorded: a result dropped (lease lost, write-back failed) is a `requeue`, whatever it was.
+    func count(_ outcome: ReconcileOutcome, recorded: Bool) {
+        guard recorded else { return metrics.reconcileRequeue.increment() }
+        switch outcome {
+        case .done, .watch: metrics.reconcileSuccess.increment()
+        case .requeueAfter: metrics.reconcileRequeueAfter.increment()
+        case .retry, .terminal: metrics.reconcileError.increment()
+        }
+    }
+
+    /// The other metrics of an outcome, and its log line.
     func log(_ outcome: ReconcileOutcome, attempts: Int, logger: Logger) {
         switch outcome {
         case .done, .watch:
-            metrics.reconcileSuccess.increment()
             logger.debug("reconciled")
         case .requeueAfter:
-            metrics.reconcileRequeueAfter.increment()
             logger.debug("not converged yet; looking again later")
         case .retry(let failure):
-            metrics.reconcileError.increment()
             metrics.reconcileErrors.increment()
             metrics.retries.increment()
             logger.warning(
@@ -76,7 +84,6 @@ extension BatchProcessor {
                     "reason": "\(failure.reason)", "error": "\(failure.message)", "attempt": "\(attempts + 1)",
                 ])
         case .terminal(let failure):
-            metrics.reconcileError.increment()
             metrics.reconcileErrors.increment()
             metrics.terminalErrors.increment()
             logger.error(

@@ -35,6 +35,8 @@ final class BatchProcessor: Sendable {
     let logger: Logger
     let clock: any ReconcileClock
     let retryPolicy: Mutex<RetryPolicy>
+    /// Names the keys of failed reconciles in their log lines (none: the key alone).
+    let subjects: (any KeySubjects)?
 
     init(
         controller: ReconcilerHost.Controller, pool: PostgresPool, holder: String, clock: any ReconcileClock = SystemClock(),
@@ -46,6 +48,7 @@ final class BatchProcessor: Sendable {
             pool: pool)
         self.leases = LeaseStore(pool: pool)
         self.options = controller.options
+        self.subjects = controller.subjects
         self.holder = holder
         self.clock = clock
         self.metrics = ControllerMetrics(controller: controller.reconciler.name, workers: controller.options.workers)
@@ -70,6 +73,7 @@ final class BatchProcessor: Sendable {
             return report
         }
         metrics.leaseAcquisitions.increment(by: claimed.count)
+        metrics.leaseTakeovers.increment(by: claimed.filter(\.tookOver).count)
         let claimedKeys = Set(claimed.map(\.key))
         report.skipped = keys.filter { !claimedKeys.contains($0) }
         metrics.leaseContended.increment(by: report.skipped.count)
@@ -78,9 +82,11 @@ final class BatchProcessor: Sendable {
 
         let trusts = claimed.map { _ in LeaseTrust() }
         let renewal = LeaseRenewal(duration: options.leaseDuration, claimedAt: claimedAt)
+        let ids = claimed.map { _ in UUID().uuidString.lowercased() }
         let results = await withRenewedLeases(claimed, trusts: trusts, renewal: renewal, now: now) {
-            await self.reconcileAll(claimed, trusts: trusts, now: now, actions: actions)
+            await self.reconcileAll(claimed, ids: ids, trusts: trusts, now: now, actions: actions)
         }
+        await logFailures(claimed, ids: ids, results: results)
         let writes = zip(claimed, results).map { statusWrite(for: $0, result: $1) }
         do {
             let result = try await store.writeBack(writes.map(\.write), holder: holder, now: now)
@@ -96,6 +102,9 @@ final class BatchProcessor: Sendable {
             logger.warning("lease lost before the write-back; the result was dropped", metadata: [LogKey.key: "\(key)"])
         }
         report.outcomes = zip(claimed, writes).map { ($0.key, $1.outcome, $1.write.next) }
+        for (key, outcome, _) in report.outcomes {
+            count(outcome, recorded: report.error == nil && !report.lost.contains(key))
+        }
         return report
     }
 
@@ -113,15 +122,17 @@ final class BatchProcessor: Sendable {
 
     /// Reconciles the claimed keys concurrently.
     private func reconcileAll(
-        _ claimed: [ControllerStateStore.Claimed], trusts: [LeaseTrust], now: Date?,
+        _ claimed: [ControllerStateStore.Claimed], ids: [String], trusts: [LeaseTrust], now: Date?,
         actions: ActionLog
     ) async -> [ReconcileResult] {
         if claimed.count == 1 {
-            return [await reconcileOne(claimed[0], trust: trusts[0], now: now, actions: actions)]
+            return [await reconcileOne(claimed[0], id: ids[0], trust: trusts[0], now: now, actions: actions)]
         }
         return await withTaskGroup(of: (Int, ReconcileResult).self) { group in
             for (index, key) in claimed.enumerated() {
-                group.addTask { (index, await self.reconcileOne(key, trust: trusts[index], now: now, actions: actions)) }
+                group.addTask {
+                    (index, await self.reconcileOne(key, id: ids[index], trust: trusts[index], now: now, actions: actions))
+                }
             }
             var results = [ReconcileResult](repeating: ReconcileResult(.done), count: claimed.count)
             for await (index, result) in group { results[index] = result }
@@ -130,16 +141,13 @@ final class BatchProcessor: Sendable {
     }
 
     private func reconcileOne(
-        _ claimed: ControllerStateStore.Claimed, trust: LeaseTrust, now: Date?,
+        _ claimed: ControllerStateStore.Claimed, id: String, trust: LeaseTrust, now: Date?,
         actions: ActionLog
     ) async -> ReconcileResult {
         let request = ReconcileRequest(
             key: claimed.key, desiredGeneration: claimed.desiredGeneration,
             attempts: claimed.attempts, fence: Fence(holder: holder, token: claimed.token),
-            reconcileID: UUID().uuidString.lowercased(), now: now, actions: actions, lease: trust)
-        var logger = self.logger
-        logger[metadataKey: LogKey.key] = "\(claimed.key)"
-        logger[metadataKey: LogKey.reconcileID] = "\(request.reconcileID)"
+            reconcileID: id, now: now, actions: actions, lease: trust)
         metrics.activeWorkers.increment()
         let started = clock.now
         // Its own task, so that a revoked lease cancels it.
@@ -167,12 +175,50 @@ final class BatchProcessor: Sendable {
         }
         metrics.activeWorkers.decrement()
         metrics.reconcileTime.recordNanoseconds((clock.now - started).nanoseconds)
-        log(result.outcome, attempts: claimed.attempts, logger: logger)
+        // Failures are logged with the batch's, once their subjects are named (`logFailures`).
+        if result.outcome.failure == nil {
+            log(result.outcome, attempts: claimed.attempts, logger: keyLogger(claimed, id: id))
+        }
         // Every mutation a controller makes is a Normal event; each is also an info line.
         for event in result.events where event.type == .normal {
-            logger.info("recorded a Normal event", metadata: ["reason": "\(event.reason)", "message": "\(event.message)"])
+            keyLogger(claimed, id: id).info(
+                "recorded a Normal event", metadata: ["reason": "\(event.reason)", "message": "\(event.message)"])
         }
         return result
+    }
+
+    /// The logger of one reconcile: its controller, key, reconcile ID, fence and subject.
+    private func keyLogger(
+        _ claimed: ControllerStateStore.Claimed, id: String, subject: [String: String] = [:]
+    ) -> Logger {
+        var logger = self.logger
+        logger[metadataKey: LogKey.key] = "\(claimed.key)"
+        logger[metadataKey: LogKey.reconcileID] = "\(id)"
+        logger[metadataKey: LogKey.fence] = "\(claimed.token)"
+        for (key, value) in subject { logger[metadataKey: key] = "\(value)" }
+        return logger
+    }
+
+    /// One log line (and the error metrics) per failed reconcile, naming its subject (a
+    /// workspace's org and name) when the controller can: one statement, only for batches that
+    /// had a failure.
+    private func logFailures(_ claimed: [ControllerStateStore.Claimed], ids: [String], results: [ReconcileResult]) async {
+        let failed = claimed.indices.filter { results[$0].outcome.failure != nil }
+        guard !failed.isEmpty else { return }
+        var subjects: [String: [String: String]] = [:]
+        if let names = self.subjects {
+            do {
+                subjects = try await names.subjects(of: failed.map { claimed[$0].key })
+            } catch {
+                logger.debug("naming the failed keys failed; logged by key only", metadata: ["error": "\(error)"])
+            }
+        }
+        for index in failed {
+            let subject = subjects[claimed[index].key] ?? [:]
+            log(
+                results[index].outcome, attempts: claimed[index].attempts,
+                logger: keyLogger(claimed[index], id: ids[index], subject: subject))
+        }
     }
 }
 

@@ -28,6 +28,8 @@ public final class ControllerRunner: Sendable {
     private let resyncRequests: AsyncStream<Void>
     private let resyncRequested: AsyncStream<Void>.Continuation
     private let resyncs = Mutex(0)
+    /// Batches being processed: their start and their key count (for the unfinished-work gauges).
+    private let inFlight = Mutex<[UUID: (started: Duration, keys: Int)]>([:])
 
     init(
         controller: ReconcilerHost.Controller, pool: PostgresPool, holder: String, clock: any ReconcileClock = SystemClock(),
@@ -69,6 +71,11 @@ public final class ControllerRunner: Sendable {
             background.addTask { await self.queue.runDelays() }
             background.addTask { await self.resyncWhenRequested() }
             background.addTask { await self.periodically(self.options.dueResyncInterval) { self.requestResync() } }
+            background.addTask { await self.periodically(.seconds(1)) { self.recordUnfinishedWork() } }
+            background.addTask {
+                await self.refreshKeyGauges()
+                await self.periodically(self.options.keyGaugeInterval) { await self.refreshKeyGauges() }
+            }
             background.addTask {
                 // Like an informer's initial list: every key is looked at once at start, so drift
                 // that happened while no reconciler ran (a dead instance) is found at once.
@@ -103,7 +110,10 @@ public final class ControllerRunner: Sendable {
             let started = clock.now
             let waited = enqueuedAt.withLock { times in keys.compactMap { times.removeValue(forKey: $0) } }
             for time in waited { processor.metrics.queueDuration.recordNanoseconds((started - time).nanoseconds) }
+            let batch = UUID()
+            inFlight.withLock { $0[batch] = (started, keys.count) }
             let report = await processor.process(keys: keys, now: nil, actions: ActionLog())
+            inFlight.withLock { $0[batch] = nil }
             processor.metrics.workDuration.recordNanoseconds((clock.now - started).nanoseconds)
             settle(keys, report)
         }
@@ -138,6 +148,29 @@ public final class ControllerRunner: Sendable {
             case .none, .never:
                 break
             }
+        }
+    }
+
+    /// client-go's `unfinished_work_seconds` (work in progress, summed over in-flight keys) and
+    /// `longest_running_processor_seconds`.
+    private func recordUnfinishedWork() {
+        let now = clock.now
+        let batches = inFlight.withLock { Array($0.values) }
+        let unfinished = batches.reduce(0.0) { $0 + Double($1.keys) * (now - $1.started).seconds }
+        let longest = batches.map { (now - $0.started).seconds }.max() ?? 0
+        processor.metrics.unfinishedWork.record(unfinished)
+        processor.metrics.longestRunning.record(longest)
+    }
+
+    /// The failing-keys and due-keys gauges, from the table; left as they were when it cannot
+    /// be read (the database errors counter and `molecule_database_up` say why).
+    private func refreshKeyGauges() async {
+        do {
+            let counts = try await store.selectKeyGauges()
+            processor.metrics.failingKeys.record(counts.failing)
+            processor.metrics.dueKeys.record(counts.due)
+        } catch {
+            logger.debug("reading the key gauges failed", metadata: ["error": "\(error)"])
         }
     }
 

@@ -16,6 +16,8 @@ public final class ReconcilerHost: Service, Sendable {
         /// How the reconciler's status value is written (none for a reconciler without one).
         public var statusColumns: StatusColumns
         public var options: ControllerOptions
+        /// Names the keys in the log lines of failed reconciles (a workspace's org and name).
+        public var subjects: (any KeySubjects)?
 
         public init(_ reconciler: some Reconciler, options: ControllerOptions = ControllerOptions()) {
             self.reconciler = reconciler
@@ -28,6 +30,13 @@ public final class ReconcilerHost: Service, Sendable {
             self.statusColumns = reconciler.statusColumns
             self.options = options
         }
+
+        /// This controller, with its keys named by `subjects` in the log lines of failures.
+        public func named(by subjects: any KeySubjects) -> Controller {
+            var controller = self
+            controller.subjects = subjects
+            return controller
+        }
     }
 
     /// This replica's identity in `leases.holder`.
@@ -38,20 +47,27 @@ public final class ReconcilerHost: Service, Sendable {
     private let shutdownDeadline: Duration
     private let sweepers: [any Sweeper]
     private let sweepInterval: Duration
+    private let refreshers: [any MetricsRefresher]
+    private let refreshInterval: Duration
     private let logger: Logger
     private let stopSignal = Mutex<AsyncStream<Void>.Continuation?>(nil)
 
     /// - Parameters:
     ///   - shutdownDeadline: how long in-flight reconciles may take after SIGTERM. Default 10 s.
     ///   - sweepers: keyless collectors, run at start and every `sweepInterval` (default 60 s).
+    ///   - refreshers: gauges read from the database, at start and every `refreshInterval`
+    ///     (default 15 s).
     public init(
         pool: PostgresPool, controllers: [Controller], sweepers: [any Sweeper] = [], sweepInterval: Duration = .seconds(60),
+        refreshers: [any MetricsRefresher] = [], refreshInterval: Duration = .seconds(15),
         listenerOptions: PostgresListener.Options = .init(), shutdownDeadline: Duration = .seconds(10),
         holder: String = ReconcilerHost.defaultHolder(), logger: Logger
     ) {
         self.pool = pool
         self.sweepers = sweepers
         self.sweepInterval = sweepInterval
+        self.refreshers = refreshers
+        self.refreshInterval = refreshInterval
         self.holder = holder
         self.logger = logger
         self.shutdownDeadline = shutdownDeadline
@@ -90,6 +106,7 @@ public final class ReconcilerHost: Service, Sendable {
         self.stopSignal.withLock { $0 = stop }
         let watching = Task { await watch.run() }
         let sweeping = Task { await sweepPeriodically() }
+        let refreshing = Task { await refreshPeriodically() }
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 await work.value
@@ -100,9 +117,11 @@ public final class ReconcilerHost: Service, Sendable {
             self.beginShutdown(abandoning: work)
         }
         sweeping.cancel()
+        refreshing.cancel()
         listener.stop()
         await watching.value
         await sweeping.value
+        await refreshing.value
         do {
             let released = try await LeaseStore(pool: pool).releaseAll(holder: holder)
             logger.info("reconciler stopped", metadata: ["leases_released": "\(released)"])
@@ -129,6 +148,23 @@ public final class ReconcilerHost: Service, Sendable {
                 }
             }
             do { try await Task.sleep(for: sweepInterval) } catch { return }
+        }
+    }
+
+    /// Every metrics refresher at start, then every `refreshInterval`, until cancelled.
+    private func refreshPeriodically() async {
+        guard !refreshers.isEmpty else { return }
+        while !Task.isCancelled {
+            for refresher in refreshers {
+                do {
+                    try await refresher.refresh()
+                } catch {
+                    logger.debug(
+                        "refreshing metrics failed; the gauges keep their last values",
+                        metadata: ["refresher": "\(refresher.name)", "error": "\(error)"])
+                }
+            }
+            do { try await Task.sleep(for: refreshInterval) } catch { return }
         }
     }
 

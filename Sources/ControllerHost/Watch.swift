@@ -9,11 +9,13 @@ struct Watch: Sendable {
     let listener: PostgresListener
     let runners: [String: ControllerRunner]
     let logger: Logger
+    let metrics = HostMetrics()
 
     func run() async {
         for await event in listener.events() {
             switch event {
             case .connected(let reconnected):
+                metrics.listenerConnected.record(1)
                 logger.info(reconnected ? "listener reconnected; resyncing" : "listener connected; resyncing")
                 for runner in runners.values { runner.requestResync() }
             case .notification(let channel, let payload):
@@ -24,6 +26,8 @@ struct Watch: Sendable {
                     runner.enqueue(payload)
                 }
             case .disconnected(let reason):
+                metrics.listenerConnected.record(0)
+                metrics.listenerDisconnects.increment()
                 logger.warning("listener disconnected", metadata: ["reason": "\(reason)"])
             }
         }

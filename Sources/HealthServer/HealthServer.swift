@@ -10,10 +10,12 @@ public enum HealthServer {
     /// cached state (`ReadinessMonitor.notReadyReason`) and never waits for the database.
     public typealias ReadinessCheck = @Sendable () -> String?
 
+    /// - Parameter version: the `version` label of `molecule_build_info`.
     public static func make(
         host: String, port: Int, registry: PrometheusCollectorRegistry,
-        readiness: @escaping ReadinessCheck, logger: Logger
+        readiness: @escaping ReadinessCheck, version: String = "unknown", logger: Logger
     ) -> some Service {
+        let process = ProcessMetrics(registry: registry, version: version)
         let router = Router()
         router.get("healthz") { _, _ in "ok\n" }
         router.get("readyz") { _, _ -> Response in
@@ -26,6 +28,7 @@ public enum HealthServer {
                 status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
         }
         router.get("metrics") { _, _ -> Response in
+            process.update()
             var buffer: [UInt8] = []
             registry.emit(into: &buffer)
             return Response(

@@ -45,6 +45,8 @@ public final class ReadinessMonitor: Service, Sendable {
         self.listenerHealth = listenerHealth
         self.options = options
         self.logger = logger
+        HealthServerMetrics.databaseUp.record(0)
+        HealthServerMetrics.databaseCheckFailures.increment(by: 0)
     }
 
     /// Checks the database every `interval` until cancelled or a graceful shutdown.
@@ -81,7 +83,10 @@ public final class ReadinessMonitor: Service, Sendable {
         do {
             try await connection.query("SELECT 1")
             state.withLock { $0 = CheckState(lastSuccess: .now, lastFailure: nil) }
+            HealthServerMetrics.databaseUp.record(1)
         } catch {
+            HealthServerMetrics.databaseUp.record(0)
+            HealthServerMetrics.databaseCheckFailures.increment()
             let wasHealthy = state.withLock { state in
                 defer { state.lastFailure = "\(error)" }
                 return state.lastFailure == nil

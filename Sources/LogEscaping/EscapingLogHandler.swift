@@ -3,7 +3,8 @@ import Logging
 /// Wraps a log handler so that no value can forge a log line: every control character in the
 /// message, in metadata keys and values (nested ones included) and in an attached error is
 /// written escaped (`LogEscape`), so a value read from a row — `"x\nERROR forged"` — stays on
-/// its own line as `x\nERROR forged`.
+/// its own line as `x\nERROR forged`; and a value with a space, a quote or `=` is quoted
+/// (`error="deadlock detected"`), so that `key=value` pairs cannot be forged either.
 ///
 /// The wrapper keeps the handler-level metadata and the metadata provider itself and hands the
 /// wrapped handler one escaped metadata dictionary per event; an event's error is handed on as
@@ -43,7 +44,7 @@ public struct EscapingLogHandler<Wrapped: LogHandler>: LogHandler {
         }
         var escaped = event
         escaped.message = "\(LogEscape.escape(event.message.description))"
-        escaped.metadata = merged.isEmpty ? nil : LogEscape.escape(merged)
+        escaped.metadata = merged.isEmpty ? nil : LogEscape.escape(merged).mapValues(LogEscape.quoted)
         escaped.error = nil
         wrapped.log(event: escaped)
     }

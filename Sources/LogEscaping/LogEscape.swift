@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 /// How a log line shows a control character: `\n`, `\r`, `\t`, and `\u{1B}` for the others —
@@ -39,6 +40,20 @@ public enum LogEscape {
         case .array(let values):
             return .array(values.map(escape))
         }
+    }
+
+    /// A value as a text log line shows it, logfmt-style: in double quotes (inner quotes as
+    /// `\"`) when it is empty or holds a space, a quote or `=`, so that `key=value` pairs read
+    /// unambiguously; as it is otherwise. Nested dictionaries and arrays are left as they are.
+    public static func quoted(_ value: Logger.MetadataValue) -> Logger.MetadataValue {
+        let text: String
+        switch value {
+        case .string(let string): text = string
+        case .stringConvertible(let convertible): text = convertible.description
+        case .dictionary, .array: return value
+        }
+        guard text.isEmpty || text.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) else { return value }
+        return .string("\"" + text.replacingOccurrences(of: "\"", with: #"\""#) + "\"")
     }
 
     static func isControl(_ scalar: Unicode.Scalar) -> Bool {

@@ -2,6 +2,7 @@ import ControllerHost
 import Foundation
 import LocalProviders
 import Postgres
+import Providers
 import ReconcileRuntime
 import ReconcileStore
 import WorkspaceControllers
@@ -14,6 +15,7 @@ import WorkspaceStore
 struct Controllers {
     var controllers: [ReconcilerHost.Controller]
     var sweepers: [any Sweeper]
+    var refreshers: [any MetricsRefresher]
 
     /// Instances are tagged with the database's identity, so that sweeping orphans never
     /// touches the runtimes of another database sharing the state directory.
@@ -23,29 +25,39 @@ struct Controllers {
 
     init(pool: PostgresPool, global: GlobalOptions, providers: ProviderOptions, owner: String) {
         let state = URL(fileURLWithPath: providers.stateDirectory(global))
-        let secrets = FileSecretStore(root: state.appendingPathComponent("secrets"))
-        let processes = LocalProcessProvider(
-            directory: state.appendingPathComponent("instances"),
-            runtimeExecutable: URL(fileURLWithPath: providers.runtimeExecutablePath),
-            secretStoreRoot: secrets.root)
+        let fileSecrets = FileSecretStore(root: state.appendingPathComponent("secrets"))
+        // Every provider call is counted and timed (`molecule_provider_requests_total`).
+        let secrets = InstrumentedSecretStore(fileSecrets, provider: "file_secret_store")
+        let processes = InstrumentedInstanceProvider(
+            LocalProcessProvider(
+                directory: state.appendingPathComponent("instances"),
+                runtimeExecutable: URL(fileURLWithPath: providers.runtimeExecutablePath),
+                secretStoreRoot: fileSecrets.root),
+            provider: "local_process")
+        let probe = InstrumentedRuntimeStatusSource(HTTPRuntimeProbe(), provider: "http_runtime_probe")
         // Local files have no quota worth the name; the Cloudflare provider keeps the default (3/s).
         let tunnels = TunnelWriter(
-            provider: FileTunnelConfigStore(root: state.appendingPathComponent("tunnels")),
+            provider: InstrumentedTunnelConfigProvider(
+                FileTunnelConfigStore(root: state.appendingPathComponent("tunnels")), provider: "file_tunnel_config"),
             limiter: ProviderRateLimiter(rate: 200, burst: 200), leases: LeaseStore(pool: pool))
         let instances = InstanceStore(pool: pool)
         let ingress = IngressStore(pool: pool)
         controllers = [
-            .init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: secrets)),
-            .init(InstancesReconciler(store: instances, provider: processes, probe: HTTPRuntimeProbe(), owner: owner)),
+            .init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: secrets)).named(by: instances),
+            .init(InstancesReconciler(store: instances, provider: processes, probe: probe, owner: owner)).named(by: instances),
             .init(
                 DeclaredPluginsReconciler(
-                    store: PluginStore(pool: pool), delivery: HTTPPluginDelivery(), probe: HTTPRuntimeProbe())),
-            .init(TunnelIngressReconciler(store: ingress, writer: tunnels)),
+                    store: PluginStore(pool: pool),
+                    delivery: InstrumentedPluginDelivery(HTTPPluginDelivery(), provider: "http_plugin_delivery"),
+                    probe: probe)
+            ).named(by: instances),
+            .init(TunnelIngressReconciler(store: ingress, writer: tunnels)).named(by: ingress),
         ]
         sweepers = [
             OrphanSweeper(instances: instances, events: EventStore(pool: pool), provider: processes, owner: owner),
             RetiredIngressSweeper(store: ingress, writer: tunnels),
             OrphanBundleSweeper(secretStore: secrets, workspaces: instances, events: EventStore(pool: pool)),
         ]
+        refreshers = [FleetMetrics(store: instances)]
     }
 }

@@ -76,15 +76,12 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
+    @OptionGroup var logFormat: LogFormatOptions
+
     /// Logs go to standard error, one event per line: control characters in messages and
     /// metadata (values read from rows, errors quoting them) are escaped, so none can forge a line.
     func bootstrapLogging() {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = EscapingLogHandler(StreamLogHandler.standardError(label: label))
-            handler.logLevel = level
-            return handler
-        }
+        logFormat.bootstrap(level: logLevel)
     }
 }
 

@@ -38,8 +38,7 @@ struct Run: AsyncParsableCommand {
     var sweepInterval = 60
 
     func run() async throws {
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let registry = MetricsBootstrap.bootstrap()
         try await global.withDatabase(poolSize: poolSize, schema: .migrateIfEmbedded(force: migrate), startsEmbedded: true) {
             pool, target, logger in
             try await PrivilegeCheck(pool: pool).enforce(logger: logger)
@@ -49,14 +48,14 @@ struct Run: AsyncParsableCommand {
             let set = try await Controllers.make(pool: pool, global: global, providers: providers)
             let host = ReconcilerHost(
                 pool: pool, controllers: set.controllers, sweepers: set.sweepers,
-                sweepInterval: .seconds(max(1, sweepInterval)),
+                sweepInterval: .seconds(max(1, sweepInterval)), refreshers: set.refreshers,
                 shutdownDeadline: .seconds(shutdownDeadline), logger: logger)
             let readiness = ReadinessMonitor(
                 configuration: pool.configuration,
                 listenerHealth: { host.listenerHealth }, logger: logger)
             let health = HealthServer.make(
                 host: httpHost, port: httpPort, registry: registry,
-                readiness: readiness.notReadyReason, logger: logger)
+                readiness: readiness.notReadyReason, version: MetricsBootstrap.version, logger: logger)
             if let embedded = target.embedded {
                 logger.info(
                     "using the embedded PostgreSQL; connect with psql",

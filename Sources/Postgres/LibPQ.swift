@@ -18,6 +18,7 @@ enum LibPQ {
             PQfinish(handle)
             throw error
         }
+        routeNotices(handle)
         do {
             guard PQsetnonblocking(handle, 1) == 0 else {
                 throw PostgresError(code: .connectionFailed, message: connectionMessage(handle))

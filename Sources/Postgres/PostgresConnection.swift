@@ -116,7 +116,13 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Must run on `queue`.
     private func perform<T>(_ work: (OpaquePointer) throws -> T) throws -> T {
-        let session = try openHandle()
+        let session: OpaquePointer
+        do {
+            session = try openHandle()
+        } catch {
+            PostgresMetrics.record(error)
+            throw error
+        }
         do {
             return try work(session)
         } catch let error as PostgresError where error.isConnectionLevel {
@@ -124,6 +130,11 @@ public final class PostgresConnection: @unchecked Sendable {
             LibPQ.drop(session, cancelling: error.code == .timeout)
             handle = nil
             broken.store(true, ordering: .relaxed)
+            PostgresMetrics.reconnects.increment()
+            PostgresMetrics.record(error)
+            throw error
+        } catch {
+            PostgresMetrics.record(error)
             throw error
         }
     }
@@ -131,16 +142,21 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Must run on `queue`.
     private func openHandle() throws -> OpaquePointer {
         if let handle, LibPQ.isConnected(handle) { return handle }
-        if let handle { PQfinish(handle) }
+        if let handle {
+            PQfinish(handle)
+            PostgresMetrics.reconnects.increment()
+        }
         handle = nil
         do {
             let fresh = try LibPQ.connect(configuration, setupTimeout: configuration.statementDeadline)
             handle = fresh
             prepared = [:]
             broken.store(false, ordering: .relaxed)
+            PostgresMetrics.sessionsOpened.increment()
             return fresh
         } catch {
             broken.store(true, ordering: .relaxed)
+            PostgresMetrics.connectFailures.increment()
             throw error
         }
     }

@@ -55,7 +55,29 @@ public final class PostgresPool: Sendable {
     }
 
     func checkout() async throws -> PostgresConnection {
-        if let connection = state.withLock({ $0.takeIdle() }) { return connection }
+        if let connection = state.withLock({ $0.takeIdle() }) {
+            PostgresMetrics.poolWait.recordNanoseconds(0)
+            return connection
+        }
+        let started = ContinuousClock.now
+        do {
+            let connection = try await waitForConnection()
+            PostgresMetrics.poolWait.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
+            return connection
+        } catch {
+            PostgresMetrics.poolWait.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
+            PostgresMetrics.record(error)
+            throw error
+        }
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    /// Waits in line for a connection (none is idle).
+    private func waitForConnection() async throws -> PostgresConnection {
         let id = state.withLock { $0.nextWaiterID() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in

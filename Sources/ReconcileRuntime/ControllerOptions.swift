@@ -26,6 +26,9 @@ public struct ControllerOptions: Sendable {
     /// off, so a fleet watched every few seconds does not rewrite its rows every few seconds.
     /// Default 30 s.
     public var persistedWatch: Duration = .seconds(30)
+    /// How often the failing-keys and due-keys gauges are read from the controller table (one
+    /// count over the table). Default 15 s.
+    public var keyGaugeInterval: Duration = .seconds(15)
 
     public init() {}
 }

@@ -25,6 +25,9 @@ public struct ControllerStateStore: Sendable {
         public var observedGeneration: Int64
         public var attempts: Int
         public var lastError: String?
+        /// Whether the lease was taken from another holder whose lease had expired (a replica
+        /// that died or stalled), rather than claimed free or back from this holder.
+        public var tookOver: Bool
     }
 
     /// Takes the leases of those `keys` that are free, expired or already this holder's (a
@@ -39,11 +42,13 @@ public struct ControllerStateStore: Sendable {
             UPDATE leases l
                SET holder = $3, token = l.token + 1,
                    expires_at = coalesce($5::timestamptz, now()) + $4 * interval '1 second'
-              FROM \(table.quoted) s
+              FROM \(table.quoted) s, leases old_lease
              WHERE l.controller = $1 AND l.key = ANY($2::uuid[]) AND s.key = l.key
+               AND old_lease.controller = l.controller AND old_lease.key = l.key
                AND (l.holder IS NULL OR l.holder = $3 OR l.expires_at <= coalesce($5::timestamptz, now()))
                AND (s.attempts = 0 OR s.next_attempt_at IS NULL OR s.next_attempt_at <= coalesce($5::timestamptz, now()))
-            RETURNING l.key, l.token, s.desired_generation, s.observed_generation, s.attempts, s.last_error
+            RETURNING l.key, l.token, s.desired_generation, s.observed_generation, s.attempts, s.last_error,
+                      coalesce(old_lease.holder <> $3, false) AS took_over
             """
         let result = try await pool.query(sql, [table.name, keys.sorted(), holder, leaseSeconds, now])
         return try result.rows.map { row in
@@ -53,7 +58,8 @@ public struct ControllerStateStore: Sendable {
                 desiredGeneration: try row.require(Int64.self, "desired_generation"),
                 observedGeneration: try row.require(Int64.self, "observed_generation"),
                 attempts: try row.require(Int.self, "attempts"),
-                lastError: try row.decode(String.self, "last_error"))
+                lastError: try row.decode(String.self, "last_error"),
+                tookOver: try row.require(Bool.self, "took_over"))
         }
     }
 
@@ -133,6 +139,21 @@ public struct ControllerStateStore: Sendable {
                 lastError: try row.decode(String.self, "last_error"),
                 lastErrorAt: try row.decode(Date.self, "last_error_at"))
         }
+    }
+
+    /// What the metrics gauges show of a controller: keys failing (`last_error` set, terminal
+    /// ones included) and keys due now (by the database clock). One scan of the table, so it is
+    /// run periodically, not per reconcile.
+    public func selectKeyGauges(now: Date? = nil) async throws -> (failing: Int, due: Int) {
+        let sql = """
+            SELECT count(*) FILTER (WHERE last_error IS NOT NULL) AS failing,
+                   count(*) FILTER (
+                     WHERE (desired_generation <> observed_generation AND next_attempt_at IS NULL)
+                        OR next_attempt_at <= coalesce($1::timestamptz, now())) AS due
+              FROM \(table.quoted)
+            """
+        let row = try await pool.query(sql, [now]).rows[0]
+        return (try row.require(Int.self, "failing"), try row.require(Int.self, "due"))
     }
 
     /// Counts of all keys and of keys not converged.

@@ -37,6 +37,12 @@ public enum Remediation {
         }
     }
 
+    /// Whether the circuit breaker stops remediation: more than `maxFailingShare` of a fleet of
+    /// at least `minimumFleet` workspaces is failed.
+    public static func circuitOpen(_ fleet: FleetHealth, policy: Policy = Policy()) -> Bool {
+        fleet.total >= policy.minimumFleet && Double(fleet.failing) / Double(fleet.total) > policy.maxFailingShare
+    }
+
     /// Whether a failed workspace of this kind and policy is remediated at all.
     public static func applies(kind: WorkspaceKind, restartPolicy: RestartPolicy) -> Bool {
         kind == .platform || restartPolicy == .auto
@@ -47,7 +53,7 @@ public enum Remediation {
         lastAttemptAt: Date?, now: Date, fleet: FleetHealth, policy: Policy = Policy()
     ) -> Decision {
         guard phase == .failed, applies(kind: kind, restartPolicy: restartPolicy) else { return .none }
-        if fleet.total >= policy.minimumFleet, Double(fleet.failing) / Double(fleet.total) > policy.maxFailingShare {
+        if circuitOpen(fleet, policy: policy) {
             return .circuitOpen(
                 "automatic remediation paused: \(fleet.failing) of \(fleet.total) workspaces are failing, which looks like an outage rather than a faulty workspace"
             )

@@ -17,7 +17,7 @@ public enum RestartPolicy: String, Sendable, Codable {
     case manual
 }
 
-public enum Phase: String, Sendable, Codable {
+public enum Phase: String, Sendable, Codable, CaseIterable {
     case pending, provisioning, running, degraded, failed, stopping, stopped, deleting, deleted
 }
 

@@ -7,11 +7,25 @@ import ReconcileStore
 /// Every statement of the tunnel-ingress controller: a tenant, the platform paths (the single
 /// source of truth), how its status value (what was applied) is written, and the queue of
 /// retired (tunnel, hostname) pairs.
-public struct IngressStore: Sendable, StatusWriter {
+public struct IngressStore: Sendable, StatusWriter, KeySubjects {
     private let pool: PostgresPool
 
     public init(pool: PostgresPool) {
         self.pool = pool
+    }
+
+    /// Each tenant's name and hostname, for log lines (`KeySubjects`).
+    public func subjects(of keys: [String]) async throws -> [String: [String: String]] {
+        guard !keys.isEmpty else { return [:] }
+        let rows = try await pool.query("SELECT id, name, hostname FROM tenants WHERE id = ANY($1::uuid[])", [keys]).rows
+        var subjects: [String: [String: String]] = [:]
+        for row in rows {
+            subjects[try row.require(String.self, "id")] = [
+                "tenant.name": try row.require(String.self, "name"),
+                "tenant.hostname": try row.require(String.self, "hostname"),
+            ]
+        }
+        return subjects
     }
 
     public struct Inputs: Sendable {

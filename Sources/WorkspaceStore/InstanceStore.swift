@@ -7,7 +7,7 @@ import WorkspaceModel
 /// Every statement of the instances controller: its inputs (the workspace's spec, the
 /// instance generation that should run, the bundle staged for it, the heartbeat), the fleet's
 /// health for the circuit breaker, and how its status value is written.
-public struct InstanceStore: Sendable, StatusWriter {
+public struct InstanceStore: Sendable, StatusWriter, KeySubjects {
     private let pool: PostgresPool
 
     public init(pool: PostgresPool) {
@@ -78,6 +78,30 @@ public struct InstanceStore: Sendable, StatusWriter {
             """
         ).rows[0]
         return .init(failing: try row.require(Int.self, "failing"), total: try row.require(Int.self, "total"))
+    }
+
+    /// Workspaces per phase (for the metrics gauges): one scan of `workspaces`.
+    public func selectPhaseCounts() async throws -> [Phase: Int] {
+        let rows = try await pool.query("SELECT phase, count(*) AS n FROM workspaces GROUP BY phase").rows
+        var counts: [Phase: Int] = [:]
+        for row in rows {
+            guard let phase = Phase(rawValue: try row.require(String.self, "phase")) else { continue }
+            counts[phase] = try row.require(Int.self, "n")
+        }
+        return counts
+    }
+
+    /// Each workspace's org and name, for log lines (`KeySubjects`).
+    public func subjects(of keys: [String]) async throws -> [String: [String: String]] {
+        guard !keys.isEmpty else { return [:] }
+        let rows = try await pool.query("SELECT id, org, name FROM workspaces WHERE id = ANY($1::uuid[])", [keys]).rows
+        var subjects: [String: [String: String]] = [:]
+        for row in rows {
+            subjects[try row.require(String.self, "id")] = [
+                "workspace.org": try row.require(String.self, "org"), "workspace.name": try row.require(String.self, "name"),
+            ]
+        }
+        return subjects
     }
 
     /// Of these workspace IDs, the ones that still have a workspace row (an instance of any

@@ -67,7 +67,7 @@ struct EscapingLogHandlerTests {
         #expect(first.contains(#"key\nforged=v"#))
         #expect(first.contains(#"\u{1B}[2J"#))
         #expect(!capture.written.contains("\u{1B}") && !capture.written.contains("\r"))
-        #expect(String(lines[1]).contains(#"error.message=boom\nERROR forged by an error"#))
+        #expect(String(lines[1]).contains(#"error.message="boom\nERROR forged by an error""#))
     }
 
     @Test("the log level is the wrapped handler's, and handler metadata is a value")

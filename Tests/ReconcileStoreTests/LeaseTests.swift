@@ -38,16 +38,25 @@ struct LeaseTests {
         }
     }
 
-    @Test("an expired lease is taken over with a higher token, decided by the database clock")
+    @Test(
+        "an expired lease is taken over with a higher token, decided by the database clock; the claim says it took over, a free or released key's does not"
+    )
     func expiryAndTakeover() async throws {
         let pool = try await TestDatabase.create()
         let key = try await Fixtures.workspace(pool)
         let store = Self.store(pool)
         let t0 = Date.epoch
         let first = try await store.claim(keys: [key], holder: "a", leaseSeconds: 30, now: t0)
+        #expect(first.map(\.tookOver) == [false])
         #expect(try await store.claim(keys: [key], holder: "b", leaseSeconds: 30, now: t0 + 29).isEmpty)
         let second = try await store.claim(keys: [key], holder: "b", leaseSeconds: 30, now: t0 + 30)
         #expect(second.count == 1 && second[0].token > first[0].token)
+        #expect(second.map(\.tookOver) == [true])
+        let released = try await store.writeBack(
+            [StatusWrite(key: key, token: second[0].token, observedGeneration: nil, error: nil, next: .none)],
+            holder: "b", now: t0 + 31)
+        #expect(released.fenced == [key])
+        #expect(try await store.claim(keys: [key], holder: "a", leaseSeconds: 30, now: t0 + 32).map(\.tookOver) == [false])
     }
 
     @Test(
@@ -63,6 +72,7 @@ struct LeaseTests {
         #expect(try await store.claim(keys: [key], holder: "b", leaseSeconds: 30, now: t0 + 1).isEmpty)
         let again = try await store.claim(keys: [key], holder: "a", leaseSeconds: 30, now: t0 + 1)
         #expect(again.count == 1 && again[0].token > first[0].token)
+        #expect(again.map(\.tookOver) == [false], "its own lease is not a takeover")
         let stale = try await store.writeBack(
             [
                 StatusWrite(

@@ -1,0 +1,26 @@
+/// An `InstanceProvider` whose every call is counted and timed (`ProviderMetrics`).
+public struct InstrumentedInstanceProvider: InstanceProvider {
+    private let wrapped: any InstanceProvider
+    private let metrics: ProviderMetrics
+
+    public init(_ wrapped: any InstanceProvider, provider: String) {
+        self.wrapped = wrapped
+        self.metrics = ProviderMetrics(provider: provider, operations: ["create", "list", "list_all", "terminate"])
+    }
+
+    public func create(_ spec: InstanceSpec) async throws -> InstanceRecord {
+        try await metrics.measure("create") { try await wrapped.create(spec) }
+    }
+
+    public func list(workspaceID: String) async throws -> [InstanceRecord] {
+        try await metrics.measure("list") { try await wrapped.list(workspaceID: workspaceID) }
+    }
+
+    public func listAll(owner: String) async throws -> [InstanceRecord] {
+        try await metrics.measure("list_all") { try await wrapped.listAll(owner: owner) }
+    }
+
+    public func terminate(instanceID: String) async throws {
+        try await metrics.measure("terminate") { try await wrapped.terminate(instanceID: instanceID) }
+    }
+}
