@@ -1,10 +1,12 @@
 import ControllerHost
 import Foundation
 import LocalProviders
+import Logging
 import Postgres
 import ReconcileRuntime
 import ReconcileStore
 import WorkspaceControllers
+import WorkspaceModel
 import WorkspaceStore
 
 /// The controllers this binary runs, on the local providers (the embedded default): bundles
@@ -16,18 +18,31 @@ struct Controllers {
     var sweepers: [any Sweeper]
 
     /// Instances are tagged with the database's identity, so that sweeping orphans never
-    /// touches the runtimes of another database sharing the state directory.
-    static func make(pool: PostgresPool, global: GlobalOptions) async throws -> Controllers {
-        Controllers(pool: pool, global: global, owner: try await DatabaseIdentity.owner(pool))
+    /// touches the runtimes of another database sharing the state directory. Whether runtimes
+    /// run as users of their own is decided here, once, and said in the log.
+    static func make(pool: PostgresPool, global: GlobalOptions, logger: Logger) async throws -> Controllers {
+        let isolation = try global.isolation.resolve(stateDirectory: global.stateDirectory)
+        try isolation.prepare(stateDirectory: URL(fileURLWithPath: global.stateDirectory))
+        if case .perWorkspaceUser = isolation {
+            logger.info("runtime isolation", metadata: ["isolation": "\(isolation.summary)"])
+        } else {
+            logger.warning("runtime isolation", metadata: ["isolation": "\(isolation.summary)"])
+        }
+        return Controllers(pool: pool, global: global, owner: try await DatabaseIdentity.owner(pool), isolation: isolation)
     }
 
-    init(pool: PostgresPool, global: GlobalOptions, owner: String) {
+    init(pool: PostgresPool, global: GlobalOptions, owner: String, isolation: RuntimeIsolation) {
         let state = URL(fileURLWithPath: global.stateDirectory)
-        let secrets = FileSecretStore(root: state.appendingPathComponent("secrets"))
+        // A bundle is readable by its workspace's runtime user, and only by it.
+        var reader: FileSecretStore.Reader?
+        if case .perWorkspaceUser(let users) = isolation {
+            reader = { name in try WorkspaceBundle.workspaceID(ofSecretName: name).map { try users.user(for: $0) } }
+        }
+        let secrets = FileSecretStore(root: state.appendingPathComponent("secrets"), reader: reader)
         let processes = LocalProcessProvider(
             directory: state.appendingPathComponent("instances"),
             runtimeExecutable: URL(fileURLWithPath: global.runtimeExecutablePath),
-            secretStoreRoot: secrets.root)
+            secretStoreRoot: secrets.root, isolation: isolation)
         // Local files have no quota worth the name; the Cloudflare provider keeps the default (3/s).
         let tunnels = TunnelWriter(
             provider: FileTunnelConfigStore(root: state.appendingPathComponent("tunnels")),

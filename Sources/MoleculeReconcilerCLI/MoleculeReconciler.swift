@@ -35,6 +35,8 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "The molecule-workspace-runtime binary the local instances run (default: beside this binary).")
     var runtimeExecutable: String?
 
+    @OptionGroup var isolation: IsolationOptions
+
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 

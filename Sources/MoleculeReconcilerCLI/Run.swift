@@ -43,7 +43,7 @@ struct Run: AsyncParsableCommand {
             if exampleFleet, target.embedded != nil {
                 try await ExampleFleet.loadIfEmpty(pool, logger: logger)
             }
-            let set = try await Controllers.make(pool: pool, global: global)
+            let set = try await Controllers.make(pool: pool, global: global, logger: logger)
             let host = ReconcilerHost(
                 pool: pool, controllers: set.controllers, sweepers: set.sweepers,
                 sweepInterval: .seconds(max(1, sweepInterval)),

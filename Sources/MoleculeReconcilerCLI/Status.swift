@@ -29,11 +29,15 @@ struct Status: AsyncParsableCommand {
             var keys: [ControllerStateStore.Unconverged]
         }
         var controllers: [Table]
+        /// Whether local runtimes run as users of their own, as this user and these options
+        /// would start them (`RuntimeIsolation.summary`).
+        var runtimeIsolation: String
     }
 
     func run() async throws {
         try await global.withDatabase(poolSize: 1, schema: .verify) { pool, _, _ in
-            var report = Report(controllers: [])
+            let isolation = try global.isolation.resolve(stateDirectory: global.stateDirectory)
+            var report = Report(controllers: [], runtimeIsolation: isolation.summary)
             for name in Self.tables {
                 let store = ControllerStateStore(table: ControllerTable(name), pool: pool)
                 let counts = try await store.selectCounts()
@@ -69,5 +73,6 @@ struct Status: AsyncParsableCommand {
                 print(line)
             }
         }
+        print("runtime isolation: \(report.runtimeIsolation)")
     }
 }

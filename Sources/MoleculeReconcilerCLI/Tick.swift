@@ -46,7 +46,7 @@ struct Tick: AsyncParsableCommand {
     func run() async throws {
         let instant = now.flatMap { ISO8601DateFormatter().date(from: $0) }
         try await global.withDatabase(poolSize: 4, schema: .migrateIfEmbedded(force: false)) { pool, _, logger in
-            let set = try await Controllers.make(pool: pool, global: global)
+            let set = try await Controllers.make(pool: pool, global: global, logger: logger)
             let driver = TickDriver(pool: pool, controllers: set.controllers, sweepers: set.sweepers, logger: logger)
             if checkIdempotent {
                 let report = try await driver.checkIdempotent(now: instant, waitUpTo: .seconds(convergeTimeout))
