@@ -12,11 +12,18 @@ enum AtomicFile {
         var description: String { "\(step): \(FileSystemFailure.words(errno: code))" }
     }
 
-    static func write(_ data: Data, to url: URL, permissions: mode_t = 0o600) throws {
+    /// The file gets exactly `permissions` (whatever the umask), and `group` when given.
+    static func write(_ data: Data, to url: URL, permissions: mode_t = 0o600, group: gid_t? = nil) throws {
         let temporary = url.deletingLastPathComponent().appendingPathComponent(
             ".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, permissions)
         guard fd >= 0 else { throw Failure(step: "cannot create a temporary file", code: errno) }
+        if (group.map { fchown(fd, geteuid(), $0) } ?? 0) != 0 || fchmod(fd, permissions) != 0 {
+            let code = errno
+            close(fd)
+            unlink(temporary.path)
+            throw Failure(step: "cannot set a temporary file's access", code: code)
+        }
         let written = data.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
         // A short write without an errno is reported as an I/O error.
         var code: Int32 = written < 0 ? errno : (written == data.count ? 0 : EIO)

@@ -10,15 +10,27 @@ import Providers
 /// its version) and deletes the older ones. A file-system failure is reported in words, with
 /// the operation and the secret's name, never with a path. File I/O runs on a dispatch queue,
 /// not on Swift's cooperative pool.
+///
+/// With `reader`, a secret that has a reader (a workspace's bundle, when its runtime runs as a
+/// user of its own) is readable by that user's group and nobody else: directories 0750 and files
+/// 0640, the group the reader's, the owner still this process (`RuntimeIsolation`); `root` is
+/// then 0711, so that a reader can pass through it but not list it.
 public struct FileSecretStore: SecretStore {
+    /// The user who may read a secret, by the secret's name; nil for nobody but this process.
+    public typealias Reader = @Sendable (_ name: String) throws -> RuntimeUser?
+
     public let root: URL
     private let queue = DispatchQueue(label: "molecule.file-secret-store")
     private let clock: @Sendable () -> Date
+    private let reader: Reader?
 
-    /// - Parameter clock: the time used for recovery windows (injectable for tests).
-    public init(root: URL, clock: @escaping @Sendable () -> Date = Date.init) {
+    /// - Parameters:
+    ///   - clock: the time used for recovery windows (injectable for tests).
+    ///   - reader: who may read each secret besides this process (default: nobody).
+    public init(root: URL, clock: @escaping @Sendable () -> Date = Date.init, reader: Reader? = nil) {
         self.root = root
         self.clock = clock
+        self.reader = reader
     }
 
     public func describe(name: String) async throws -> SecretDescription? {
@@ -28,7 +40,8 @@ public struct FileSecretStore: SecretStore {
     public func put(name: String, value: Data, contentHash: String, versionToken: String) async throws -> String {
         let token = try safeComponent(versionToken)
         return try await onQueue("put", "stage version \(token) of secret \(name)") {
-            let directory = try secretDirectory(name, create: true)
+            let group = try reader?(name)?.gid
+            let directory = try secretDirectory(name, create: true, group: group)
             if FileManager.default.fileExists(atPath: directory.appendingPathComponent("deleted-at").path) {
                 throw error(.scheduledForDeletion, "put", "name \(name) is scheduled for deletion")
             }
@@ -39,12 +52,21 @@ public struct FileSecretStore: SecretStore {
                     throw error(.idempotencyMismatch, "put", "version \(token) exists with other content")
                 }
             } else {
-                try writeAtomically(value, to: version)
+                try writeAtomically(value, to: version, group: group)
             }
-            // A repeated put changes nothing, and keeps the version before it.
+            // A repeated put changes nothing, and keeps the version before it (and lets in a
+            // reader given since it was written).
             let pointer = currentPointer(directory)
-            guard pointer != [token, contentHash] else { return token }
-            try writeAtomically(Data("\(token)\n\(contentHash)\n".utf8), to: directory.appendingPathComponent("current"))
+            guard pointer != [token, contentHash] else {
+                if reader != nil {
+                    for file in [version, directory.appendingPathComponent("current")] {
+                        try FileAccess.set(file, group: group, mode: group == nil ? 0o600 : 0o640)
+                    }
+                }
+                return token
+            }
+            try writeAtomically(
+                Data("\(token)\n\(contentHash)\n".utf8), to: directory.appendingPathComponent("current"), group: group)
             try purgeVersions(in: versions, keeping: [token] + pointer.prefix(1))
             return token
         }
@@ -75,7 +97,8 @@ public struct FileSecretStore: SecretStore {
             let deadline = clock().addingTimeInterval(Double(recoveryWindowDays) * 86_400)
             try writeAtomically(
                 Data(String(deadline.timeIntervalSince1970).utf8),
-                to: try secretDirectory(name, create: false).appendingPathComponent("deleted-at"))
+                to: try secretDirectory(name, create: false).appendingPathComponent("deleted-at"),
+                group: try reader?(name)?.gid)
         }
     }
 
@@ -98,6 +121,26 @@ public struct FileSecretStore: SecretStore {
                 .map { $0.replacingOccurrences(of: "%2F", with: "/") }
                 .filter { $0.hasPrefix(prefix) }
                 .sorted()
+        }
+    }
+
+    /// Lets `group` read the secret as it is now (directories 0750, files 0640; a file removed
+    /// meanwhile is skipped): for a secret staged before its reader was known. The caller's
+    /// queue, not this store's.
+    func grantNow(_ name: String, group: gid_t) throws {
+        let directory = try secretDirectory(name, create: false)
+        let versions = directory.appendingPathComponent("versions")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: versions.path)) ?? []
+        let files =
+            [directory.appendingPathComponent("current"), directory.appendingPathComponent("deleted-at")]
+            + names.filter { !$0.hasPrefix(".") }.map { versions.appendingPathComponent($0) }
+        let access: [(URL, mode_t)] = [(directory, 0o750), (versions, 0o750)] + files.map { ($0, 0o640) }
+        for (url, mode) in access {
+            do {
+                try FileAccess.set(url, group: group, mode: mode)
+            } catch let failure as FileAccess.Failure where failure.code == ENOENT {
+                continue
+            }
         }
     }
 
@@ -135,7 +178,8 @@ public struct FileSecretStore: SecretStore {
         }
     }
 
-    private func secretDirectory(_ name: String, create: Bool) throws -> URL {
+    /// The secret's directory; with `create`, made (if missing) with the access its reader needs.
+    private func secretDirectory(_ name: String, create: Bool, group: gid_t? = nil) throws -> URL {
         guard !name.isEmpty, name.count <= 512,
             name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "/_+=.@-".contains($0)) })
         else {
@@ -147,6 +191,12 @@ public struct FileSecretStore: SecretStore {
                 try FileManager.default.createDirectory(
                     at: path, withIntermediateDirectories: true,
                     attributes: [.posixPermissions: 0o700])
+            }
+            if reader != nil {
+                try FileAccess.set(root, group: nil, mode: 0o711)
+                for path in [directory, directory.appendingPathComponent("versions")] {
+                    try FileAccess.set(path, group: group, mode: group == nil ? 0o700 : 0o750)
+                }
             }
         }
         return directory
@@ -160,8 +210,9 @@ public struct FileSecretStore: SecretStore {
         return token
     }
 
-    private func writeAtomically(_ data: Data, to url: URL) throws {
-        try AtomicFile.write(data, to: url)
+    /// 0600, or 0640 for `group`.
+    private func writeAtomically(_ data: Data, to url: URL, group: gid_t? = nil) throws {
+        try AtomicFile.write(data, to: url, permissions: group == nil ? 0o600 : 0o640, group: group)
     }
 
     private func syncDirectory(_ directory: URL) throws {

@@ -6,6 +6,8 @@ import Foundation
 enum FileSystemFailure {
     static func reason(_ error: any Error) -> String {
         if let failure = error as? AtomicFile.Failure { return failure.description }
+        if let failure = error as? FileAccess.Failure { return failure.description }
+        if let failure = error as? RuntimeUserTable.Failure { return failure.description }
         let error = error as NSError
         if error.domain == NSPOSIXErrorDomain { return words(errno: Int32(error.code)) }
         if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {

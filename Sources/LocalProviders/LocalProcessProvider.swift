@@ -9,6 +9,12 @@ import Providers
 /// reused pid for one of them. Idempotent per token like EC2's ClientToken. A runtime gets its
 /// bundle and nothing else: an explicit, minimal environment, never the reconciler's own
 /// (`DATABASE_URL`, `PGPASSWORD`, cloud credentials...). Blocking work runs on a dispatch queue.
+///
+/// With `RuntimeIsolation.perWorkspaceUser`, each runtime runs as its workspace's own user (the
+/// runtime drops root itself, given `--uid`/`--gid`), with `instances/<workspace>/home/` (0700,
+/// its own) as `HOME` and the place of its port file, and nothing else of the state directory
+/// open to it. Records and logs stay the reconciler's (0600): a runtime that could edit its
+/// record could have the reconciler signal any pid.
 public struct LocalProcessProvider: InstanceProvider {
     struct Record: Codable {
         var id: String
@@ -20,33 +26,48 @@ public struct LocalProcessProvider: InstanceProvider {
         var terminated: Bool
         /// Absent in records written before owners existed: such instances are never swept.
         var owner: String?
+        /// The user the runtime runs as; absent when it runs as the reconciler's.
+        var uid: uid_t?
+        /// Where the runtime writes its port; absent: `<workspace>/<id>.port`.
+        var portFile: String?
     }
 
     public let directory: URL
     public let runtimeExecutable: URL
     public let secretStoreRoot: URL
-    private let queue = DispatchQueue(label: "molecule.local-process-provider")
+    public let isolation: RuntimeIsolation
+    let queue = DispatchQueue(label: "molecule.local-process-provider")
 
     /// - Parameters:
     ///   - directory: where instance records and port files live.
     ///   - runtimeExecutable: the `molecule-workspace-runtime` binary.
     ///   - secretStoreRoot: the file secret store the runtimes read their bundles from.
-    public init(directory: URL, runtimeExecutable: URL, secretStoreRoot: URL) {
+    ///   - isolation: whether runtimes run as users of their own (default: as this process's).
+    public init(
+        directory: URL, runtimeExecutable: URL, secretStoreRoot: URL,
+        isolation: RuntimeIsolation = .unavailable(reason: "not configured", required: false)
+    ) {
         self.directory = directory
         self.runtimeExecutable = runtimeExecutable
         self.secretStoreRoot = secretStoreRoot
+        self.isolation = isolation
     }
 
     public func create(_ spec: InstanceSpec) async throws -> InstanceRecord {
         try await onQueue {
             let id = "local-\(spec.idempotencyToken)"
             if let existing = try read(workspaceID: spec.workspaceID, id: id) { return describe(existing) }
+            let user = try runtimeUser(spec.workspaceID)
             var record = Record(
                 id: id, workspaceID: spec.workspaceID, generation: spec.generation,
                 token: spec.idempotencyToken, pid: 0, startTime: nil, terminated: false,
-                owner: spec.owner)
+                owner: spec.owner, uid: user?.uid)
+            if let user {
+                try prepareIsolated(workspaceID: spec.workspaceID, bundleName: spec.bundleName, user: user)
+                record.portFile = home(spec.workspaceID).appendingPathComponent("\(id).port").path
+            }
             try write(record)
-            record.pid = try spawn(record, bundleName: spec.bundleName)
+            record.pid = try spawn(record, bundleName: spec.bundleName, user: user)
             record.startTime = Self.startTime(of: record.pid)
             try write(record)
             return describe(record)
@@ -86,7 +107,7 @@ public struct LocalProcessProvider: InstanceProvider {
 
     private func describe(_ record: Record) -> InstanceRecord {
         let alive = !record.terminated && isAlive(record)
-        let port = (try? String(contentsOf: portFile(record), encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let port = Self.readPort(portFile(record))
         let state: InstanceState = alive ? (port == nil ? .pending : .running) : .terminated
         return InstanceRecord(
             id: record.id, workspaceID: record.workspaceID, generation: record.generation,
@@ -108,54 +129,6 @@ public struct LocalProcessProvider: InstanceProvider {
     /// Field 22 of /proc/<pid>/stat: the process's start time in clock ticks since boot.
     static func startTime(of pid: Int32) -> String? {
         ProcessStat(pid: pid)?.startTime
-    }
-
-    /// Where an instance's runtime writes its standard output and error.
-    public func logFile(workspaceID: String, instanceID: String) -> URL {
-        directory.appendingPathComponent(workspaceID).appendingPathComponent("\(instanceID).log")
-    }
-
-    private func spawn(_ record: Record, bundleName: String) throws -> Int32 {
-        let arguments = [
-            runtimeExecutable.path, "--secret-store", secretStoreRoot.path, "--bundle", bundleName,
-            "--port-file", portFile(record).path,
-        ]
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        let log = logFile(workspaceID: record.workspaceID, instanceID: record.id).path
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // The runtime must not inherit the reconciler's descriptors (its listening socket would
-        // outlive a killed reconciler and block its restart).
-        let inherited = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
-        for descriptor in inherited where descriptor > 2 {
-            posix_spawn_file_actions_addclose(&actions, descriptor)
-        }
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let home = directory.appendingPathComponent(record.workspaceID).path
-        let envp = Self.environment(home: home).map { strdup($0) } + [nil]
-        defer { envp.forEach { free($0) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, runtimeExecutable.path, &actions, nil, argv, envp)
-        guard result == 0 else {
-            throw ProviderError(
-                .transient, provider: "instances", operation: "create",
-                message: "cannot start \(runtimeExecutable.lastPathComponent): \(String(cString: strerror(result)))")
-        }
-        return pid
-    }
-
-    /// A runtime's whole environment. `molecule-workspace-runtime` reads only its arguments and
-    /// its bundle; `HOME` is the instance's own directory.
-    static func environment(home: String) -> [String] {
-        ["PATH=/usr/bin:/bin", "HOME=\(home)", "LANG=C.UTF-8"]
-    }
-
-    private func portFile(_ record: Record) -> URL {
-        directory.appendingPathComponent(record.workspaceID).appendingPathComponent("\(record.id).port")
     }
 
     /// Every record of a workspace, in ID order.
@@ -205,11 +178,12 @@ public struct LocalProcessProvider: InstanceProvider {
         return nil
     }
 
+    /// Records are the reconciler's alone (0600), whoever the runtime runs as.
     private func write(_ record: Record) throws {
         let folder = directory.appendingPathComponent(record.workspaceID)
         try FileManager.default.createDirectory(
             at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        try JSONEncoder().encode(record).write(to: folder.appendingPathComponent("\(record.id).json"), options: .atomic)
+        try AtomicFile.write(try JSONEncoder().encode(record), to: folder.appendingPathComponent("\(record.id).json"))
     }
 
     private func onQueue<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {

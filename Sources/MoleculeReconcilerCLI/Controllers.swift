@@ -1,11 +1,13 @@
 import ControllerHost
 import Foundation
 import LocalProviders
+import Logging
 import Postgres
 import Providers
 import ReconcileRuntime
 import ReconcileStore
 import WorkspaceControllers
+import WorkspaceModel
 import WorkspaceStore
 
 /// The controllers this binary runs, on the local providers (the embedded default): bundles
@@ -18,21 +20,39 @@ struct Controllers {
     var refreshers: [any MetricsRefresher]
 
     /// Instances are tagged with the database's identity, so that sweeping orphans never
-    /// touches the runtimes of another database sharing the state directory.
-    static func make(pool: PostgresPool, global: GlobalOptions, providers: ProviderOptions) async throws -> Controllers {
-        Controllers(pool: pool, global: global, providers: providers, owner: try await DatabaseIdentity.owner(pool))
+    /// touches the runtimes of another database sharing the state directory. Whether runtimes
+    /// run as users of their own is decided here, once, and said in the log.
+    static func make(pool: PostgresPool, global: GlobalOptions, providers: ProviderOptions, logger: Logger) async throws
+        -> Controllers
+    {
+        let stateDirectory = providers.stateDirectory(global)
+        let isolation = try providers.isolation.resolve(stateDirectory: stateDirectory)
+        try isolation.prepare(stateDirectory: URL(fileURLWithPath: stateDirectory))
+        if case .perWorkspaceUser = isolation {
+            logger.info("runtime isolation", metadata: ["isolation": "\(isolation.summary)"])
+        } else {
+            logger.warning("runtime isolation", metadata: ["isolation": "\(isolation.summary)"])
+        }
+        return Controllers(
+            pool: pool, global: global, providers: providers, owner: try await DatabaseIdentity.owner(pool),
+            isolation: isolation)
     }
 
-    init(pool: PostgresPool, global: GlobalOptions, providers: ProviderOptions, owner: String) {
+    init(pool: PostgresPool, global: GlobalOptions, providers: ProviderOptions, owner: String, isolation: RuntimeIsolation) {
         let state = URL(fileURLWithPath: providers.stateDirectory(global))
-        let fileSecrets = FileSecretStore(root: state.appendingPathComponent("secrets"))
+        // A bundle is readable by its workspace's runtime user, and only by it.
+        var reader: FileSecretStore.Reader?
+        if case .perWorkspaceUser(let users) = isolation {
+            reader = { name in try WorkspaceBundle.workspaceID(ofSecretName: name).map { try users.user(for: $0) } }
+        }
+        let fileSecrets = FileSecretStore(root: state.appendingPathComponent("secrets"), reader: reader)
         // Every provider call is counted and timed (`molecule_provider_requests_total`).
         let secrets = InstrumentedSecretStore(fileSecrets, provider: "file_secret_store")
         let processes = InstrumentedInstanceProvider(
             LocalProcessProvider(
                 directory: state.appendingPathComponent("instances"),
                 runtimeExecutable: URL(fileURLWithPath: providers.runtimeExecutablePath),
-                secretStoreRoot: fileSecrets.root),
+                secretStoreRoot: fileSecrets.root, isolation: isolation),
             provider: "local_process")
         let probe = InstrumentedRuntimeStatusSource(HTTPRuntimeProbe(), provider: "http_runtime_probe")
         // Local files have no quota worth the name; the Cloudflare provider keeps the default (3/s).

@@ -98,6 +98,8 @@ struct ProviderOptions: ParsableArguments {
     @Option(name: .long, help: "The molecule-workspace-runtime binary the local instances run (default: beside this binary).")
     var runtimeExecutable: String?
 
+    @OptionGroup var isolation: IsolationOptions
+
     func stateDirectory(_ global: GlobalOptions) -> String {
         stateDir ?? ((global.embeddedDir ?? EmbeddedPostgres.defaultBaseDirectory) as NSString).appendingPathComponent("state")
     }

@@ -45,7 +45,7 @@ struct Run: AsyncParsableCommand {
             if exampleFleet, target.embedded != nil {
                 try await ExampleFleet.loadIfEmpty(pool, logger: logger)
             }
-            let set = try await Controllers.make(pool: pool, global: global, providers: providers)
+            let set = try await Controllers.make(pool: pool, global: global, providers: providers, logger: logger)
             let host = ReconcilerHost(
                 pool: pool, controllers: set.controllers, sweepers: set.sweepers,
                 sweepInterval: .seconds(max(1, sweepInterval)), refreshers: set.refreshers,

@@ -28,6 +28,9 @@ struct Status: AsyncParsableCommand {
 
     @OptionGroup var database: GlobalOptions
 
+    /// Only to say whether runtimes started with these options would be isolated.
+    @OptionGroup var providers: ProviderOptions
+
     /// Every controller table the schema defines, whether or not its controller runs yet.
     static let tables = ControllerName.allCases.map(\.rawValue)
 
@@ -44,10 +47,14 @@ struct Status: AsyncParsableCommand {
         var controllers: [Table]
         /// The listed keys' names (`workspace/ORG/NAME`, `tenant/NAME`).
         var names: [String: String]
+        /// Whether local runtimes run as users of their own, as this user and these options
+        /// would start them (`RuntimeIsolation.summary`).
+        var runtimeIsolation: String
     }
 
     func run() async throws {
         try await database.withDatabase(poolSize: 1, schema: .verify) { pool, _, _ in
+            let isolation = try providers.isolation.resolve(stateDirectory: providers.stateDirectory(database))
             var controllers: [Report.Table] = []
             for name in Self.tables {
                 let store = ControllerStateStore(table: ControllerTable(name), pool: pool)
@@ -60,7 +67,9 @@ struct Status: AsyncParsableCommand {
             let queries = FleetQueries(pool: pool)
             let fleet = try await queries.selectSummary(limit: limit)
             let names = try await queries.selectNames(of: Array(Set(controllers.flatMap { $0.keys.map(\.key) })))
-            let report = Report(verdict: Self.verdict(fleet, controllers), fleet: fleet, controllers: controllers, names: names)
+            let report = Report(
+                verdict: Self.verdict(fleet, controllers), fleet: fleet, controllers: controllers, names: names,
+                runtimeIsolation: isolation.summary)
             print(output.isStructured ? try output.encode(report) : Self.render(report))
             if report.verdict != .converged { throw ExitCode(report.verdict.rawValue) }
         }
@@ -104,6 +113,7 @@ struct Status: AsyncParsableCommand {
                 lines.append(line)
             }
         }
+        lines.append("runtime isolation: \(report.runtimeIsolation)")
         return lines.joined(separator: "\n")
     }
 

@@ -48,7 +48,7 @@ struct Tick: AsyncParsableCommand {
         let instant = now.flatMap { ISO8601DateFormatter().date(from: $0) }
         try await global.withDatabase(poolSize: 4, schema: .migrateIfEmbedded(force: false)) { pool, _, logger in
             try await PrivilegeCheck(pool: pool).enforce(logger: logger)
-            let set = try await Controllers.make(pool: pool, global: global, providers: providers)
+            let set = try await Controllers.make(pool: pool, global: global, providers: providers, logger: logger)
             let driver = TickDriver(pool: pool, controllers: set.controllers, sweepers: set.sweepers, logger: logger)
             if checkIdempotent {
                 let report = try await driver.checkIdempotent(now: instant, waitUpTo: .seconds(convergeTimeout))

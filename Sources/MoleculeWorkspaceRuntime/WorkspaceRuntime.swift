@@ -34,6 +34,29 @@ struct WorkspaceRuntime: AsyncParsableCommand {
     @Option(help: "The plugin that provides the management MCP server.")
     var managementPlugin = "molecule-platform-mcp"
 
+    @Option(help: "Run as this user (started as root: switch to it before anything else; --gid too).")
+    var uid: UInt32?
+
+    @Option(help: "Run as this group (with --uid).")
+    var gid: UInt32?
+
+    func validate() throws {
+        if (uid == nil) != (gid == nil) { throw ValidationError("--uid and --gid go together") }
+    }
+
+    /// Parses, then switches users on the main thread before any other thread exists (at the top
+    /// of the async main nothing else runs yet), so that every thread started later inherits the
+    /// workspace's user: `setuid(2)` from a pool thread leaves the main thread as root.
+    static func main() async {
+        do {
+            let runtime = try parse()
+            if let uid = runtime.uid, let gid = runtime.gid { try PrivilegeDrop.become(uid: uid, gid: gid) }
+            try await runtime.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     func run() async throws {
         // Request paths and plugin names reach this log: one event per line, control characters escaped.
         LoggingSystem.bootstrap { EscapingLogHandler(StreamLogHandler.standardError(label: $0)) }
