@@ -181,4 +181,33 @@ struct CloudflareTunnelIngressTests {
         }
         #expect(world.cloudflare.server.requests(account: account).allSatisfy { !$0.duringBlock })
     }
+
+    @Test(
+        "a token Cloudflare refuses fails every tenant terminally; last_error and the events name the variable and the permission, never the token"
+    )
+    func refusedTokenNeverStored() async throws {
+        let marker = "cf-marker-\(UUID().uuidString)"
+        var world = try await Self.world()
+        let refused = try world.cloudflare.provider(token: marker)
+        world = World(pool: world.pool, cloudflare: world.cloudflare, provider: refused, tenants: world.tenants)
+
+        let pass = try await world.driver().tickUntilConverged()
+        #expect(pass.failures.count == 3 && pass.failures.allSatisfy { $0.terminal && $0.reason == "ProviderRejected" })
+        #expect(
+            world.cloudflare.server.requests(account: world.cloudflare.account).contains {
+                $0.authorization == "Bearer \(marker)"
+            })
+        let errors = try await world.lastErrors()
+        #expect(
+            errors.count == 3
+                && errors.allSatisfy { $0.contains("9109: Invalid access token") && $0.contains("CLOUDFLARE_API_TOKEN") })
+        var stored = errors
+        for tenant in world.tenants.values {
+            stored += try await EventStore(pool: world.pool).select(key: tenant).map { "\($0.reason) \($0.message)" }
+        }
+        stored += try await world.pool.query("SELECT row_to_json(t)::text AS row FROM tunnel_ingress t").rows.map {
+            try $0.require(String.self, "row")
+        }
+        #expect(stored.count > 6 && stored.allSatisfy { !$0.contains(marker) })
+    }
 }
