@@ -41,6 +41,9 @@ let package = Package(
         .target(name: "Providers", dependencies: ["ReconcileRuntime", .product(name: "Metrics", package: "swift-metrics")]),
         .target(name: "LocalProviders", dependencies: ["Providers", "CurlHTTP", .product(name: "Yams", package: "Yams")]),
         .target(
+            name: "CloudflareProvider",
+            dependencies: ["Providers", "CurlHTTP", .product(name: "Logging", package: "swift-log")]),
+        .target(
             name: "IngressModel",
             dependencies: ["Providers", "ReconcileRuntime", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
@@ -135,6 +138,11 @@ let package = Package(
                 "Postgres", "ReconcileStore", "EmbeddedPostgres",
             ], path: "Tests/PostgresTestSupport"),
         .target(name: "ProviderFakes", dependencies: ["Providers"], path: "Tests/ProviderFakes"),
+        // A local server implementing Cloudflare's tunnel-configuration endpoints, for contract tests.
+        .target(
+            name: "CloudflareContract",
+            dependencies: ["Providers", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "Tests/CloudflareContract"),
         // The hostile writes every spec column must refuse, and the rows they run against.
         .target(name: "AdversarialCorpus", dependencies: ["Postgres", "PostgresTestSupport"], path: "Tests/AdversarialCorpus"),
         .testTarget(
@@ -144,6 +152,13 @@ let package = Package(
                 "ReconcileRuntime", "ReconcileStore", "Postgres", "PostgresTestSupport", "AdversarialCorpus",
             ]),
         .testTarget(name: "LocalProvidersTests", dependencies: ["LocalProviders", "Providers", "CurlHTTP"]),
+        .testTarget(
+            name: "CloudflareProviderTests",
+            dependencies: [
+                "CloudflareProvider", "CloudflareContract", "Providers", "IngressModel", "WorkspaceControllers", "WorkspaceStore",
+                "ControllerHost", "ReconcileRuntime", "ReconcileStore", "Postgres", "PostgresTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "WorkspaceModelTests", dependencies: ["WorkspaceModel"]),
         .testTarget(name: "IngressModelTests", dependencies: ["IngressModel", "Providers"]),
         .testTarget(

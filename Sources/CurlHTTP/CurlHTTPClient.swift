@@ -43,7 +43,6 @@ public struct CurlHTTPClient: Sendable {
     }
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
-    private let queue = DispatchQueue(label: "molecule.curl", attributes: .concurrent)
 
     public init() {
         _ = Self.globalInit
@@ -51,7 +50,13 @@ public struct CurlHTTPClient: Sendable {
 
     public func send(_ request: Request) async throws -> Response {
         try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try Self.perform(request) }) }
+            // A serial queue of its own per transfer: serial queues overcommit (a blocked one gets a
+            // new thread at once), whereas the blocking transfers of one concurrent queue would
+            // share libdispatch's width-limited pool (one thread per core) with Swift's executor
+            // on Linux and stall it — and any server in the same process — until they time out.
+            DispatchQueue(label: "molecule.curl.transfer").async {
+                continuation.resume(with: Result { try Self.perform(request) })
+            }
         }
     }
 

@@ -70,13 +70,15 @@ public enum IngressRenderer {
     }
 
     /// The tunnel's configuration with `hostname`'s rules replaced by `rules`: other hostnames'
-    /// rules kept (in their order, hostnames sorted), the catch-all last.
+    /// rules kept (in their order, hostnames sorted), the catch-all last; the document's other
+    /// fields kept, and the version it was derived from.
     public static func merge(_ current: TunnelConfiguration?, hostname: String, rules: [IngressRule]) -> TunnelConfiguration {
         let others = (current?.ingress ?? []).filter { $0.hostname != nil && $0.hostname != hostname }
         var byHost: [String: [IngressRule]] = Dictionary(grouping: others, by: { $0.hostname ?? "" })
         byHost[hostname] = rules
         let ordered = byHost.keys.sorted().flatMap { byHost[$0] ?? [] }
-        return TunnelConfiguration(ingress: ordered + [catchAll])
+        return TunnelConfiguration(
+            ingress: ordered + [catchAll], version: current?.version, otherFields: current?.otherFields ?? [:])
     }
 
     /// SHA-256 of the rules' canonical JSON.

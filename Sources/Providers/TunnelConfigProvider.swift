@@ -6,11 +6,15 @@ public struct IngressRule: Sendable, Equatable, Codable {
     /// A Go regular expression tested against the request path (unanchored by cloudflared).
     public var path: String?
     public var service: String
+    /// cloudflared's per-rule origin settings, as the provider returned them. The reconciler
+    /// never renders it: kept on the rules of hostnames it does not own, dropped from its own.
+    public var originRequest: JSONValue?
 
-    public init(hostname: String? = nil, path: String? = nil, service: String) {
+    public init(hostname: String? = nil, path: String? = nil, service: String, originRequest: JSONValue? = nil) {
         self.hostname = hostname
         self.path = path
         self.service = service
+        self.originRequest = originRequest
     }
 }
 
@@ -18,12 +22,18 @@ public struct IngressRule: Sendable, Equatable, Codable {
 /// PATCH), so a writer keeps the rules of hostnames it does not own.
 public struct TunnelConfiguration: Sendable, Equatable {
     public var ingress: [IngressRule]
-    /// The provider's version of what was read (Cloudflare's `version`), when it has one.
+    /// The provider's version of what was read (Cloudflare's `version`), when it has one. In a
+    /// configuration handed to `write`, the version it was derived from: a provider that can
+    /// tell refuses to overwrite a configuration that has moved on since.
     public var version: Int?
+    /// The document's fields besides `ingress` (Cloudflare's `originRequest`, `warp-routing`),
+    /// as read: not the reconciler's, written back unchanged.
+    public var otherFields: [String: JSONValue]
 
-    public init(ingress: [IngressRule], version: Int? = nil) {
+    public init(ingress: [IngressRule], version: Int? = nil, otherFields: [String: JSONValue] = [:]) {
         self.ingress = ingress
         self.version = version
+        self.otherFields = otherFields
     }
 
     /// The rules of one hostname, in order.

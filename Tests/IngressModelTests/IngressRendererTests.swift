@@ -1,3 +1,4 @@
+import Foundation
 import Providers
 import Testing
 
@@ -101,5 +102,24 @@ struct IngressRendererTests {
             merged.ingress == ours + [IngressRule(hostname: "zeta.example.com", service: "http://z:1"), IngressRenderer.catchAll])
         #expect(
             IngressRenderer.merge(nil, hostname: "acme.example.com", rules: ours).ingress == ours + [IngressRenderer.catchAll])
+    }
+
+    @Test("merging keeps what is not ours: the document's other fields, other rules' origin settings, the version read")
+    func mergeKeepsForeignFields() {
+        let origin = JSONValue.object(["connectTimeout": .integer(10), "noTLSVerify": .bool(false)])
+        let current = TunnelConfiguration(
+            ingress: [
+                IngressRule(hostname: "zeta.example.com", service: "http://z:1", originRequest: origin),
+                IngressRule(hostname: "acme.example.com", service: "http://old:2", originRequest: origin),
+                IngressRenderer.catchAll,
+            ], version: 7, otherFields: ["warp-routing": .object(["enabled": .bool(false)])])
+        let ours = [IngressRule(hostname: "acme.example.com", service: "http://new:3000")]
+        let merged = IngressRenderer.merge(current, hostname: "acme.example.com", rules: ours)
+        #expect(merged.ingress[1] == IngressRule(hostname: "zeta.example.com", service: "http://z:1", originRequest: origin))
+        #expect(merged.ingress[0].originRequest == nil, "our own rules are exactly as rendered")
+        #expect(merged.version == 7 && merged.otherFields == current.otherFields)
+        // Rendered rules hash as before the field existed: an absent origin is not encoded.
+        let encoded = String(decoding: (try? JSONEncoder().encode(ours[0])) ?? Data(), as: UTF8.self)
+        #expect(!encoded.isEmpty && !encoded.contains("originRequest"))
     }
 }
