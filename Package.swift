@@ -39,6 +39,10 @@ let package = Package(
         .target(name: "ReconcileRuntime", dependencies: []),
         .target(name: "Providers", dependencies: ["ReconcileRuntime"]),
         .target(name: "LocalProviders", dependencies: ["Providers", "CurlHTTP", .product(name: "Yams", package: "Yams")]),
+        // EC2 instances and Secrets Manager bundles, SigV4-signed over CurlHTTP.
+        .target(
+            name: "AWSProviders",
+            dependencies: ["Providers", "ReconcileRuntime", "CurlHTTP", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "IngressModel",
             dependencies: ["Providers", "ReconcileRuntime", .product(name: "Crypto", package: "swift-crypto")]),
@@ -139,6 +143,13 @@ let package = Package(
                 "ReconcileRuntime", "ReconcileStore", "Postgres", "PostgresTestSupport", "AdversarialCorpus",
             ]),
         .testTarget(name: "LocalProvidersTests", dependencies: ["LocalProviders", "Providers", "CurlHTTP"]),
+        // Against moto (signatures checked) and its controllers end to end on a real PostgreSQL.
+        .testTarget(
+            name: "AWSProvidersTests",
+            dependencies: [
+                "AWSProviders", "Providers", "CurlHTTP", "WorkspaceControllers", "WorkspaceModel", "WorkspaceStore",
+                "ControllerHost", "ReconcileRuntime", "ReconcileStore", "Postgres", "PostgresTestSupport",
+            ]),
         .testTarget(name: "WorkspaceModelTests", dependencies: ["WorkspaceModel"]),
         .testTarget(name: "IngressModelTests", dependencies: ["IngressModel", "Providers"]),
         .testTarget(
