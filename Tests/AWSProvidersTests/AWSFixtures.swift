@@ -11,15 +11,20 @@ struct MotoProviders {
         MotoProviders(endpoint: try await MotoServer.shared.endpoint())
     }
 
+    /// A whole-request timeout long enough for moto on a loaded two-core machine: a request
+    /// that times out may still be carried out later, which no client can tell from a loss.
+    static let aws = AWSSettings(timeoutMilliseconds: 60_000)
+
     func secretStore() throws -> SecretsManagerStore {
         try SecretsManagerStore.make(
-            settings: .init(tags: ["molecule:test": "aws-providers"]), environment: endpoint.environment, transport: transport)
+            settings: .init(aws: Self.aws, tags: ["molecule:test": "aws-providers"]), environment: endpoint.environment,
+            transport: transport)
     }
 
     func instances(pageSize: Int = 100) throws -> EC2InstanceProvider {
         try EC2InstanceProvider.make(
             settings: .init(
-                imageID: "ami-12c6146b", instanceType: "t3.micro", subnetID: nil, securityGroupIDs: [],
+                aws: Self.aws, imageID: "ami-12c6146b", instanceType: "t3.micro", subnetID: nil, securityGroupIDs: [],
                 instanceProfile: "molecule-workspace", tags: ["team": "platform"], pageSize: pageSize),
             environment: endpoint.environment, transport: transport)
     }
