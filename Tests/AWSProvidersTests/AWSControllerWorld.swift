@@ -22,7 +22,8 @@ struct AWSControllerWorld {
     let ec2: EC2InstanceProvider
     let workspace: String
 
-    static func make() async throws -> AWSControllerWorld {
+    /// With `environment`, the providers resolve it instead of moto's working credentials.
+    static func make(environment: [String: String]? = nil) async throws -> AWSControllerWorld {
         let pool = try await TestDatabase.create(poolSize: 6)
         try await pool.query(
             #"INSERT INTO templates (name, files) VALUES ('seo-agent', '{"config.yaml": "a: 1", "prompts/p.md": "hi"}')"#)
@@ -32,8 +33,16 @@ struct AWSControllerWorld {
         try await pool.query(
             "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($1::uuid, 'API_KEY', 'sk-live-123')", [id])
         let moto = try await MotoProviders.make()
-        return AWSControllerWorld(
-            pool: pool, moto: moto, secrets: try moto.secretStore(), ec2: try moto.instances(), workspace: id)
+        guard let environment else {
+            return AWSControllerWorld(
+                pool: pool, moto: moto, secrets: try moto.secretStore(), ec2: try moto.instances(), workspace: id)
+        }
+        let secrets = try SecretsManagerStore.make(
+            settings: .init(aws: MotoProviders.aws), environment: environment, transport: moto.transport)
+        let ec2 = try EC2InstanceProvider.make(
+            settings: .init(aws: MotoProviders.aws, imageID: "ami-12c6146b"), environment: environment,
+            transport: moto.transport)
+        return AWSControllerWorld(pool: pool, moto: moto, secrets: secrets, ec2: ec2, workspace: id)
     }
 
     func driver(holder: String = ReconcilerHost.defaultHolder()) -> TickDriver {

@@ -166,4 +166,26 @@ struct AWSControllersTests {
         #expect(try await world.ec2.list(workspaceID: world.workspace).count == 1, "a throttled launch launched nothing")
         #expect(try await world.row().lastError == nil)
     }
+
+    @Test("a wrong secret key: the failure is in last_error and an event, and the key is in no row")
+    func credentialsInNoRow() async throws {
+        let marker = "MARKER-aws-secret-5f0c1d2e3b4a"
+        var environment = try await MotoServer.shared.endpoint().environment
+        environment["AWS_SECRET_ACCESS_KEY"] = marker
+        let world = try await AWSControllerWorld.make(environment: environment)
+        let pass = try await world.driver().tickUntilConverged(now: Self.t0)
+        #expect(pass.failures.contains { $0.controller == "secret_bundles" && $0.terminal }, "\(pass.failures)")
+        let lastError = try await world.row().lastError ?? ""
+        #expect(lastError.contains("AuthFailure") || lastError.contains("SignatureDoesNotMatch"), "\(lastError)")
+        let events = try await world.pool.query("SELECT message FROM events").rows.map { try $0.require(String.self, "message") }
+        #expect(events.contains { $0.contains("SignatureDoesNotMatch") }, "\(events)")
+        let tables = ["workspaces", "events", "secret_bundles", "instances", "leases"]
+        for table in tables {
+            let rows = try await world.pool.query("SELECT t::text AS row FROM \(table) t").rows
+            for row in rows {
+                #expect(try row.require(String.self, "row").contains(marker) == false, "\(table)")
+            }
+        }
+        #expect(!pass.failures.contains { $0.message.contains(marker) })
+    }
 }
