@@ -12,7 +12,7 @@ extension SecretsManagerStore {
         let client = try AWSServiceClient.make(
             service: "secretsmanager", providerName: provider, settings: settings.aws, environment: environment,
             transport: transport)
-        return SecretsManagerStore(client: client, tags: settings.tags)
+        return SecretsManagerStore(client: client, tags: settings.tags, owner: settings.owner)
     }
 }
 

@@ -20,15 +20,20 @@ public struct SecretsManagerStore: SecretStore {
     public static let maximumValueBytes = 65_536
     static let hashTag = "molecule:content-hash"
     static let versionTag = "molecule:content-version"
+    static let ownerTag = "molecule:owner"
     static let provider = "secret store"
 
     let api: SecretsManagerAPI
-    /// Tags every secret created carries (owner, environment...).
+    /// Tags every secret created carries (environment, cost allocation...).
     public var tags: [String: String]
+    /// See `SecretsManagerSettings.owner`.
+    public var owner: String?
 
-    public init(client: AWSServiceClient, tags: [String: String] = [:]) {
+    public init(client: AWSServiceClient, tags: [String: String] = [:], owner: String? = nil) {
         self.api = SecretsManagerAPI(client: client)
         self.tags = tags
+        self.owner = owner
+        if let owner { self.tags[Self.ownerTag] = owner }
     }
 
     public func describe(name: String) async throws -> SecretDescription? {
@@ -115,7 +120,9 @@ public struct SecretsManagerStore: SecretStore {
             if let next { parameters["NextToken"] = next }
             let answer = try await api.call("ListSecrets", parameters)
             for entry in answer["SecretList"] as? [[String: Any]] ?? [] {
-                if let name = entry["Name"] as? String, name.hasPrefix(prefix) { names.append(name) }
+                guard let name = entry["Name"] as? String, name.hasPrefix(prefix) else { continue }
+                if let owner, Self.tags(entry["Tags"])[Self.ownerTag] != owner { continue }
+                names.append(name)
             }
             next = answer["NextToken"] as? String
         } while next != nil
