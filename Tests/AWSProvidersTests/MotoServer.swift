@@ -138,14 +138,16 @@ struct MotoUnavailable: Error, CustomStringConvertible {
     var description: String { "moto: \(reason)" }
 }
 
-/// Stops moto at process exit (atexit takes a C function, hence the global).
+/// Stops moto at process exit (atexit takes a C function, hence the global). SIGKILL: moto's
+/// SIGTERM handler (`sys.exit` in the main thread) leaves its threaded server running, and its
+/// state is in memory only.
 enum MotoShutdown {
     nonisolated(unsafe) private static var pid: Int32 = 0
 
     static func register(pid: Int32) {
         Self.pid = pid
         atexit {
-            if MotoShutdown.pid > 0 { kill(MotoShutdown.pid, SIGTERM) }
+            if MotoShutdown.pid > 0 { kill(MotoShutdown.pid, SIGKILL) }
         }
     }
 }
