@@ -36,6 +36,7 @@ actor MotoServer {
     }
 
     private static func start() async throws -> Endpoint {
+        MotoShutdown.removeAbandonedServers()
         let port = try freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -144,10 +145,32 @@ struct MotoUnavailable: Error, CustomStringConvertible {
 enum MotoShutdown {
     nonisolated(unsafe) private static var pid: Int32 = 0
 
+    /// `/tmp/molecule-moto-<test process>.pid` holds the server's pid, so that a server left by
+    /// a test process killed before its exit handler ran is stopped by the next run.
     static func register(pid: Int32) {
         Self.pid = pid
+        try? String(pid).write(toFile: "/tmp/molecule-moto-\(getpid()).pid", atomically: true, encoding: .utf8)
         atexit {
+            unlink("/tmp/molecule-moto-\(getpid()).pid")
             if MotoShutdown.pid > 0 { kill(MotoShutdown.pid, SIGKILL) }
+        }
+    }
+}
+
+extension MotoShutdown {
+    static func removeAbandonedServers() {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
+        for entry in entries where entry.hasPrefix("molecule-moto-") && entry.hasSuffix(".pid") {
+            let owner = Int32(entry.dropFirst("molecule-moto-".count).dropLast(".pid".count)) ?? 0
+            guard owner > 0, kill(owner, 0) != 0 else { continue }
+            let path = "/tmp/\(entry)"
+            if let text = try? String(contentsOfFile: path, encoding: .utf8), let server = Int32(text), server > 0,
+                let command = try? String(contentsOfFile: "/proc/\(server)/cmdline", encoding: .utf8),
+                command.contains("moto_server")
+            {
+                kill(server, SIGKILL)
+            }
+            unlink(path)
         }
     }
 }
