@@ -40,6 +40,10 @@ let package = Package(
         .target(name: "ReconcileRuntime", dependencies: []),
         .target(name: "Providers", dependencies: ["ReconcileRuntime", .product(name: "Metrics", package: "swift-metrics")]),
         .target(name: "LocalProviders", dependencies: ["Providers", "CurlHTTP", .product(name: "Yams", package: "Yams")]),
+        // EC2 instances and Secrets Manager bundles, SigV4-signed over CurlHTTP.
+        .target(
+            name: "AWSProviders",
+            dependencies: ["Providers", "ReconcileRuntime", "CurlHTTP", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "CloudflareProvider",
             dependencies: ["Providers", "CurlHTTP", .product(name: "Logging", package: "swift-log")]),
@@ -158,6 +162,13 @@ let package = Package(
                 "CloudflareProvider", "CloudflareContract", "Providers", "IngressModel", "WorkspaceControllers", "WorkspaceStore",
                 "ControllerHost", "ReconcileRuntime", "ReconcileStore", "Postgres", "PostgresTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+            ]),
+        // Against moto (signatures checked) and its controllers end to end on a real PostgreSQL.
+        .testTarget(
+            name: "AWSProvidersTests",
+            dependencies: [
+                "AWSProviders", "Providers", "CurlHTTP", "WorkspaceControllers", "WorkspaceModel", "WorkspaceStore",
+                "ControllerHost", "ReconcileRuntime", "ReconcileStore", "Postgres", "PostgresTestSupport",
             ]),
         .testTarget(name: "WorkspaceModelTests", dependencies: ["WorkspaceModel"]),
         .testTarget(name: "IngressModelTests", dependencies: ["IngressModel", "Providers"]),

@@ -31,6 +31,12 @@ public struct CurlHTTPClient: Sendable {
         public var headers: HTTPHeaderFields
         public var body: Data
         public var text: String { String(decoding: body, as: UTF8.self) }
+
+        public init(status: Int, headers: HTTPHeaderFields = HTTPHeaderFields(), body: Data = Data()) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+        }
     }
 
     /// A transport failure (no HTTP status): curl's code and its message. Never contains the
@@ -39,6 +45,12 @@ public struct CurlHTTPClient: Sendable {
         public var curlCode: Int
         public var message: String
         public var isTimeout: Bool { curlCode == Int(CURLE_OPERATION_TIMEDOUT.rawValue) }
+        public static let timeoutCode = Int(CURLE_OPERATION_TIMEDOUT.rawValue)
+
+        public init(curlCode: Int, message: String) {
+            self.curlCode = curlCode
+            self.message = message
+        }
         public var description: String { "HTTP transport error \(curlCode): \(message)" }
     }
 
