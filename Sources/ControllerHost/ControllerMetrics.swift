@@ -47,3 +47,13 @@ struct ControllerMetrics: Sendable {
         maxConcurrentReconciles.record(workers)
     }
 }
+
+/// The sidecar's own metrics (one per process, no labels), created with the host.
+struct HostMetrics: Sendable {
+    /// Reconnects that landed on another server history: a failover, a switchover, a restore.
+    let timelineChanges: Counter
+
+    init() {
+        timelineChanges = Counter(label: "molecule_database_timeline_changes_total")
+    }
+}

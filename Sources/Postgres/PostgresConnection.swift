@@ -21,9 +21,12 @@ public final class PostgresConnection: @unchecked Sendable {
     private let queue: DispatchQueue
     private let broken = Atomic<Bool>(false)
     public let configuration: PostgresConfiguration
+    /// Told the server history of every new session (a pool's connections share one).
+    let history: ServerHistoryWatch?
 
-    public init(configuration: PostgresConfiguration) {
+    public init(configuration: PostgresConfiguration, history: ServerHistoryWatch? = nil) {
         self.configuration = configuration
+        self.history = history
         self.queue = DispatchQueue(label: "molecule.postgres.connection")
     }
 
@@ -135,6 +138,14 @@ public final class PostgresConnection: @unchecked Sendable {
         handle = nil
         do {
             let fresh = try LibPQ.connect(configuration, setupTimeout: configuration.statementDeadline)
+            if let history {
+                do {
+                    try LibPQ.readHistory(fresh, into: history, timeout: configuration.statementDeadline)
+                } catch {
+                    LibPQ.drop(fresh, cancelling: (error as? PostgresError)?.code == .timeout)
+                    throw error
+                }
+            }
             handle = fresh
             prepared = [:]
             broken.store(false, ordering: .relaxed)

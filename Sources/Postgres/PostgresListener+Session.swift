@@ -74,6 +74,7 @@ extension PostgresListener {
         named.applicationName += " listener"
         let session = try LibPQ.connect(named, setupTimeout: options.livenessDeadline)
         do {
+            if let history { try LibPQ.readHistory(session, into: history, timeout: options.livenessDeadline) }
             let statements = channels.map { "LISTEN \($0)" }.joined(separator: "; ")
             try LibPQ.simpleExec(session, statements, timeout: options.livenessDeadline)
         } catch {

@@ -38,12 +38,17 @@ public final class PostgresListener: Sendable {
     let channels: [String]
     let options: Options
     let logger: Logger
+    /// Told the server history of every new session (the pool's, so both see one history).
+    let history: ServerHistoryWatch?
     let healthState: Mutex<Health>
     let stopped = Atomic<Bool>(false)
     /// A self-pipe: writing to it wakes the listener thread so it can stop at once.
     let wakeup: (read: Int32, write: Int32)
 
-    public init(configuration: PostgresConfiguration, channels: [String], options: Options = Options(), logger: Logger) {
+    public init(
+        configuration: PostgresConfiguration, channels: [String], options: Options = Options(),
+        history: ServerHistoryWatch? = nil, logger: Logger
+    ) {
         precondition(
             channels.allSatisfy { $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } },
             "channel names are identifiers")
@@ -51,6 +56,7 @@ public final class PostgresListener: Sendable {
         self.channels = channels
         self.options = options
         self.logger = logger
+        self.history = history
         self.healthState = Mutex(Health(isConnected: false, since: .now, lastError: nil))
         var fds: [Int32] = [0, 0]
         precondition(pipe(&fds) == 0, "pipe() failed")

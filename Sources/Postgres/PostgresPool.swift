@@ -15,6 +15,8 @@ public final class PostgresPool: Sendable {
     public let size: Int
     /// How long a caller waits for a free connection.
     public let checkoutDeadline: Duration
+    /// The server history every session of the pool saw when it opened, and its changes.
+    public let history = ServerHistoryWatch()
     private let state: Mutex<PostgresPoolState>
 
     /// - Parameters:
@@ -25,7 +27,9 @@ public final class PostgresPool: Sendable {
         self.configuration = configuration
         self.size = size
         self.checkoutDeadline = checkoutDeadline
-        self.state = Mutex(PostgresPoolState(idle: (0..<size).map { _ in PostgresConnection(configuration: configuration) }))
+        let history = self.history
+        self.state = Mutex(
+            PostgresPoolState(idle: (0..<size).map { _ in PostgresConnection(configuration: configuration, history: history) }))
     }
 
     /// Lends a connection to `body` and takes it back afterwards, whatever happens.
@@ -85,7 +89,7 @@ public final class PostgresPool: Sendable {
     }
 
     func checkin(_ connection: PostgresConnection) {
-        let usable = connection.isBroken ? PostgresConnection(configuration: configuration) : connection
+        let usable = connection.isBroken ? PostgresConnection(configuration: configuration, history: history) : connection
         state.withLock { $0.checkin(usable) }?.resume(returning: usable)
     }
 
