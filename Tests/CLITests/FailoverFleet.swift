@@ -1,9 +1,9 @@
 import CurlHTTP
-import Testing
 import Foundation
 import Postgres
 import PostgresTestSupport
 import ReconcileStore
+import Testing
 
 extension RuntimeFaultTests {
     /// A fleet under two `run` replicas on a `ReplicatedCluster`, reached through the host list
@@ -23,7 +23,11 @@ extension RuntimeFaultTests {
                 await pool.close()
             }
             do {
-                let pool = PostgresPool(configuration: .init(conninfo: cluster.multiHostConninfo), size: 2)
+                // The test's own statements give up on a hung server after 3 s, and retry.
+                var configuration = PostgresConfiguration(conninfo: cluster.multiHostConninfo)
+                configuration.statementTimeoutMilliseconds = 2_000
+                configuration.statementDeadlineMarginMilliseconds = 1_000
+                let pool = PostgresPool(configuration: configuration, size: 2)
                 let fleet = try await LiveFleet.create(name, pool: pool)
                 var world = DesiredWorld(fleet: fleet)
                 for index in 0..<workspaces { try await world.addWorkspace("w\(index)", kind: index == 0 ? "platform" : "agent") }
@@ -69,6 +73,30 @@ extension RuntimeFaultTests {
             return answers
         }
 
+        /// `molecule_database_timeline_changes_total` of each replica (nil when unreadable).
+        func timelineChanges() async -> [Int?] {
+            var counts: [Int?] = []
+            for port in fleet.healthPorts.values.sorted() {
+                let response = try? await CurlHTTPClient().send(
+                    .init(url: "http://127.0.0.1:\(port)/metrics", timeoutMilliseconds: 2_000))
+                let line = response.flatMap { response in
+                    String(decoding: response.body, as: UTF8.self).split(separator: "\n")
+                        .first { $0.hasPrefix("molecule_database_timeline_changes_total") }
+                }
+                counts.append(line.flatMap { $0.split(separator: " ").last.flatMap { Int($0) } })
+            }
+            return counts
+        }
+
+        /// The value of a workspace's `API_KEY` secret in the database now.
+        func secret(of workspace: String) async throws -> String? {
+            try await retryingThroughFailover {
+                try await fleet.pool.query(
+                    "SELECT value FROM workspace_secrets WHERE workspace_id = $1::uuid AND key = 'API_KEY'", [workspace]
+                ).rows.first?.require(String.self, "value")
+            }
+        }
+
         /// The `DatabaseWentBack` events recorded for `key`.
         func wentBackEvents(_ key: String) async throws -> Int {
             try await following {
@@ -92,7 +120,7 @@ func following<T>(_ body: () async throws -> T) async throws -> T? {
 }
 
 /// `body` until it gets through a failover, for at most `seconds`.
-func retryingThroughFailover<T>(seconds: Double = 20, _ body: () async throws -> T) async throws -> T {
+func retryingThroughFailover<T>(seconds: Double = 40, _ body: () async throws -> T) async throws -> T {
     let deadline = ContinuousClock.now + .seconds(seconds)
     while true {
         do {

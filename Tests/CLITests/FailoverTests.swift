@@ -75,10 +75,17 @@ extension RuntimeFaultTests {
             #expect(!walsenders.isEmpty, "the primary has no walsender")
             for pid in walsenders { kill(pid, SIGSTOP) }
 
+            // An agent's rotation restarts its runtime (after a debounce); a platform workspace's
+            // only restages its bundle (it says restart_pending): nothing but a look at converged
+            // rows finds that one.
+            let platform = before.workspaces.values.first { $0.kind == "platform" }!.id
             try await setup.world.rotateSecret(agent)
-            let lost = setup.world.workspaces[agent]!.secret
+            try await setup.world.rotateSecret(platform)
+            let world = setup.world
             let staged = try await eventually(15) {
-                (try setup.world.stagedBundle(of: agent)?["env"] as? [String: String])?["API_KEY"] == lost
+                try [agent, platform].allSatisfy { id in
+                    (try world.stagedBundle(of: id)?["env"] as? [String: String])?["API_KEY"] == world.workspaces[id]!.secret
+                }
             }
             #expect(staged, "the replicas never staged the rotation")
             // The restart the rotation asks for (after its 10 s debounce): acted on, then lost.
@@ -90,17 +97,23 @@ extension RuntimeFaultTests {
             try cluster.promote(cluster.second)
             let promoted = ContinuousClock.now
             let (back, problems) = try await setup.converged(before, since: promoted, seconds: 30)
-            let events = try await retryingThroughFailover { try await setup.wentBackEvents(agent) }
+            let events = try await retryingThroughFailover { try await setup.wentBackEvents(platform) }
+            for id in [agent, platform] {
+                let held = try await setup.secret(of: id)
+                #expect(held == before.workspaces[id]!.secret, "the rotation was not lost: the test proves nothing")
+            }
+            let changes = await setup.timelineChanges()
             setup.census.stop()
             let findings = setup.census.snapshot
             print(
                 """
                 failover lost-tail: the replicas \(restarted ? "staged and restarted" : "staged") the lost rotation; \
                 world back to the new primary \(figure(back)) after the promotion; \
-                \(events) DatabaseWentBack event(s); at most \(findings.mostPerWorkspace) runtime(s) per workspace
+                \(events) DatabaseWentBack event(s) on the platform workspace; timeline changes seen by the replicas \(changes); at most \(findings.mostPerWorkspace) runtime(s) per workspace
                 """)
             #expect(back != nil, "the world is still ahead of the new primary: \(problems)")
             #expect(events >= 1)
+            #expect(changes.allSatisfy { $0 == 1 }, "timeline changes counted: \(changes)")
             #expect(findings.mostPerWorkspace == 1, "two runtimes for one workspace: \(findings.doubles.prefix(5))")
         }
 

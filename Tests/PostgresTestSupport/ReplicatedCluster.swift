@@ -35,16 +35,43 @@ public final class ReplicatedCluster: Sendable {
         synchronous: Bool,
         prepare: @Sendable (PostgresConfiguration) async throws -> Void = { _ in }
     ) async throws -> ReplicatedCluster {
+        removeAbandoned()
         let directory = "/tmp/molecule-replicated-\(getpid())-\(UUID().uuidString.prefix(6))"
         let cluster = ReplicatedCluster(directory: directory, firstPort: Int.random(in: 40_000..<60_000))
+        do {
+            try await cluster.start(synchronous: synchronous, prepare: prepare)
+        } catch {
+            cluster.tearDown()
+            throw error
+        }
+        return cluster
+    }
+
+    /// Removes the clusters of test processes killed before their `tearDown()`.
+    private static func removeAbandoned() {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
+        where entry.hasPrefix("molecule-replicated-") {
+            let owner = entry.dropFirst("molecule-replicated-".count).split(separator: "-").first.flatMap { Int32($0) }
+            guard let owner, Foundation.kill(owner, 0) != 0 else { continue }
+            ReplicatedCluster(directory: "/tmp/" + entry, firstPort: 0).tearDown()
+        }
+    }
+
+    private func start(
+        synchronous: Bool, prepare: @Sendable (PostgresConfiguration) async throws -> Void
+    ) async throws {
+        let cluster = self
+        let directory = self.directory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        if getuid() == 0 { try run("/bin/chown", ["postgres:postgres", directory]) }
+        if getuid() == 0 { try Self.run("/bin/chown", ["postgres:postgres", directory]) }
         try cluster.asServerUser(
             "initdb",
             ["-D", cluster.first.dataDirectory, "-U", "postgres", "--auth=trust", "--locale=C", "--no-sync"])
-        var settings = [
+        let settings = [
             "wal_level": "replica", "max_wal_senders": "4", "hot_standby": "on", "fsync": "off",
-            "wal_sender_timeout": "5s", "wal_receiver_timeout": "5s", "max_connections": "100",
+            // The standby never gives up on a silent walsender by itself: a stopped walsender
+            // stays the standby's only source (a reconnect would stream the tail it must lose).
+            "wal_receiver_timeout": "0", "max_connections": "100",
         ]
         let conf = settings.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }.joined(separator: "\n")
         try (conf + "\n").appendLine(to: cluster.first.dataDirectory + "/postgresql.conf")
@@ -57,7 +84,7 @@ public final class ReplicatedCluster: Sendable {
             "pg_basebackup",
             [
                 "-h", directory, "-p", "\(cluster.first.port)", "-U", "postgres", "-D", cluster.second.dataDirectory, "-R", "-X",
-                "stream",
+                "stream", "-c", "fast",
             ])
         try cluster.startServer(cluster.second)
         if synchronous {
@@ -68,7 +95,6 @@ public final class ReplicatedCluster: Sendable {
             try await primary.query("SELECT pg_reload_conf()")
             await primary.close()
         }
-        return cluster
     }
 
     /// One server's conninfo.
