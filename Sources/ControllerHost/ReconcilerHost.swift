@@ -78,7 +78,7 @@ public final class ReconcilerHost: Service, Sendable {
 
     public func run() async throws {
         logger.info("reconciler starting", metadata: ["holder": "\(holder)", "controllers": "\(runners.keys.sorted())"])
-        let watch = Watch(listener: listener, runners: runners, logger: logger)
+        let watch = Watch(listener: listener, pool: pool, runners: runners, logger: logger)
         let (stopped, stop) = AsyncStream.makeStream(of: Void.self)
         let work = Task {
             await withTaskGroup(of: Void.self) { group in

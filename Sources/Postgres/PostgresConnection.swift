@@ -1,5 +1,6 @@
 import CLibPQ
 import Dispatch
+import Foundation
 import Synchronization
 
 /// One PostgreSQL session. Every libpq call runs on the connection's own serial dispatch queue,
@@ -20,6 +21,11 @@ public final class PostgresConnection: @unchecked Sendable {
     private static let preparedLimit = 256
     private let queue: DispatchQueue
     private let broken = Atomic<Bool>(false)
+    /// The open session's socket, for `abandon()` from another thread; cleared under the lock
+    /// before the session is finished, so that `abandon()` never shuts down a reused descriptor.
+    private let socket = Mutex<Int32?>(nil)
+    /// Set by `abandon()`: the next call opens a new session.
+    private let abandoned = Atomic<Bool>(false)
     public let configuration: PostgresConfiguration
     /// Told the server history of every new session (a pool's connections share one).
     let history: ServerHistoryWatch?
@@ -101,12 +107,29 @@ public final class PostgresConnection: @unchecked Sendable {
     public func close() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async {
-                if let handle = self.handle { PQfinish(handle) }
-                self.handle = nil
-                self.prepared = [:]
+                self.finishSession(cancelling: false)
                 continuation.resume()
             }
         }
+    }
+
+    /// Cuts the session from any thread, for a server known to have stopped answering: a
+    /// statement waiting on it fails at once as a lost session (`.connectionLost`), and the
+    /// next call opens a new session through the host list instead of waiting out its deadline.
+    public func abandon() {
+        abandoned.store(true, ordering: .relaxed)
+        socket.withLock { socket in
+            if let socket { _ = shutdown(socket, Int32(SHUT_RDWR)) }
+        }
+    }
+
+    /// Must run on `queue`. Finishes the session, if any.
+    private func finishSession(cancelling: Bool) {
+        guard let handle else { return }
+        socket.withLock { $0 = nil }
+        LibPQ.drop(handle, cancelling: cancelling)
+        self.handle = nil
+        prepared = [:]
     }
 
     private func run<T: Sendable>(_ work: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
@@ -124,8 +147,7 @@ public final class PostgresConnection: @unchecked Sendable {
             return try work(session)
         } catch let error as PostgresError where error.isConnectionLevel {
             // A statement may still run on a server that stopped answering: ask it to stop.
-            LibPQ.drop(session, cancelling: error.code == .timeout)
-            handle = nil
+            finishSession(cancelling: error.code == .timeout)
             broken.store(true, ordering: .relaxed)
             throw error
         }
@@ -133,9 +155,9 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Must run on `queue`.
     private func openHandle() throws -> OpaquePointer {
-        if let handle, LibPQ.isConnected(handle) { return handle }
-        if let handle { PQfinish(handle) }
-        handle = nil
+        if let handle, LibPQ.isConnected(handle), !abandoned.load(ordering: .relaxed) { return handle }
+        finishSession(cancelling: false)
+        abandoned.store(false, ordering: .relaxed)
         do {
             let fresh = try LibPQ.connect(configuration, setupTimeout: configuration.statementDeadline)
             if let history {
@@ -147,6 +169,7 @@ public final class PostgresConnection: @unchecked Sendable {
                 }
             }
             handle = fresh
+            socket.withLock { $0 = PQsocket(fresh) }
             prepared = [:]
             broken.store(false, ordering: .relaxed)
             return fresh

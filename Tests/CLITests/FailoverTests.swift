@@ -119,7 +119,8 @@ extension RuntimeFaultTests {
 
         /// Every process of the primary stopped (SIGSTOP): `/readyz` must say not ready within
         /// 10 s, answering within 1 s meanwhile; once the standby is promoted the replicas follow
-        /// it; SIGTERM ends a replica within its grace period.
+        /// it (their sessions on the hung server are cut when the listener finds it silent, not
+        /// left to their 32 s deadline); SIGTERM ends a replica within its grace period.
         @Test("hung primary: not ready within 10 s, answering at once; the promoted standby is followed")
         func hungPrimary() async throws {
             var setup = try await FailoverFleet.converged("hung", synchronous: false)
@@ -140,18 +141,17 @@ extension RuntimeFaultTests {
 
             try cluster.promote(cluster.second)
             let promoted = ContinuousClock.now
+            let platform = setup.world.workspaces.values.first { $0.kind == "platform" }!.id
+            try await retryingThroughFailover { try await setup.world.rotateSecret(platform) }
+            let (reconciled, problems) = try await setup.converged(setup.world, since: promoted, seconds: 45)
             var followed: Duration?
-            _ = try await eventually(60, every: .milliseconds(200)) {
+            _ = try await eventually(30, every: .milliseconds(200)) {
                 let answers = await setup.readiness()
                 slowest = max(slowest, answers.map(\.took).max() ?? .zero)
                 guard answers.allSatisfy({ $0.status == 200 }) else { return false }
                 followed = ContinuousClock.now - promoted
                 return true
             }
-            let platform = setup.world.workspaces.values.first { $0.kind == "platform" }!.id
-            try await retryingThroughFailover { try await setup.world.rotateSecret(platform) }
-            let changed = ContinuousClock.now
-            let (converged, problems) = try await setup.converged(setup.world, since: changed, seconds: 45)
 
             let replica = setup.fleet.replicas[0]
             let terminated = ContinuousClock.now
@@ -163,14 +163,16 @@ extension RuntimeFaultTests {
             print(
                 """
                 failover hung-primary: readyz not ready \(figure(notReady)) after the hang, slowest answer \
-                \(figure(slowest)); replicas ready \(figure(followed)) after the promotion; a change after it \
-                reconciled \(figure(converged)); SIGTERM exit \(figure(exited)); \
+                \(figure(slowest)); a change made at the promotion reconciled \(figure(reconciled)), replicas ready \
+                \(figure(followed)) after it; SIGTERM exit \(figure(exited)); \
                 at most \(findings.mostPerWorkspace) runtime(s) per workspace
                 """)
             #expect((notReady ?? .seconds(99)) <= .seconds(10), "readyz said ready after the hang for \(figure(notReady))")
             #expect(slowest <= .seconds(1), "readyz took \(figure(slowest)) to answer")
-            #expect(followed != nil, "the replicas never followed the promoted standby")
-            #expect(converged != nil, "a change after the promotion was not reconciled: \(problems)")
+            #expect(reconciled != nil, "a change after the promotion was not reconciled: \(problems)")
+            #expect((reconciled ?? .seconds(99)) <= .seconds(10), "the promoted standby was followed after \(figure(reconciled))")
+            // Every new session first waits out connect_timeout (5 s) on the hung server listed first.
+            #expect((followed ?? .seconds(99)) <= .seconds(10), "readyz said ready \(figure(followed)) after the promotion")
             #expect(exited <= .seconds(12), "SIGTERM took \(figure(exited))")
             #expect(findings.mostPerWorkspace == 1, "two runtimes for one workspace: \(findings.doubles.prefix(5))")
         }
