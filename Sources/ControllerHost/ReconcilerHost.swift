@@ -65,7 +65,10 @@ public final class ReconcilerHost: Service, Sendable {
         self.runners = runners
         self.listener = PostgresListener(
             configuration: pool.configuration, channels: runners.keys.sorted(),
-            options: listenerOptions, history: pool.history, logger: logger)
+            options: listenerOptions, history: pool.history,
+            // A server that stopped answering the listener holds the pool's sessions too: cut
+            // them now rather than let their statements wait out the deadline.
+            whenSilent: { [pool] in pool.abandonSessions() }, logger: logger)
     }
 
     /// `hostname:pid:random`, unique per process.
@@ -78,7 +81,7 @@ public final class ReconcilerHost: Service, Sendable {
 
     public func run() async throws {
         logger.info("reconciler starting", metadata: ["holder": "\(holder)", "controllers": "\(runners.keys.sorted())"])
-        let watch = Watch(listener: listener, pool: pool, runners: runners, logger: logger)
+        let watch = Watch(listener: listener, runners: runners, logger: logger)
         let (stopped, stop) = AsyncStream.makeStream(of: Void.self)
         let work = Task {
             await withTaskGroup(of: Void.self) { group in

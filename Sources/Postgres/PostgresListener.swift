@@ -40,6 +40,9 @@ public final class PostgresListener: Sendable {
     let logger: Logger
     /// Told the server history of every new session (the pool's, so both see one history).
     let history: ServerHistoryWatch?
+    /// Called on the listener thread when a session is given up because the server stopped
+    /// answering its liveness check (not when it closed the session).
+    let whenSilent: (@Sendable () -> Void)?
     let healthState: Mutex<Health>
     let stopped = Atomic<Bool>(false)
     /// A self-pipe: writing to it wakes the listener thread so it can stop at once.
@@ -47,7 +50,7 @@ public final class PostgresListener: Sendable {
 
     public init(
         configuration: PostgresConfiguration, channels: [String], options: Options = Options(),
-        history: ServerHistoryWatch? = nil, logger: Logger
+        history: ServerHistoryWatch? = nil, whenSilent: (@Sendable () -> Void)? = nil, logger: Logger
     ) {
         precondition(
             channels.allSatisfy { $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } },
@@ -57,6 +60,7 @@ public final class PostgresListener: Sendable {
         self.options = options
         self.logger = logger
         self.history = history
+        self.whenSilent = whenSilent
         self.healthState = Mutex(Health(isConnected: false, since: .now, lastError: nil))
         var fds: [Int32] = [0, 0]
         precondition(pipe(&fds) == 0, "pipe() failed")
