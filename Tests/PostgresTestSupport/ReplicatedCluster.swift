@@ -102,10 +102,12 @@ public final class ReplicatedCluster: Sendable {
         "host=\(directory) port=\(server.port) user=postgres dbname=\(database ?? self.database)"
     }
 
-    /// The conninfo an HA deployment gives the sidecar: both servers, the writable one wanted.
+    /// The conninfo an HA deployment gives the sidecar: both servers, the writable one wanted,
+    /// and a 2 s `connect_timeout`: each new session waits that long on a hung server listed
+    /// before the promoted one.
     public var multiHostConninfo: String {
         "host=\(directory),\(directory) port=\(first.port),\(second.port) user=postgres dbname=\(database) "
-            + "target_session_attrs=read-write"
+            + "target_session_attrs=read-write connect_timeout=2"
     }
 
     /// `pg_ctl promote` (waits until the server accepts writes).
