@@ -37,6 +37,9 @@ final class BatchProcessor: Sendable {
     let retryPolicy: Mutex<RetryPolicy>
     /// Names the keys of failed reconciles in their log lines (none: the key alone).
     let subjects: (any KeySubjects)?
+    /// The server history the pool's sessions see; its changes start a `HistoryRepair`.
+    let history: ServerHistoryWatch
+    let repair = Mutex(HistoryRepair())
 
     init(
         controller: ReconcilerHost.Controller, pool: PostgresPool, holder: String, clock: any ReconcileClock = SystemClock(),
@@ -47,6 +50,7 @@ final class BatchProcessor: Sendable {
             table: ControllerTable(controller.reconciler.name), statusColumns: controller.statusColumns,
             pool: pool)
         self.leases = LeaseStore(pool: pool)
+        self.history = pool.history
         self.options = controller.options
         self.subjects = controller.subjects
         self.holder = holder
@@ -83,8 +87,11 @@ final class BatchProcessor: Sendable {
         let trusts = claimed.map { _ in LeaseTrust() }
         let renewal = LeaseRenewal(duration: options.leaseDuration, claimedAt: claimedAt)
         let ids = claimed.map { _ in UUID().uuidString.lowercased() }
+        let change = history.lastChange
+        let watched = repair.withLock { $0.watched(claimed, change: change) }
         let results = await withRenewedLeases(claimed, trusts: trusts, renewal: renewal, now: now) {
-            await self.reconcileAll(claimed, ids: ids, trusts: trusts, now: now, actions: actions)
+            await self.reconcileAll(
+                claimed, ids: ids, trusts: trusts, now: now, actions: actions, watched: watched, change: change)
         }
         await logFailures(claimed, ids: ids, results: results)
         let writes = zip(claimed, results).map { statusWrite(for: $0, result: $1) }
@@ -92,6 +99,7 @@ final class BatchProcessor: Sendable {
             let result = try await store.writeBack(writes.map(\.write), holder: holder, now: now)
             report.written = result.written
             report.lost = claimedKeys.subtracting(result.fenced)
+            repair.withLock { $0.written(watched.intersection(result.fenced)) }
         } catch {
             // The leases are still ours: the keys are claimed again at once by this replica.
             report.error = error
@@ -120,19 +128,33 @@ final class BatchProcessor: Sendable {
         }
     }
 
-    /// Reconciles the claimed keys concurrently.
+    /// Reconciles the claimed keys concurrently. A watched key (`HistoryRepair`) gets an action
+    /// log of its own, and the `DatabaseWentBack` event when its reconcile changed the world.
     private func reconcileAll(
         _ claimed: [ControllerStateStore.Claimed], ids: [String], trusts: [LeaseTrust], now: Date?,
-        actions: ActionLog
+        actions: ActionLog, watched: Set<String>, change: ServerHistoryWatch.Change?
     ) async -> [ReconcileResult] {
+        @Sendable func one(_ index: Int) async -> ReconcileResult {
+            let key = claimed[index]
+            guard watched.contains(key.key) else {
+                return await reconcileOne(key, id: ids[index], trust: trusts[index], now: now, actions: actions)
+            }
+            let own = ActionLog()
+            var result = await reconcileOne(key, id: ids[index], trust: trusts[index], now: now, actions: own)
+            actions.merge(own.snapshot)
+            if let event = HistoryRepair.event(actions: own.snapshot, change: change) {
+                result.events.append(event)
+                logger.notice(
+                    "the world was ahead of the database; brought back", metadata: [LogKey.key: "\(key.key)"])
+            }
+            return result
+        }
         if claimed.count == 1 {
-            return [await reconcileOne(claimed[0], id: ids[0], trust: trusts[0], now: now, actions: actions)]
+            return [await one(0)]
         }
         return await withTaskGroup(of: (Int, ReconcileResult).self) { group in
-            for (index, key) in claimed.enumerated() {
-                group.addTask {
-                    (index, await self.reconcileOne(key, id: ids[index], trust: trusts[index], now: now, actions: actions))
-                }
+            for index in claimed.indices {
+                group.addTask { (index, await one(index)) }
             }
             var results = [ReconcileResult](repeating: ReconcileResult(.done), count: claimed.count)
             for await (index, result) in group { results[index] = result }

@@ -31,6 +31,8 @@ public struct ControllerMetrics: Sendable {
         "molecule_due_keys": "Keys due for a reconcile now (by the database clock), by controller; refreshed periodically.",
         "molecule_listener_connected": "1 while the LISTEN session that feeds the work queues is connected, else 0.",
         "molecule_listener_disconnects_total": "LISTEN sessions lost or that could not be opened.",
+        "molecule_database_timeline_changes_total":
+            "Reconnects that landed on another server history (system identifier or timeline): a failover, a switchover, a restore.",
     ]
 
     let depth: Gauge
@@ -91,13 +93,16 @@ public struct ControllerMetrics: Sendable {
     }
 }
 
-/// The host's own metrics: the LISTEN session.
+/// The host's own metrics (one per process, no labels): the LISTEN session and the server history.
 struct HostMetrics: Sendable {
     let listenerConnected = Gauge(label: "molecule_listener_connected")
     let listenerDisconnects = Counter(label: "molecule_listener_disconnects_total")
+    /// Reconnects that landed on another server history: a failover, a switchover, a restore.
+    let timelineChanges = Counter(label: "molecule_database_timeline_changes_total")
 
     init() {
         listenerConnected.record(0)
         listenerDisconnects.increment(by: 0)
+        timelineChanges.increment(by: 0)
     }
 }

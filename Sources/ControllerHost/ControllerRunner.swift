@@ -30,6 +30,11 @@ public final class ControllerRunner: Sendable {
     private let resyncs = Mutex(0)
     /// Batches being processed: their start and their key count (for the unfinished-work gauges).
     private let inFlight = Mutex<[UUID: (started: Duration, keys: Int)]>([:])
+    /// When each key's result was last written by this replica, for `lookAgainAfterHistoryChange`
+    /// (pruned to `recentWindow` at every due resync).
+    private let recent = Mutex<[String: ContinuousClock.Instant]>([:])
+    /// How far back "recently reconciled" goes.
+    static let recentWindow: Duration = .seconds(300)
 
     init(
         controller: ReconcilerHost.Controller, pool: PostgresPool, holder: String, clock: any ReconcileClock = SystemClock(),
@@ -123,6 +128,12 @@ public final class ControllerRunner: Sendable {
     /// schedule is also in the table; this is the fast path.
     private func settle(_ keys: [String], _ report: BatchProcessor.Report) {
         for key in keys { queue.done(key) }
+        if report.error == nil, !report.outcomes.isEmpty {
+            let now = ContinuousClock.now
+            recent.withLock { recent in
+                for (key, _, _) in report.outcomes where !report.lost.contains(key) { recent[key] = now }
+            }
+        }
         if let error = report.error {
             // A deadlock or serialization failure lost only its turn: again at once. Anything
             // else (the database away) after a second.
@@ -195,6 +206,8 @@ public final class ControllerRunner: Sendable {
     /// Queues every key that is due now, and schedules those whose look comes within the next
     /// resync interval.
     private func resyncDue() async throws {
+        let horizon = ContinuousClock.now - Self.recentWindow
+        recent.withLock { $0 = $0.filter { $0.value > horizon } }
         for item in try await store.selectPending(within: options.dueResyncInterval.seconds * 1.5) {
             if item.isDue {
                 enqueue(item.key)
@@ -204,8 +217,22 @@ public final class ControllerRunner: Sendable {
         }
     }
 
-    /// Re-examines every key, one page at a time, spreading the pages over half the interval.
-    private func fullResync() async {
+    /// After a reconnect landed on another server history: the keys this replica reconciled in
+    /// the last `recentWindow` first (newest first: the likeliest to have acted on writes the new
+    /// server never got), then every key at once, unpaced. Each reconcile compares the provider's
+    /// world with the rows, as the periodic full resync's do.
+    public func lookAgainAfterHistoryChange() async {
+        let horizon = ContinuousClock.now - Self.recentWindow
+        let recentKeys = recent.withLock { recent in
+            recent.filter { $0.value > horizon }.sorted { $0.value > $1.value }.map(\.key)
+        }
+        recentKeys.forEach(enqueue)
+        await fullResync(paced: false)
+    }
+
+    /// Re-examines every key, one page at a time, spreading the pages over half the interval
+    /// (or all at once, unpaced).
+    private func fullResync(paced: Bool = true) async {
         let pageSize = 500
         do {
             let counts = try await store.selectCounts()
@@ -217,7 +244,7 @@ public final class ControllerRunner: Sendable {
                 guard let last = keys.last else { break }
                 keys.forEach(enqueue)
                 after = last
-                try await clock.sleep(until: clock.now + pause)
+                if paced { try await clock.sleep(until: clock.now + pause) }
             }
         } catch is CancellationError {
             return

@@ -51,6 +51,7 @@ public final class ReconcilerHost: Service, Sendable {
     private let refreshInterval: Duration
     private let logger: Logger
     private let stopSignal = Mutex<AsyncStream<Void>.Continuation?>(nil)
+    private let metrics = HostMetrics()
 
     /// - Parameters:
     ///   - shutdownDeadline: how long in-flight reconciles may take after SIGTERM. Default 10 s.
@@ -80,7 +81,10 @@ public final class ReconcilerHost: Service, Sendable {
         self.runners = runners
         self.listener = PostgresListener(
             configuration: pool.configuration, channels: runners.keys.sorted(),
-            options: listenerOptions, logger: logger)
+            options: listenerOptions, history: pool.history,
+            // A server that stopped answering the listener holds the pool's sessions too: cut
+            // them now rather than let their statements wait out the deadline.
+            whenSilent: { [pool] in pool.abandonSessions() }, logger: logger)
     }
 
     /// `hostname:pid:random`, unique per process.
@@ -107,6 +111,7 @@ public final class ReconcilerHost: Service, Sendable {
         let watching = Task { await watch.run() }
         let sweeping = Task { await sweepPeriodically() }
         let refreshing = Task { await refreshPeriodically() }
+        let following = Task { await lookAgainAfterHistoryChanges() }
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 await work.value
@@ -118,10 +123,12 @@ public final class ReconcilerHost: Service, Sendable {
         }
         sweeping.cancel()
         refreshing.cancel()
+        following.cancel()
         listener.stop()
         await watching.value
         await sweeping.value
         await refreshing.value
+        await following.value
         do {
             let released = try await LeaseStore(pool: pool).releaseAll(holder: holder)
             logger.info("reconciler stopped", metadata: ["leases_released": "\(released)"])
@@ -130,24 +137,46 @@ public final class ReconcilerHost: Service, Sendable {
         }
     }
 
+    /// A reconnect that lands on another server history (a failover, a switchover, a restore)
+    /// means the rows may now be behind the world: say so, sweep at once (instances of rows the
+    /// new server does not have), and let every controller look at its recent keys, then all.
+    private func lookAgainAfterHistoryChanges() async {
+        for await change in pool.history.changes() {
+            logger.warning(
+                "the database is another server history now; looking at the whole world again",
+                metadata: [
+                    "from": "\(change.from)", "to": "\(change.to)", "another_cluster": "\(change.isAnotherCluster)",
+                ])
+            metrics.timelineChanges.increment()
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.sweepOnce() }
+                for runner in runners.values { group.addTask { await runner.lookAgainAfterHistoryChange() } }
+            }
+        }
+    }
+
     /// Every sweeper at start, then every `sweepInterval`, until cancelled at shutdown.
     private func sweepPeriodically() async {
         guard !sweepers.isEmpty else { return }
         while !Task.isCancelled {
-            for sweeper in sweepers {
-                do {
-                    let collected = try await sweeper.sweep(now: nil, actions: ActionLog())
-                    if collected > 0 {
-                        logger.notice(
-                            "sweep collected orphans", metadata: ["sweeper": "\(sweeper.name)", "count": "\(collected)"])
-                    }
-                } catch {
-                    logger.error(
-                        "sweep failed; retried at the next interval",
-                        metadata: ["sweeper": "\(sweeper.name)", "error": "\(error)"])
-                }
-            }
+            await sweepOnce()
             do { try await Task.sleep(for: sweepInterval) } catch { return }
+        }
+    }
+
+    private func sweepOnce() async {
+        for sweeper in sweepers {
+            do {
+                let collected = try await sweeper.sweep(now: nil, actions: ActionLog())
+                if collected > 0 {
+                    logger.notice(
+                        "sweep collected orphans", metadata: ["sweeper": "\(sweeper.name)", "count": "\(collected)"])
+                }
+            } catch {
+                logger.error(
+                    "sweep failed; retried at the next interval",
+                    metadata: ["sweeper": "\(sweeper.name)", "error": "\(error)"])
+            }
         }
     }
 

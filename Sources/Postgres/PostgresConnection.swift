@@ -1,5 +1,6 @@
 import CLibPQ
 import Dispatch
+import Foundation
 import Synchronization
 
 /// One PostgreSQL session. Every libpq call runs on the connection's own serial dispatch queue,
@@ -20,10 +21,18 @@ public final class PostgresConnection: @unchecked Sendable {
     private static let preparedLimit = 256
     private let queue: DispatchQueue
     private let broken = Atomic<Bool>(false)
+    /// The open session's socket, for `abandon()` from another thread; cleared under the lock
+    /// before the session is finished, so that `abandon()` never shuts down a reused descriptor.
+    private let socket = Mutex<Int32?>(nil)
+    /// Set by `abandon()`: the next call opens a new session.
+    private let abandoned = Atomic<Bool>(false)
     public let configuration: PostgresConfiguration
+    /// Told the server history of every new session (a pool's connections share one).
+    let history: ServerHistoryWatch?
 
-    public init(configuration: PostgresConfiguration) {
+    public init(configuration: PostgresConfiguration, history: ServerHistoryWatch? = nil) {
         self.configuration = configuration
+        self.history = history
         self.queue = DispatchQueue(label: "molecule.postgres.connection")
     }
 
@@ -98,12 +107,29 @@ public final class PostgresConnection: @unchecked Sendable {
     public func close() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async {
-                if let handle = self.handle { PQfinish(handle) }
-                self.handle = nil
-                self.prepared = [:]
+                self.finishSession(cancelling: false)
                 continuation.resume()
             }
         }
+    }
+
+    /// Cuts the session from any thread, for a server known to have stopped answering: a
+    /// statement waiting on it fails at once as a lost session (`.connectionLost`), and the
+    /// next call opens a new session through the host list instead of waiting out its deadline.
+    public func abandon() {
+        abandoned.store(true, ordering: .relaxed)
+        socket.withLock { socket in
+            if let socket { _ = shutdown(socket, Int32(SHUT_RDWR)) }
+        }
+    }
+
+    /// Must run on `queue`. Finishes the session, if any.
+    private func finishSession(cancelling: Bool) {
+        guard let handle else { return }
+        socket.withLock { $0 = nil }
+        LibPQ.drop(handle, cancelling: cancelling)
+        self.handle = nil
+        prepared = [:]
     }
 
     private func run<T: Sendable>(_ work: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
@@ -127,8 +153,7 @@ public final class PostgresConnection: @unchecked Sendable {
             return try work(session)
         } catch let error as PostgresError where error.isConnectionLevel {
             // A statement may still run on a server that stopped answering: ask it to stop.
-            LibPQ.drop(session, cancelling: error.code == .timeout)
-            handle = nil
+            finishSession(cancelling: error.code == .timeout)
             broken.store(true, ordering: .relaxed)
             PostgresMetrics.reconnects.increment()
             PostgresMetrics.record(error)
@@ -141,15 +166,22 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Must run on `queue`.
     private func openHandle() throws -> OpaquePointer {
-        if let handle, LibPQ.isConnected(handle) { return handle }
-        if let handle {
-            PQfinish(handle)
-            PostgresMetrics.reconnects.increment()
-        }
-        handle = nil
+        if let handle, LibPQ.isConnected(handle), !abandoned.load(ordering: .relaxed) { return handle }
+        if handle != nil { PostgresMetrics.reconnects.increment() }
+        finishSession(cancelling: false)
+        abandoned.store(false, ordering: .relaxed)
         do {
             let fresh = try LibPQ.connect(configuration, setupTimeout: configuration.statementDeadline)
+            if let history {
+                do {
+                    try LibPQ.readHistory(fresh, into: history, timeout: configuration.statementDeadline)
+                } catch {
+                    LibPQ.drop(fresh, cancelling: (error as? PostgresError)?.code == .timeout)
+                    throw error
+                }
+            }
             handle = fresh
+            socket.withLock { $0 = PQsocket(fresh) }
             prepared = [:]
             broken.store(false, ordering: .relaxed)
             PostgresMetrics.sessionsOpened.increment()

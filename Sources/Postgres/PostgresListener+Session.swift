@@ -33,7 +33,8 @@ extension PostgresListener {
                 continue
             case .stop:
                 return
-            case .lost(let reason):
+            case .lost(let reason, let silent):
+                if silent { whenSilent?() }
                 PQfinish(current)
                 session = nil
                 recordDisconnected(reason)
@@ -45,7 +46,8 @@ extension PostgresListener {
 
     private enum Round {
         case alive, stop
-        case lost(String)
+        /// `silent`: the server did not answer the liveness check in time.
+        case lost(String, silent: Bool)
     }
 
     /// Waits up to `livenessInterval` for traffic; a silent session must answer `SELECT 1`
@@ -54,6 +56,7 @@ extension PostgresListener {
         let readiness = waitReadable(socket: PQsocket(session), timeout: options.livenessInterval)
         if readiness == .stop { return .stop }
         var lost: String?
+        var silent = false
         if readiness == .readable {
             if PQconsumeInput(session) == 0 { lost = LibPQ.errorMessage(session) }
         } else {
@@ -61,11 +64,12 @@ extension PostgresListener {
                 try LibPQ.simpleExec(session, "SELECT 1", timeout: options.livenessDeadline)
             } catch {
                 lost = "\(error)"
+                silent = (error as? PostgresError)?.code == .timeout
             }
         }
         drainNotifications(session, continuation)
-        if let lost { return .lost(lost) }
-        return LibPQ.isConnected(session) ? .alive : .lost(LibPQ.errorMessage(session))
+        if let lost { return .lost(lost, silent: silent) }
+        return LibPQ.isConnected(session) ? .alive : .lost(LibPQ.errorMessage(session), silent: false)
     }
 
     /// A session named `<application name> listener` (so that `pg_stat_activity` tells it apart).
@@ -74,6 +78,7 @@ extension PostgresListener {
         named.applicationName += " listener"
         let session = try LibPQ.connect(named, setupTimeout: options.livenessDeadline)
         do {
+            if let history { try LibPQ.readHistory(session, into: history, timeout: options.livenessDeadline) }
             let statements = channels.map { "LISTEN \($0)" }.joined(separator: "; ")
             try LibPQ.simpleExec(session, statements, timeout: options.livenessDeadline)
         } catch {

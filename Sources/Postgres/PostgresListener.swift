@@ -38,12 +38,20 @@ public final class PostgresListener: Sendable {
     let channels: [String]
     let options: Options
     let logger: Logger
+    /// Told the server history of every new session (the pool's, so both see one history).
+    let history: ServerHistoryWatch?
+    /// Called on the listener thread when a session is given up because the server stopped
+    /// answering its liveness check (not when it closed the session).
+    let whenSilent: (@Sendable () -> Void)?
     let healthState: Mutex<Health>
     let stopped = Atomic<Bool>(false)
     /// A self-pipe: writing to it wakes the listener thread so it can stop at once.
     let wakeup: (read: Int32, write: Int32)
 
-    public init(configuration: PostgresConfiguration, channels: [String], options: Options = Options(), logger: Logger) {
+    public init(
+        configuration: PostgresConfiguration, channels: [String], options: Options = Options(),
+        history: ServerHistoryWatch? = nil, whenSilent: (@Sendable () -> Void)? = nil, logger: Logger
+    ) {
         precondition(
             channels.allSatisfy { $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } },
             "channel names are identifiers")
@@ -51,6 +59,8 @@ public final class PostgresListener: Sendable {
         self.channels = channels
         self.options = options
         self.logger = logger
+        self.history = history
+        self.whenSilent = whenSilent
         self.healthState = Mutex(Health(isConnected: false, since: .now, lastError: nil))
         var fds: [Int32] = [0, 0]
         precondition(pipe(&fds) == 0, "pipe() failed")

@@ -15,7 +15,11 @@ public final class PostgresPool: Sendable {
     public let size: Int
     /// How long a caller waits for a free connection.
     public let checkoutDeadline: Duration
+    /// The server history every session of the pool saw when it opened, and its changes.
+    public let history = ServerHistoryWatch()
     private let state: Mutex<PostgresPoolState>
+    /// Every connection of the pool, lent or idle (for `abandonSessions()`).
+    private let members: Mutex<[PostgresConnection]>
 
     /// - Parameters:
     ///   - size: how many sessions at most; default 4.
@@ -25,7 +29,10 @@ public final class PostgresPool: Sendable {
         self.configuration = configuration
         self.size = size
         self.checkoutDeadline = checkoutDeadline
-        self.state = Mutex(PostgresPoolState(idle: (0..<size).map { _ in PostgresConnection(configuration: configuration) }))
+        let history = self.history
+        let connections = (0..<size).map { _ in PostgresConnection(configuration: configuration, history: history) }
+        self.state = Mutex(PostgresPoolState(idle: connections))
+        self.members = Mutex(connections)
     }
 
     /// Lends a connection to `body` and takes it back afterwards, whatever happens.
@@ -106,8 +113,21 @@ public final class PostgresPool: Sendable {
         }
     }
 
+    /// Cuts every session of the pool, lent or idle (`PostgresConnection.abandon()`): for a
+    /// server that stopped answering, so that statements waiting on it fail now rather than at
+    /// their deadline, and their callers' next sessions go through the host list.
+    public func abandonSessions() {
+        for connection in members.withLock({ $0 }) { connection.abandon() }
+    }
+
     func checkin(_ connection: PostgresConnection) {
-        let usable = connection.isBroken ? PostgresConnection(configuration: configuration) : connection
+        var usable = connection
+        if connection.isBroken {
+            usable = PostgresConnection(configuration: configuration, history: history)
+            members.withLock { members in
+                if let index = members.firstIndex(where: { $0 === connection }) { members[index] = usable }
+            }
+        }
         state.withLock { $0.checkin(usable) }?.resume(returning: usable)
     }
 

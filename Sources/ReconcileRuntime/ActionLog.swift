@@ -34,4 +34,9 @@ public final class ActionLog: Sendable {
     }
 
     public var snapshot: Counts { counts.withLock { $0 } }
+
+    /// Adds counts recorded elsewhere (a key's own log) to this one.
+    public func merge(_ other: Counts) {
+        counts.withLock { $0.merge(other) }
+    }
 }

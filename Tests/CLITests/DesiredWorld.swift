@@ -76,7 +76,7 @@ extension RuntimeFaultTests {
             }
         }
 
-        private mutating func rotateSecret(_ id: String) async throws {
+        mutating func rotateSecret(_ id: String) async throws {
             counter += 1
             let value = "secret-\(counter)-\(UUID().uuidString.prefix(8))"
             workspaces[id]!.secret = value
@@ -166,7 +166,7 @@ extension RuntimeFaultTests {
         }
 
         /// The current version of a workspace's staged bundle, as the file secret store keeps it.
-        private func stagedBundle(of id: String) throws -> [String: Any]? {
+        func stagedBundle(of id: String) throws -> [String: Any]? {
             let directory = URL(fileURLWithPath: fleet.stateDir).appendingPathComponent("secrets")
                 .appendingPathComponent("molecule%2Fworkspace%2F\(id)%2Fconfig")
             guard let pointer = FileManager.default.contents(atPath: directory.appendingPathComponent("current").path),

@@ -114,6 +114,8 @@ final class LiveFleet {
     private(set) var killed: Set<Int32> = []
     /// Health ports are handed out below the ephemeral range (32768-), where runtimes bind theirs.
     private var nextPort = Int.random(in: 20_000..<30_000)
+    /// Each replica's health port, by pid.
+    private(set) var healthPorts: [Int32: Int] = [:]
 
     private init(pool: PostgresPool, stateDir: String) {
         self.pool = pool
@@ -121,7 +123,11 @@ final class LiveFleet {
     }
 
     static func create(_ name: String) async throws -> LiveFleet {
-        let pool = try await TestDatabase.create(poolSize: 2)
+        try await create(name, pool: try await TestDatabase.create(poolSize: 2))
+    }
+
+    /// A fleet on a database of the caller's (e.g. a `ReplicatedCluster`'s, through its host list).
+    static func create(_ name: String, pool: PostgresPool) async throws -> LiveFleet {
         let stateDir = NSTemporaryDirectory() + "molecule-\(name)-\(UUID().uuidString)"
         try await pool.query(
             #"""
@@ -163,6 +169,7 @@ final class LiveFleet {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
+        healthPorts[process.processIdentifier] = nextPort - 1
         replicas.append(process)
         return process
     }
