@@ -39,6 +39,7 @@ let package = Package(
         .target(name: "ReconcileRuntime", dependencies: []),
         .target(name: "Providers", dependencies: ["ReconcileRuntime"]),
         .target(name: "LocalProviders", dependencies: ["Providers", "CurlHTTP", .product(name: "Yams", package: "Yams")]),
+        .target(name: "DockerProvider", dependencies: ["Providers", "CurlHTTP"]),
         .target(
             name: "IngressModel",
             dependencies: ["Providers", "ReconcileRuntime", .product(name: "Crypto", package: "swift-crypto")]),
@@ -93,6 +94,7 @@ let package = Package(
             dependencies: [
                 "Postgres", "ReconcileRuntime", "ReconcileStore", "ControllerHost",
                 "EmbeddedPostgres", "HealthServer", "LocalProviders", "LogEscaping", "WorkspaceControllers", "WorkspaceStore",
+                "DockerProvider", "Providers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -15,6 +15,8 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    @OptionGroup(title: "Providers") var providers: ProviderOptions
+
     @Option(help: "Address of the health and metrics endpoints.")
     var httpHost = "127.0.0.1"
 
@@ -43,7 +45,7 @@ struct Run: AsyncParsableCommand {
             if exampleFleet, target.embedded != nil {
                 try await ExampleFleet.loadIfEmpty(pool, logger: logger)
             }
-            let set = try await Controllers.make(pool: pool, global: global)
+            let set = try await Controllers.make(pool: pool, global: global, providers: providers)
             let host = ReconcilerHost(
                 pool: pool, controllers: set.controllers, sweepers: set.sweepers,
                 sweepInterval: .seconds(max(1, sweepInterval)),

@@ -13,6 +13,8 @@ struct Tick: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    @OptionGroup(title: "Providers") var providers: ProviderOptions
+
     @Flag(help: "Print the summary as JSON.")
     var json = false
 
@@ -46,7 +48,7 @@ struct Tick: AsyncParsableCommand {
     func run() async throws {
         let instant = now.flatMap { ISO8601DateFormatter().date(from: $0) }
         try await global.withDatabase(poolSize: 4, schema: .migrateIfEmbedded(force: false)) { pool, _, logger in
-            let set = try await Controllers.make(pool: pool, global: global)
+            let set = try await Controllers.make(pool: pool, global: global, providers: providers)
             let driver = TickDriver(pool: pool, controllers: set.controllers, sweepers: set.sweepers, logger: logger)
             if checkIdempotent {
                 let report = try await driver.checkIdempotent(now: instant, waitUpTo: .seconds(convergeTimeout))
