@@ -18,45 +18,77 @@ struct DockerContainer: Sendable, Equatable {
 /// `GET /containers/{id}/json`, the fields the provider reads.
 struct DockerInspectDocument: Decodable {
     struct StateSection: Decodable {
-        var Status: String
-        var ExitCode: Int?
-        var OOMKilled: Bool?
+        var status: String
+        var exitCode: Int?
+        var oomKilled: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case status = "Status"
+            case exitCode = "ExitCode"
+            case oomKilled = "OOMKilled"
+        }
     }
-    struct ConfigSection: Decodable { var Labels: [String: String]? }
-    var Id: String
-    var Name: String
-    var State: StateSection
-    var Config: ConfigSection
-    var NetworkSettings: DockerNetworkSettings?
+    struct ConfigSection: Decodable {
+        var labels: [String: String]?
+
+        enum CodingKeys: String, CodingKey { case labels = "Labels" }
+    }
+    var id: String
+    var name: String
+    var state: StateSection
+    var config: ConfigSection
+    var networkSettings: DockerNetworkSettings?
+
+    enum CodingKeys: String, CodingKey {
+        case id = "Id"
+        case name = "Name"
+        case state = "State"
+        case config = "Config"
+        case networkSettings = "NetworkSettings"
+    }
 
     var container: DockerContainer {
         DockerContainer(
-            id: Id, name: Name.hasPrefix("/") ? String(Name.dropFirst()) : Name, state: State.Status,
-            labels: Config.Labels ?? [:], addresses: NetworkSettings?.addresses ?? [:],
-            exitCode: State.ExitCode, oomKilled: State.OOMKilled ?? false)
+            id: id, name: name.hasPrefix("/") ? String(name.dropFirst()) : name, state: state.status,
+            labels: config.labels ?? [:], addresses: networkSettings?.addresses ?? [:],
+            exitCode: state.exitCode, oomKilled: state.oomKilled ?? false)
     }
 }
 
 /// One entry of `GET /containers/json`.
 struct DockerListEntry: Decodable {
-    var Id: String
-    var Names: [String]?
-    var State: String
-    var Labels: [String: String]?
-    var NetworkSettings: DockerNetworkSettings?
+    var id: String
+    var names: [String]?
+    var state: String
+    var labels: [String: String]?
+    var networkSettings: DockerNetworkSettings?
+
+    enum CodingKeys: String, CodingKey {
+        case id = "Id"
+        case names = "Names"
+        case state = "State"
+        case labels = "Labels"
+        case networkSettings = "NetworkSettings"
+    }
 
     var container: DockerContainer {
-        let name = Names?.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? Id
+        let name = names?.first.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 } ?? id
         return DockerContainer(
-            id: Id, name: name, state: State, labels: Labels ?? [:], addresses: NetworkSettings?.addresses ?? [:])
+            id: id, name: name, state: state, labels: labels ?? [:], addresses: networkSettings?.addresses ?? [:])
     }
 }
 
 struct DockerNetworkSettings: Decodable {
-    struct Endpoint: Decodable { var IPAddress: String? }
-    var Networks: [String: Endpoint]?
+    struct Endpoint: Decodable {
+        var ipAddress: String?
+
+        enum CodingKeys: String, CodingKey { case ipAddress = "IPAddress" }
+    }
+    var networks: [String: Endpoint]?
+
+    enum CodingKeys: String, CodingKey { case networks = "Networks" }
 
     var addresses: [String: String] {
-        (Networks ?? [:]).compactMapValues { $0.IPAddress.flatMap { $0.isEmpty ? nil : $0 } }
+        (networks ?? [:]).compactMapValues { $0.ipAddress.flatMap { $0.isEmpty ? nil : $0 } }
     }
 }

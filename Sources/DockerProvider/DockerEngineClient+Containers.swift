@@ -4,7 +4,7 @@ import Providers
 /// The container operations, each one Engine API call, with the statuses that mean success.
 extension DockerEngineClient {
     enum Created {
-        case created(id: String)
+        case created
         /// 409: a container of that name exists (the engine's answer to a repeated create).
         case nameTaken
     }
@@ -13,8 +13,7 @@ extension DockerEngineClient {
         let answer = try await send("POST", "/containers/create", query: [("name", name)], json: body, operation: "create")
         switch answer.status {
         case 201:
-            struct Reply: Decodable { var Id: String }
-            return .created(id: try decode(Reply.self, answer, operation: "create").Id)
+            return .created
         case 409:
             return .nameTaken
         case 400 where (Self.engineMessage(answer.body) ?? "").hasPrefix("Conflict."):

@@ -6,27 +6,57 @@ import Providers
 extension DockerInstanceProvider {
     struct ContainerConfig: Encodable {
         struct Mount: Encodable {
-            var `Type` = "bind"
-            var Source: String
-            var Target: String
-            var ReadOnly = true
+            var type = "bind"
+            var source: String
+            var target: String
+            var readOnly = true
+
+            enum CodingKeys: String, CodingKey {
+                case type = "Type"
+                case source = "Source"
+                case target = "Target"
+                case readOnly = "ReadOnly"
+            }
         }
-        struct Restart: Encodable { var Name = "no" }
+        struct Restart: Encodable {
+            var name = "no"
+
+            enum CodingKeys: String, CodingKey { case name = "Name" }
+        }
         struct Host: Encodable {
-            var NetworkMode: String
-            var RestartPolicy = Restart()
-            var Mounts: [Mount]
-            var Memory: Int64
-            var NanoCpus: Int64
-            var PidsLimit: Int64?
-            var ReadonlyRootfs = true
+            var networkMode: String
+            var restartPolicy = Restart()
+            var mounts: [Mount]
+            var memory: Int64
+            var nanoCpus: Int64
+            var pidsLimit: Int64?
+            var readonlyRootfs = true
+
+            enum CodingKeys: String, CodingKey {
+                case networkMode = "NetworkMode"
+                case restartPolicy = "RestartPolicy"
+                case mounts = "Mounts"
+                case memory = "Memory"
+                case nanoCpus = "NanoCpus"
+                case pidsLimit = "PidsLimit"
+                case readonlyRootfs = "ReadonlyRootfs"
+            }
         }
-        var Image: String
-        var Cmd: [String]
-        var Env: [String] = []
-        var Labels: [String: String]
-        var StopTimeout: Int
-        var HostConfig: Host
+        var image: String
+        var cmd: [String]
+        var env: [String] = []
+        var labels: [String: String]
+        var stopTimeout: Int
+        var hostConfig: Host
+
+        enum CodingKeys: String, CodingKey {
+            case image = "Image"
+            case cmd = "Cmd"
+            case env = "Env"
+            case labels = "Labels"
+            case stopTimeout = "StopTimeout"
+            case hostConfig = "HostConfig"
+        }
     }
 
     func containerConfig(_ spec: InstanceSpec) throws -> Data {
@@ -39,21 +69,21 @@ extension DockerInstanceProvider {
         ]
         if host { labels[Label.port] = String(port) }
         let config = ContainerConfig(
-            Image: settings.image,
-            Cmd: [
+            image: settings.image,
+            cmd: [
                 "--secret-store", DockerSettings.containerSecretStore, "--bundle", spec.bundleName,
                 "--host", host ? "127.0.0.1" : "0.0.0.0", "--port", String(port),
             ],
-            Labels: labels, StopTimeout: settings.stopGraceSeconds,
-            HostConfig: .init(
-                NetworkMode: settings.networkMode,
-                Mounts: [
+            labels: labels, stopTimeout: settings.stopGraceSeconds,
+            hostConfig: .init(
+                networkMode: settings.networkMode,
+                mounts: [
                     .init(
-                        Source: URL(fileURLWithPath: settings.secretStoreRoot).appendingPathComponent(directory).path,
-                        Target: "\(DockerSettings.containerSecretStore)/\(directory)")
+                        source: URL(fileURLWithPath: settings.secretStoreRoot).appendingPathComponent(directory).path,
+                        target: "\(DockerSettings.containerSecretStore)/\(directory)")
                 ],
-                Memory: settings.memoryBytes, NanoCpus: Int64(settings.cpus * 1e9),
-                PidsLimit: settings.pidsLimit > 0 ? settings.pidsLimit : nil))
+                memory: settings.memoryBytes, nanoCpus: Int64(settings.cpus * 1e9),
+                pidsLimit: settings.pidsLimit > 0 ? settings.pidsLimit : nil))
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return try encoder.encode(config)

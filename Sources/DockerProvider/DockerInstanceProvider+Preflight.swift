@@ -42,21 +42,26 @@ extension DockerInstanceProvider {
     private func checkVersion() async throws {
         let answer = try await call("GET", "/version", versioned: false, setting: "--docker-socket")
         struct Version: Decodable {
-            var ApiVersion: String
-            var MinAPIVersion: String?
+            var apiVersion: String
+            var minAPIVersion: String?
+
+            enum CodingKeys: String, CodingKey {
+                case apiVersion = "ApiVersion"
+                case minAPIVersion = "MinAPIVersion"
+            }
         }
         guard answer.status == 200, let version = try? JSONDecoder().decode(Version.self, from: answer.body) else {
             throw ProviderSetupError(setting: "--docker-socket", reason: "the engine at \(settings.socketPath) has no /version")
         }
         let pinned = Self.versionNumber(settings.apiVersion)
-        let lowest = version.MinAPIVersion.flatMap(Self.versionNumber) ?? [0]
-        guard let pinned, let highest = Self.versionNumber(version.ApiVersion),
+        let lowest = version.minAPIVersion.flatMap(Self.versionNumber) ?? [0]
+        guard let pinned, let highest = Self.versionNumber(version.apiVersion),
             !highest.lexicographicallyPrecedes(pinned), !pinned.lexicographicallyPrecedes(lowest)
         else {
             throw ProviderSetupError(
                 setting: "--docker-api-version",
                 reason:
-                    "the engine speaks API \(version.MinAPIVersion ?? "?") to \(version.ApiVersion), not \(settings.apiVersion)")
+                    "the engine speaks API \(version.minAPIVersion ?? "?") to \(version.apiVersion), not \(settings.apiVersion)")
         }
     }
 
