@@ -140,6 +140,12 @@ let package = Package(
                 "WorkspaceControllers", "WorkspaceModel", "Providers", "ProviderFakes", "ControllerHost", "LocalProviders",
                 "ReconcileRuntime", "ReconcileStore", "Postgres", "PostgresTestSupport", "AdversarialCorpus",
             ]),
+        .testTarget(
+            name: "DockerProviderTests",
+            dependencies: [
+                "DockerProvider", "Providers", "CurlHTTP", "LocalProviders", "WorkspaceControllers", "WorkspaceStore",
+                "WorkspaceModel", "ControllerHost", "ReconcileStore", "Postgres", "PostgresTestSupport",
+            ]),
         .testTarget(name: "LocalProvidersTests", dependencies: ["LocalProviders", "Providers", "CurlHTTP"]),
         .testTarget(name: "WorkspaceModelTests", dependencies: ["WorkspaceModel"]),
         .testTarget(name: "IngressModelTests", dependencies: ["IngressModel", "Providers"]),
