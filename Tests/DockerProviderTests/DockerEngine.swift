@@ -135,6 +135,8 @@ final class DockerEngine: Sendable {
             atexit {
                 for engine in DockerEngine.started.withLock({ $0 }) {
                     engine.stop()
+                    // dockerd leaves its default network namespace mounted under its exec root.
+                    umount2(engine.directory.appendingPathComponent("exec/netns/default").path, Int32(MNT_DETACH))
                     try? FileManager.default.removeItem(at: engine.directory)
                 }
             }

@@ -38,7 +38,7 @@ struct DockerWorld {
             provider: DockerInstanceProvider(settings: settings), owner: try await DatabaseIdentity.owner(pool))
     }
 
-    func driver() -> TickDriver {
+    func driver(holder: String = ReconcilerHost.defaultHolder()) -> TickDriver {
         let instances = InstanceStore(pool: pool)
         return TickDriver(
             pool: pool,
@@ -50,7 +50,7 @@ struct DockerWorld {
                         store: PluginStore(pool: pool), delivery: HTTPPluginDelivery(), probe: HTTPRuntimeProbe())),
             ],
             sweepers: [OrphanSweeper(instances: instances, events: EventStore(pool: pool), provider: provider, owner: owner)],
-            logger: TestDatabase.logger)
+            holder: holder, logger: TestDatabase.logger)
     }
 
     /// Stages the workspace's bundle and nothing else (no instance is launched).
