@@ -92,6 +92,18 @@ struct DockerInstancesTests {
         let containers = try await world.containers(id)
         #expect(containers.map(\.name) == [name])
         #expect(try await world.events(id).contains { $0.reason == "InstanceCreated" || $0.reason == "InstanceAdopted" })
+
+        // Created and started, the reconciler killed before it recorded it: adopted as it runs.
+        let running = try await world.workspace("adopt-running", secret: "s-\(UUID().uuidString)")
+        try await world.stageBundle(running)
+        let launched = try await world.provider.create(
+            InstanceSpec(
+                workspaceID: running, generation: 1, image: "agent:1",
+                bundleName: WorkspaceBundle.secretName(workspaceID: running), owner: world.owner))
+        try await world.tickUntilRunning(running)
+        #expect(try await world.containers(running).map(\.name) == [launched.id])
+        #expect(try await world.events(running).contains { $0.reason == "InstanceAdopted" })
+        #expect(try await world.events(running).allSatisfy { $0.reason != "InstanceCreated" })
     }
 
     @Test("a container killed behind the reconciler's back is replaced by the next generation, and the event says how it ended")
