@@ -30,7 +30,9 @@ struct ProviderSet {
                 directory: state.appendingPathComponent("instances"),
                 runtimeExecutable: URL(fileURLWithPath: global.runtimeExecutablePath), secretStoreRoot: secretRoot)
         case .docker:
-            let docker = DockerInstanceProvider(settings: try options.docker.settings(secretStoreRoot: secretRoot.path))
+            // Bind mounts need an absolute source, whatever --state-dir was given as.
+            let settings = try options.docker.settings(secretStoreRoot: secretRoot.absoluteURL.standardizedFileURL.path)
+            let docker = DockerInstanceProvider(settings: settings)
             try await docker.checkSetup()
             instances = docker
         }
