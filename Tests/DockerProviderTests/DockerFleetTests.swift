@@ -76,6 +76,27 @@ struct DockerFleetTests {
         let gone = try await world.tick(until: { try await world.containers(id).isEmpty })
         #expect(gone)
     }
+    @Test("on a network of its own, the runtime listens on the container's address and is probed there")
+    func namedNetwork() async throws {
+        let engine = try await DockerEngine.shared.value
+        let network = "mr-net-\(UUID().uuidString.prefix(8))"
+        let client = DockerWorld.Engine(engine)
+        let created = try await client.send("POST", "/networks/create", json: Data(#"{"Name": "\#(network)"}"#.utf8))
+        #expect(created.status == 201)
+        let world = try await DockerWorld.make(network: network)
+        let id = try await world.workspace("networked", secret: "s-\(UUID().uuidString)")
+        try await world.tickUntilRunning(id)
+        let container = try #require(try await world.containers(id).first)
+        let ip = try #require(container.addresses[network])
+        let address = try await world.pool.query("SELECT address FROM instances WHERE key = $1::uuid", [id]).rows[0]
+            .decode(String.self, "address")
+        #expect(address == "\(ip):8080")
+        #expect(container.labels["molecule.port"] == nil)
+        try await world.pool.query("UPDATE workspaces SET desired_state = 'deleted' WHERE id = $1::uuid", [id])
+        let gone = try await world.tick(until: { try await world.containers(id).isEmpty })
+        #expect(gone)
+        _ = try await client.send("DELETE", "/networks/\(network)")
+    }
 }
 
 /// `run` and `tick` refuse a Docker setting that cannot work at start-up, naming it.

@@ -24,14 +24,15 @@ struct DockerWorld {
     let provider: DockerInstanceProvider
     let owner: String
 
-    static func make(engine: DockerEngine? = nil) async throws -> DockerWorld {
+    static func make(engine: DockerEngine? = nil, network: String = "host") async throws -> DockerWorld {
         let shared = try await DockerEngine.shared.value
         let engine = engine ?? shared
         let pool = try await TestDatabase.create()
         let state = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("docker-\(UUID().uuidString)")
         let secrets = FileSecretStore(root: state.appendingPathComponent("secrets"))
         let settings = DockerSettings(
-            socketPath: engine.socket, image: DockerEngine.image, memoryBytes: 256 << 20, cpus: 1, pidsLimit: 256,
+            socketPath: engine.socket, image: DockerEngine.image, networkMode: network, memoryBytes: 256 << 20, cpus: 1,
+            pidsLimit: 256,
             stopGraceSeconds: 2, secretStoreRoot: secrets.root.path)
         return DockerWorld(
             pool: pool, engine: engine, state: state, secrets: secrets,
@@ -129,5 +130,20 @@ struct DockerWorld {
 
     func events(_ id: String) async throws -> [EventStore.Event] {
         try await EventStore(pool: pool).select(key: id)
+    }
+}
+
+extension DockerWorld {
+    /// Raw Engine API calls the tests make themselves (networks, kills).
+    struct Engine {
+        let client: DockerEngineClient
+
+        init(_ engine: DockerEngine) {
+            client = DockerEngineClient(settings: DockerSettings(socketPath: engine.socket, secretStoreRoot: "/"))
+        }
+
+        func send(_ method: String, _ path: String, json: Data? = nil) async throws -> DockerEngineClient.Answer {
+            try await client.send(method, path, json: json, operation: "test")
+        }
     }
 }
