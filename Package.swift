@@ -47,6 +47,7 @@ let package = Package(
         .target(
             name: "CloudflareProvider",
             dependencies: ["Providers", "CurlHTTP", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "DockerProvider", dependencies: ["Providers", "CurlHTTP"]),
         .target(
             name: "IngressModel",
             dependencies: ["Providers", "ReconcileRuntime", .product(name: "Crypto", package: "swift-crypto")]),
@@ -103,7 +104,7 @@ let package = Package(
             dependencies: [
                 "Postgres", "ReconcileRuntime", "ReconcileStore", "ControllerHost", "Providers",
                 "EmbeddedPostgres", "HealthServer", "LocalProviders", "LogEscaping", "WorkspaceControllers", "WorkspaceStore",
-                "WorkspaceModel",
+                "WorkspaceModel", "DockerProvider", "AWSProviders", "CloudflareProvider",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -154,6 +155,12 @@ let package = Package(
             dependencies: [
                 "WorkspaceControllers", "WorkspaceModel", "Providers", "ProviderFakes", "ControllerHost", "LocalProviders",
                 "ReconcileRuntime", "ReconcileStore", "Postgres", "PostgresTestSupport", "AdversarialCorpus",
+            ]),
+        .testTarget(
+            name: "DockerProviderTests",
+            dependencies: [
+                "DockerProvider", "Providers", "CurlHTTP", "LocalProviders", "WorkspaceControllers", "WorkspaceStore",
+                "WorkspaceModel", "ControllerHost", "ReconcileStore", "Postgres", "PostgresTestSupport",
             ]),
         .testTarget(name: "LocalProvidersTests", dependencies: ["LocalProviders", "Providers", "CurlHTTP"]),
         .testTarget(

@@ -12,16 +12,20 @@ public struct CurlHTTPClient: Sendable {
         public var body: Data?
         /// Whole-request timeout in milliseconds. Default 10 000.
         public var timeoutMilliseconds: Int
+        /// Connect to this unix socket instead of the URL's host and port (the Docker Engine
+        /// API); the URL still names the path and the `Host` header. Default nil (TCP).
+        public var unixSocketPath: String?
 
         public init(
             method: String = "GET", url: String, headers: [String: String] = [:], body: Data? = nil,
-            timeoutMilliseconds: Int = 10_000
+            timeoutMilliseconds: Int = 10_000, unixSocketPath: String? = nil
         ) {
             self.method = method
             self.url = url
             self.headers = headers
             self.body = body
             self.timeoutMilliseconds = timeoutMilliseconds
+            self.unixSocketPath = unixSocketPath
         }
     }
 
@@ -93,6 +97,9 @@ public struct CurlHTTPClient: Sendable {
         _ = request.url.withCString { curl_setopt_ptr(handle, CURLOPT_URL, $0) }
         _ = request.method.withCString { curl_setopt_ptr(handle, CURLOPT_CUSTOMREQUEST, $0) }
         _ = curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        if let socket = request.unixSocketPath {
+            _ = socket.withCString { curl_setopt_ptr(handle, CURLOPT_UNIX_SOCKET_PATH, $0) }
+        }
         _ = curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, request.timeoutMilliseconds)
         _ = curl_setopt_ptr(handle, CURLOPT_HTTPHEADER, headerList)
         _ = curl_setopt_ptr(handle, CURLOPT_WRITEDATA, sinkPointer)

@@ -2,9 +2,10 @@ import ArgumentParser
 import EmbeddedPostgres
 import Foundation
 import Postgres
+import Providers
 import ReconcileStore
 
-/// Turns the errors people meet (unreachable database, old schema) into one clear line and
+/// Turns the errors people meet (unreachable database, old schema, a provider setting that cannot work) into one clear line and
 /// exit code 1, instead of a stack of Swift error dumps.
 enum CommandFailure {
     static func report(_ body: () async throws -> Void) async throws {
@@ -17,6 +18,9 @@ enum CommandFailure {
             printError("error: \(error)")
             throw ExitCode.failure
         } catch let error as PrivilegeCheck.MissingPrivileges {
+            printError("error: \(error)")
+            throw ExitCode.failure
+        } catch let error as ProviderSetupError {
             printError("error: \(error)")
             throw ExitCode.failure
         } catch let error as EmbeddedPostgres.Failure {

@@ -23,7 +23,7 @@ struct Describe: AsyncParsableCommand {
     var events = 20
 
     @OptionGroup var database: GlobalOptions
-    @OptionGroup var providers: ProviderOptions
+    @OptionGroup var providers: StateOptions
 
     func validate() throws {
         guard ["workspace", "workspaces", "ws"].contains(kind.lowercased()) else {

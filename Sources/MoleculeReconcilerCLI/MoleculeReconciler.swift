@@ -56,7 +56,7 @@ struct MoleculeReconciler: AsyncParsableCommand {
 }
 
 /// Options every subcommand shares: where the database is, and how much to log. (What only
-/// the commands that run the providers need is in `ProviderOptions`, so that each command's
+/// the commands that run the providers need is in `ProviderOptions` and `StateOptions`, so that each command's
 /// help shows only its own options.)
 struct GlobalOptions: ParsableArguments {
     @Option(
@@ -85,9 +85,10 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// Where the local providers keep their state: for the commands that run controllers (`run`,
-/// `tick`) or point at their files (`describe`).
-struct ProviderOptions: ParsableArguments {
+/// Where the local providers keep their state, and whether local runtimes run as users of
+/// their own: for the commands that run controllers (`run`, `tick`, through `ProviderOptions`)
+/// or point at their files (`describe`, `status`).
+struct StateOptions: ParsableArguments {
     @Option(
         name: .long,
         help:

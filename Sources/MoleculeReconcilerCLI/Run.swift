@@ -14,7 +14,8 @@ struct Run: AsyncParsableCommand {
         abstract: "Run the sidecar: every controller, plus /healthz, /readyz and /metrics.")
 
     @OptionGroup var global: GlobalOptions
-    @OptionGroup var providers: ProviderOptions
+
+    @OptionGroup(title: "Providers") var providers: ProviderOptions
 
     @Option(help: "Address of the health and metrics endpoints.")
     var httpHost = "127.0.0.1"

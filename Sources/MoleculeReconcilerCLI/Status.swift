@@ -29,7 +29,7 @@ struct Status: AsyncParsableCommand {
     @OptionGroup var database: GlobalOptions
 
     /// Only to say whether runtimes started with these options would be isolated.
-    @OptionGroup var providers: ProviderOptions
+    @OptionGroup var providers: StateOptions
 
     /// Every controller table the schema defines, whether or not its controller runs yet.
     static let tables = ControllerName.allCases.map(\.rawValue)

@@ -12,7 +12,8 @@ struct Tick: AsyncParsableCommand {
         abstract: "Process everything that is due once, print a summary, and exit.")
 
     @OptionGroup var global: GlobalOptions
-    @OptionGroup var providers: ProviderOptions
+
+    @OptionGroup(title: "Providers") var providers: ProviderOptions
 
     @Flag(help: "Print the summary as JSON.")
     var json = false

@@ -25,7 +25,10 @@ struct WorkspaceRuntime: AsyncParsableCommand {
     @Option(help: "The bundle's secret name.")
     var bundle: String
 
-    @Option(help: "Loopback port; 0 picks a free one.")
+    @Option(help: "Address to listen on: loopback, or 0.0.0.0 in a container on a network of its own.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port; 0 picks a free one.")
     var port = 0
 
     @Option(help: "Where to write the port once listening.")
@@ -71,7 +74,7 @@ struct WorkspaceRuntime: AsyncParsableCommand {
         state.routes(router)
         let (ports, announce) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)),
+            router: router, configuration: .init(address: .hostname(host, port: port)),
             onServerRunning: { channel in
                 if let bound = channel.localAddress?.port { announce.yield(bound) }
                 announce.finish()

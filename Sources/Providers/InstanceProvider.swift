@@ -63,11 +63,15 @@ public struct InstanceRecord: Sendable, Equatable {
     public var state: InstanceState
     /// Where its runtime answers (host:port), once known.
     public var address: String?
+    /// What the provider knows of how an instance that is no longer live ended (its exit code,
+    /// an OOM kill, the last lines of its log), for the event and `last_error`. Never a secret.
+    public var detail: String?
 
     public init(
         id: String, workspaceID: String, generation: Int64, idempotencyToken: String,
-        state: InstanceState, address: String?
+        state: InstanceState, address: String?, detail: String? = nil
     ) {
+        self.detail = detail
         self.id = id
         self.workspaceID = workspaceID
         self.generation = generation

@@ -162,6 +162,6 @@ public struct InstancesReconciler: Reconciler, StatusWriter {
     private static func observed(_ record: InstanceRecord) -> ObservedInstance {
         ObservedInstance(
             id: record.id, generation: record.generation, state: record.state.rawValue,
-            running: record.state == .running, address: record.address)
+            running: record.state == .running, address: record.address, detail: record.detail)
     }
 }

@@ -145,10 +145,16 @@ private struct Judged {
         }
         if let lost = observed.lost {
             status.restartFrom = facts.targetGeneration
-            events.append(
-                .warning(
-                    "InstanceLost",
-                    "instance \(lost.id) of generation \(lost.generation) is \(lost.state); starting the next generation"))
+            let ending = lost.detail.map { " (\($0))" } ?? ""
+            let message =
+                "instance \(lost.id) of generation \(lost.generation) is \(lost.state)\(ending); starting the next generation"
+            events.append(.warning("InstanceLost", message))
+            if lost.detail != nil, observed.failed == nil {
+                // How it ended is known (an exit at boot, a kill): said in last_error, and the
+                // next generation waits for the backoff rather than crash-looping at once.
+                problem = message
+                outcome = .retry(ReconcileFailure(reason: "InstanceExited", message: message))
+            }
         }
         for extra in observed.terminatedExtras {
             events.append(

@@ -81,8 +81,13 @@ public struct ObservedInstance: Sendable, Equatable {
     public var state: String
     public var running: Bool
     public var address: String?
+    /// How an instance that is no longer live ended (exit code, log tail), when the provider knows.
+    public var detail: String?
 
-    public init(id: String, generation: Int64, state: String, running: Bool, address: String? = nil) {
+    public init(
+        id: String, generation: Int64, state: String, running: Bool, address: String? = nil, detail: String? = nil
+    ) {
+        self.detail = detail
         self.id = id
         self.generation = generation
         self.state = state

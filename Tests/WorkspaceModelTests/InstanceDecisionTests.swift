@@ -126,6 +126,17 @@ struct InstanceDecisionTests {
             plan: .init(steps: [.create(generation: 1)], keep: nil, phase: .provisioning),
             phase: .provisioning, outcome: .done, ready: false, restartFrom: 1, events: ["InstanceLost"]),
         Case(
+            name:
+                "a create answered with an instance whose ending is known: replaced after the backoff, last_error says how it ended",
+            facts: facts(phase: .running),
+            observed: .init(
+                lost: .init(
+                    id: "c-1", generation: 1, state: "terminated", running: false,
+                    detail: "container c-1 exited with exit code 1; last log lines: Error: bad bundle")),
+            plan: .init(steps: [.create(generation: 1)], keep: nil, phase: .provisioning),
+            phase: .provisioning, outcome: .retry(.init(reason: "InstanceExited", message: "")), ready: false,
+            restartFrom: 1, events: ["InstanceLost"], errorContains: "exit code 1; last log lines: Error: bad bundle"),
+        Case(
             name: "a stop spends the generation: the next start is a new one, without a Warning",
             facts: facts(desired: .stopped), observed: .init(terminated: [running]),
             plan: .init(steps: [.terminateStale(id: "i-1")], keep: nil, phase: .stopped),

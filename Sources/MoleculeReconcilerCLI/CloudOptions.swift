@@ -1,0 +1,96 @@
+import AWSProviders
+import ArgumentParser
+import CloudflareProvider
+import Foundation
+import Providers
+
+/// The AWS providers' settings (`--instances ec2`, `--secret-store aws`): each a flag, else its
+/// `MOLECULE_*` variable; credentials and the region come from AWS's own chain (environment,
+/// shared files and profile, the instance metadata service), never from a flag.
+struct AWSOptions: ParsableArguments {
+    @Option(name: .customLong("aws-region"), help: "AWS region ($AWS_REGION, $AWS_DEFAULT_REGION, then the profile's).")
+    var region: String?
+
+    @Option(name: .customLong("aws-profile"), help: "Shared-config profile ($AWS_PROFILE; default).")
+    var profile: String?
+
+    @Option(
+        name: .customLong("aws-endpoint"),
+        help: "Endpoint override for every AWS service, e.g. a VPC endpoint or moto ($AWS_ENDPOINT_URL).")
+    var endpoint: String?
+
+    @Option(name: .customLong("ec2-image-id"), help: "AMI the workspace instances boot ($MOLECULE_EC2_IMAGE_ID; required).")
+    var imageID: String?
+
+    @Option(name: .customLong("ec2-instance-type"), help: "Instance type ($MOLECULE_EC2_INSTANCE_TYPE; t3.small).")
+    var instanceType: String?
+
+    @Option(name: .customLong("ec2-subnet"), help: "Subnet ID ($MOLECULE_EC2_SUBNET).")
+    var subnet: String?
+
+    @Option(
+        name: .customLong("ec2-security-groups"), help: "Comma-separated security group IDs ($MOLECULE_EC2_SECURITY_GROUPS).")
+    var securityGroups: String?
+
+    @Option(
+        name: .customLong("ec2-instance-profile"),
+        help: "Instance profile whose role may read the workspace's secret ($MOLECULE_EC2_INSTANCE_PROFILE).")
+    var instanceProfile: String?
+
+    var aws: AWSSettings {
+        AWSSettings(region: region, profile: profile, endpoint: endpoint)
+    }
+
+    func ec2() throws -> EC2Settings {
+        guard let image = Self.value(imageID, "MOLECULE_EC2_IMAGE_ID"), !image.isEmpty else {
+            throw ProviderSetupError(setting: "--ec2-image-id", reason: "an AMI ID is required with --instances ec2")
+        }
+        let groups = Self.value(securityGroups, "MOLECULE_EC2_SECURITY_GROUPS")?.split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        return EC2Settings(
+            aws: aws, imageID: image, instanceType: Self.value(instanceType, "MOLECULE_EC2_INSTANCE_TYPE") ?? "t3.small",
+            subnetID: Self.value(subnet, "MOLECULE_EC2_SUBNET"), securityGroupIDs: groups ?? [],
+            instanceProfile: Self.value(instanceProfile, "MOLECULE_EC2_INSTANCE_PROFILE"))
+    }
+
+    static func value(_ flag: String?, _ variable: String) -> String? {
+        flag ?? ProcessInfo.processInfo.environment[variable].flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
+
+/// The Cloudflare provider's settings (`--tunnels cloudflare`); the API token is read from the
+/// environment variable named here, never from a flag.
+struct CloudflareOptions: ParsableArguments {
+    @Option(
+        name: .customLong("cloudflare-account-id"), help: "Cloudflare account ID ($MOLECULE_CLOUDFLARE_ACCOUNT_ID; required).")
+    var accountID: String?
+
+    @Option(
+        name: .customLong("cloudflare-api-base-url"),
+        help: "API base URL ($MOLECULE_CLOUDFLARE_API_BASE_URL; https://api.cloudflare.com/client/v4).")
+    var apiBaseURL: String?
+
+    @Option(
+        name: .customLong("cloudflare-token-variable"),
+        help: "Environment variable holding the API token (CLOUDFLARE_API_TOKEN).")
+    var tokenVariable: String?
+
+    @Option(
+        name: .customLong("cloudflare-rate"), help: "Configuration API calls per second ($MOLECULE_CLOUDFLARE_RATE; 3).")
+    var rate: Double?
+
+    func settings() throws -> CloudflareSettings {
+        guard let account = AWSOptions.value(accountID, "MOLECULE_CLOUDFLARE_ACCOUNT_ID") else {
+            throw ProviderSetupError(setting: "--cloudflare-account-id", reason: "required with --tunnels cloudflare")
+        }
+        let rate =
+            rate ?? AWSOptions.value(nil, "MOLECULE_CLOUDFLARE_RATE").flatMap(Double.init) ?? 3
+        return CloudflareSettings(
+            accountID: account,
+            apiBaseURL: AWSOptions.value(apiBaseURL, "MOLECULE_CLOUDFLARE_API_BASE_URL")
+                ?? CloudflareSettings.defaultAPIBaseURL,
+            tokenVariable: tokenVariable ?? CloudflareSettings.defaultTokenVariable,
+            requestsPerSecond: rate, burst: max(1, Int(rate.rounded(.up))))
+    }
+}
