@@ -49,7 +49,8 @@ struct Describe: AsyncParsableCommand {
             let explanation = try await Explain.explain(reference, pool: pool)
             let processes = LocalProcessProvider(
                 directory: URL(fileURLWithPath: providers.stateDirectory(database)).appendingPathComponent("instances"),
-                runtimeExecutable: URL(fileURLWithPath: providers.runtimeExecutablePath),
+                // Only its paths are used: nothing is started.
+                runtimeExecutable: URL(fileURLWithPath: "/nonexistent/molecule-workspace-runtime"),
                 secretStoreRoot: URL(fileURLWithPath: providers.stateDirectory(database)))
             let report = Report(
                 detail: detail,

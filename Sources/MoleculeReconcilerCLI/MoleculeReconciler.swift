@@ -96,20 +96,12 @@ struct StateOptions: ParsableArguments {
     )
     var stateDir: String?
 
-    @Option(name: .long, help: "The molecule-workspace-runtime binary the local instances run (default: beside this binary).")
-    var runtimeExecutable: String?
-
     @OptionGroup var isolation: IsolationOptions
 
     func stateDirectory(_ global: GlobalOptions) -> String {
         stateDir ?? ((global.embeddedDir ?? EmbeddedPostgres.defaultBaseDirectory) as NSString).appendingPathComponent("state")
     }
 
-    var runtimeExecutablePath: String {
-        runtimeExecutable
-            ?? (Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0]))
-            .deletingLastPathComponent().appendingPathComponent("molecule-workspace-runtime").path
-    }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -29,16 +29,22 @@ struct ProviderOptions: ParsableArguments {
     }
 
     @Option(
-        name: .customLong("instances"), help: "Instance provider: local, docker or ec2 (default: $MOLECULE_INSTANCES, then local).")
+        name: .customLong("instances"),
+        help: "Instance provider: local, docker or ec2 (default: $MOLECULE_INSTANCES, then local).")
     var instancesOption: Instances?
 
     @Option(name: .customLong("secret-store"), help: "Secret store: file or aws (default: $MOLECULE_SECRET_STORE, then file).")
     var secretStoreOption: SecretStore?
 
-    @Option(name: .customLong("tunnels"), help: "Tunnel configuration provider: file or cloudflare (default: $MOLECULE_TUNNELS, then file).")
+    @Option(
+        name: .customLong("tunnels"),
+        help: "Tunnel configuration provider: file or cloudflare (default: $MOLECULE_TUNNELS, then file).")
     var tunnelsOption: Tunnels?
 
     @OptionGroup var state: StateOptions
+
+    @Option(name: .long, help: "The molecule-workspace-runtime binary the local instances run (default: beside this binary).")
+    var runtimeExecutable: String?
 
     @OptionGroup(title: "Docker provider (--instances docker)") var docker: DockerOptions
 
@@ -47,6 +53,12 @@ struct ProviderOptions: ParsableArguments {
     @OptionGroup(title: "Cloudflare provider (--tunnels cloudflare)") var cloudflare: CloudflareOptions
 
     func stateDirectory(_ global: GlobalOptions) -> String { state.stateDirectory(global) }
+
+    var runtimeExecutablePath: String {
+        runtimeExecutable
+            ?? (Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0]))
+            .deletingLastPathComponent().appendingPathComponent("molecule-workspace-runtime").path
+    }
 
     func validate() throws {
         _ = try instances

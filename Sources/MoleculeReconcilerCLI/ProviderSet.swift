@@ -53,7 +53,7 @@ struct ProviderSet {
             instances = InstrumentedInstanceProvider(
                 LocalProcessProvider(
                     directory: state.appendingPathComponent("instances"),
-                    runtimeExecutable: URL(fileURLWithPath: options.state.runtimeExecutablePath),
+                    runtimeExecutable: URL(fileURLWithPath: options.runtimeExecutablePath),
                     secretStoreRoot: secretRoot, isolation: isolation),
                 provider: "local_process")
         case .docker:
@@ -66,7 +66,8 @@ struct ProviderSet {
         case .ec2:
             guard try options.secretStore == .aws else {
                 throw ProviderSetupError(
-                    setting: "--secret-store", reason: "EC2 instances boot their bundle from Secrets Manager; use --secret-store aws")
+                    setting: "--secret-store",
+                    reason: "EC2 instances boot their bundle from Secrets Manager; use --secret-store aws")
             }
             instances = InstrumentedInstanceProvider(
                 try setup { try EC2InstanceProvider.make(settings: try options.aws.ec2()) }, provider: "ec2")

@@ -205,8 +205,10 @@ struct OperatorCommandsTests {
         #expect(typo.output.contains("error: unknown command 'gte'; did you mean 'get'?"))
         #expect(!typo.output.contains("Usage: molecule-reconciler run"))
         let status = try CommandLineTests.run(["status", "--help"])
-        #expect(status.output.contains("--database-url") && !status.output.contains("--state-dir"))
+        // status says whether runtimes under that state directory would be isolated; it starts none.
+        #expect(status.output.contains("--database-url") && status.output.contains("--state-dir"))
         #expect(!status.output.contains("--runtime-executable") && !status.output.contains("--http-port"))
+        #expect(!status.output.contains("--instances") && !status.output.contains("--docker-image"))
         let run = try CommandLineTests.run(["run", "--help"])
         #expect(run.output.contains("--state-dir") && run.output.contains("--http-port"))
     }

@@ -45,10 +45,9 @@ struct RuntimeIsolationCLITests {
             try? FileManager.default.removeItem(atPath: stateDir)
         }
         #expect(try await ExampleFleet.loadIfEmpty(pool, logger: TestDatabase.logger))
-        let common = [
-            "--database-url", pool.configuration.conninfo, "--state-dir", stateDir, "--runtime-executable",
-            Self.products.appendingPathComponent("molecule-workspace-runtime").path,
-        ]
+        // status takes the state directory only (it starts nothing); tick also the runtime.
+        let state = ["--database-url", pool.configuration.conninfo, "--state-dir", stateDir]
+        let common = state + ["--runtime-executable", Self.products.appendingPathComponent("molecule-workspace-runtime").path]
         // Two full passes: the first stages the bundles, the second would start the runtimes.
         var output = ""
         for _ in 0..<2 {
@@ -64,13 +63,13 @@ struct RuntimeIsolationCLITests {
         let running = try await pool.query("SELECT count(*) AS n FROM workspaces WHERE desired_state = 'running'").rows[0]
             .require(Int64.self, "n")
         #expect(refused > 0 && refused == running, "\(refused) of \(running)")
-        let status = try Self.run(["status", "--require-isolation"] + common, unprivileged: true)
+        let status = try Self.run(["status", "--require-isolation"] + state, unprivileged: true)
         #expect(status.output.contains("runtime isolation: runtimes are refused: isolation is required"), "\(status.output)")
         // The same status as root: isolation on.
-        let root = try Self.run(["status"] + common, unprivileged: false)
+        let root = try Self.run(["status"] + state, unprivileged: false)
         #expect(root.output.contains("runtime isolation: each workspace's runtime runs as its own user (uids 61000-65000)"))
         // A malformed range names its option.
-        let bad = try Self.run(["status", "--runtime-uids", "65000-61000"] + common, unprivileged: false)
+        let bad = try Self.run(["status", "--runtime-uids", "65000-61000"] + state, unprivileged: false)
         #expect(bad.status == 64 && bad.output.contains("--runtime-uids: must be FIRST-LAST"), "\(bad.output)")
     }
 }

@@ -8,7 +8,9 @@ import Testing
 @Suite("history repair")
 struct HistoryRepairTests {
     static func claimed(_ key: String, desired: Int64, observed: Int64) -> ControllerStateStore.Claimed {
-        .init(key: key, token: 1, desiredGeneration: desired, observedGeneration: observed, attempts: 0, lastError: nil)
+        .init(
+            key: key, token: 1, desiredGeneration: desired, observedGeneration: observed, attempts: 0, lastError: nil,
+            tookOver: false)
     }
 
     static func change(_ number: Int, at: ContinuousClock.Instant = .now) -> ServerHistoryWatch.Change {
