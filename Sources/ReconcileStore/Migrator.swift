@@ -42,18 +42,28 @@ public struct Migrator: Sendable {
     /// Applies what is missing; returns the names applied now.
     @discardableResult
     public func migrate() async throws -> [String] {
-        try await pool.withConnection { connection in
+        // A session of its own with a patient deadline: waiting for another replica's migration
+        // (the advisory lock) or for a lock a busy server holds is normal, and a migration must
+        // not be cancelled at the 30 s a reconcile's statement gets.
+        var configuration = pool.configuration
+        configuration.statementTimeoutMilliseconds = Self.statementTimeoutMilliseconds
+        let connection = PostgresConnection(configuration: configuration)
+        do {
             try await connection.query("SELECT pg_advisory_lock($1)", [Self.lockKey])
-            do {
-                let applied = try await apply(on: connection)
-                try await connection.query("SELECT pg_advisory_unlock($1)", [Self.lockKey])
-                return applied
-            } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock($1)", [Self.lockKey])
-                throw error
-            }
+            let applied = try await apply(on: connection)
+            try await connection.query("SELECT pg_advisory_unlock($1)", [Self.lockKey])
+            await connection.close()
+            return applied
+        } catch {
+            // Closing the session releases the lock too, if the unlock cannot be sent.
+            _ = try? await connection.query("SELECT pg_advisory_unlock($1)", [Self.lockKey])
+            await connection.close()
+            throw error
         }
     }
+
+    /// How long one statement of `migrate` may take, waits for locks included (10 minutes).
+    static let statementTimeoutMilliseconds = 600_000
 
     /// Fails with a clear message unless the database has exactly the migrations this binary
     /// knows (too old: run `migrate`; newer: upgrade the binary; edited: never edit a shipped one).
