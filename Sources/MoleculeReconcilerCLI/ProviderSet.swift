@@ -25,6 +25,7 @@ struct ProviderSet {
     static func make(
         _ options: ProviderOptions, global: GlobalOptions, owner: String, isolation: RuntimeIsolation, logger: Logger
     ) async throws -> ProviderSet {
+        try checkCombination(options)
         let state = URL(fileURLWithPath: options.stateDirectory(global))
         let secrets: any SecretStore
         // Where staged bundles are on this machine (the local and Docker providers read them there).
@@ -49,7 +50,6 @@ struct ProviderSet {
             HTTPRuntimeProbe(), provider: "http_runtime_probe")
         switch try options.instances {
         case .local:
-            try requireFileSecrets(options, for: "local")
             instances = InstrumentedInstanceProvider(
                 LocalProcessProvider(
                     directory: state.appendingPathComponent("instances"),
@@ -57,7 +57,6 @@ struct ProviderSet {
                     secretStoreRoot: secretRoot, isolation: isolation),
                 provider: "local_process")
         case .docker:
-            try requireFileSecrets(options, for: "docker")
             // Bind mounts need an absolute source, whatever --state-dir was given as.
             let settings = try options.docker.settings(secretStoreRoot: secretRoot.absoluteURL.standardizedFileURL.path)
             let docker = DockerInstanceProvider(settings: settings)
@@ -90,12 +89,21 @@ struct ProviderSet {
         return ProviderSet(secrets: secrets, instances: instances, probe: probe, tunnels: tunnels, tunnelRate: tunnelRate)
     }
 
-    /// Runtimes on this machine read their bundle from the file store.
-    private static func requireFileSecrets(_ options: ProviderOptions, for instances: String) throws {
-        guard try options.secretStore == .file else {
+    /// Runtimes on this machine read their bundle from the file store; EC2 instances boot theirs
+    /// from Secrets Manager.
+    private static func checkCombination(_ options: ProviderOptions) throws {
+        switch (try options.instances, try options.secretStore) {
+        case (.local, .file), (.docker, .file), (.ec2, .aws):
+            return
+        case (.local, .aws), (.docker, .aws):
             throw ProviderSetupError(
                 setting: "--secret-store",
-                reason: "--instances \(instances) reads bundles from the file secret store; use --secret-store file")
+                reason:
+                    "--instances \(try options.instances.rawValue) reads bundles from the file secret store; use --secret-store file"
+            )
+        case (.ec2, .file):
+            throw ProviderSetupError(
+                setting: "--secret-store", reason: "EC2 instances boot their bundle from Secrets Manager; use --secret-store aws")
         }
     }
 

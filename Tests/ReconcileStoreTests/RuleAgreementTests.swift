@@ -10,7 +10,8 @@ import WorkspaceModel
 /// languages. Each table runs through both and they must agree.
 @Suite("schema rules agree with the Swift rules")
 struct RuleAgreementTests {
-    static let database = Task { try await TestDatabase.create(poolSize: 2) }
+    /// Every case of the three tables (~90) runs at once: enough sessions that none waits out the pool.
+    static let database = Task { try await TestDatabase.create(poolSize: 8) }
 
     /// The refusal's message, or nil when the write was accepted.
     static func refusal(_ sql: String, _ parameters: [(any PostgresEncodable)?]) async throws -> String? {
