@@ -22,7 +22,8 @@ public enum HostileFixture {
 
     /// One database for the writes that must all fail (a write wrongly accepted fails its own
     /// test first).
-    public static let shared = Task { try await create() }
+    /// Shared by ~140 parameterised cases that run at once: enough sessions that none waits out the pool.
+    public static let shared = Task { try await create(poolSize: 8) }
 
     /// A new database holding the fixture's rows; `poolSize` is the pool's connection count.
     public static func create(poolSize: Int = 2) async throws -> PostgresPool {
