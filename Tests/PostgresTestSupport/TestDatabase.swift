@@ -11,7 +11,9 @@ public enum TestDatabase {
     /// A new, migrated, empty database. `size` is the pool's connection count.
     public static func create(poolSize: Int = 4) async throws -> PostgresPool {
         let configuration = try await TestServer.shared.createDatabase()
-        return PostgresPool(configuration: configuration, size: poolSize)
+        // A suite of ~100 parameterised cases on one small pool, on two loaded cores, may queue
+        // longer than production's 30 s: a test asserts what its statements answer, not that.
+        return PostgresPool(configuration: configuration, size: poolSize, checkoutDeadline: .seconds(180))
     }
 
     /// A new database with no schema at all; returns its conninfo.
