@@ -72,6 +72,16 @@ public enum RuntimeIsolation: Sendable {
         }
     }
 
+    /// The user a workspace's container runs as (the Docker provider's `ContainerUserSource`),
+    /// after letting its group read the workspace's bundle under `secretStoreRoot` (a bundle
+    /// staged before isolation was on, or before its reader was known, is let in too); nil when
+    /// runtimes run as the reconciler's user. Throws when isolation is required and unavailable.
+    public func bundleReader(workspaceID: String, bundleName: String, secretStoreRoot: URL) throws -> RuntimeUser? {
+        guard let user = try user(for: workspaceID) else { return nil }
+        try FileSecretStore(root: secretStoreRoot).grantNow(bundleName, group: user.gid)
+        return user
+    }
+
     /// The nearest existing ancestor of `directory` (itself excluded) that other users cannot pass.
     private static func firstClosedAncestor(of directory: URL) -> String? {
         var path = directory.standardizedFileURL.deletingLastPathComponent()

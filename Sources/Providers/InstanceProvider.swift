@@ -12,6 +12,15 @@ public protocol InstanceProvider: Sendable {
     func listAll(owner: String) async throws -> [InstanceRecord]
     /// Terminates an instance; terminating a terminated one is not an error.
     func terminate(instanceID: String) async throws
+    /// Whether an ended instance stays listed until it is terminated (removed) — a Docker
+    /// container that exited stays in the engine — so that the orphan sweeper removes the ended
+    /// instances nothing wants any more. False (the default) where ended instances go away on
+    /// their own (EC2 forgets terminated instances).
+    var keepsEndedInstances: Bool { get }
+}
+
+extension InstanceProvider {
+    public var keepsEndedInstances: Bool { false }
 }
 
 public struct InstanceSpec: Sendable, Equatable {

@@ -112,6 +112,38 @@ public struct InstanceStore: Sendable, StatusWriter, KeySubjects {
         return Set(try rows.map { try $0.require(String.self, "id") })
     }
 
+    /// What a workspace still wants of its ended instances: its desired state and the
+    /// generation that should run (nil before the instances row exists).
+    public struct Wanted: Sendable, Equatable {
+        public var desiredState: DesiredState
+        public var targetGeneration: Int64?
+
+        public init(desiredState: DesiredState, targetGeneration: Int64?) {
+            self.desiredState = desiredState
+            self.targetGeneration = targetGeneration
+        }
+    }
+
+    /// Of these workspace IDs, each existing one's `Wanted` (an ID missing from the answer has
+    /// no workspace row).
+    public func selectWanted(among ids: [String]) async throws -> [String: Wanted] {
+        guard !ids.isEmpty else { return [:] }
+        let rows = try await pool.query(
+            """
+            SELECT w.id, w.desired_state, i.target_generation
+              FROM workspaces w LEFT JOIN instances i ON i.key = w.id
+             WHERE w.id = ANY($1::uuid[])
+            """, [ids]
+        ).rows
+        var wanted: [String: Wanted] = [:]
+        for row in rows {
+            wanted[try row.require(String.self, "id")] = Wanted(
+                desiredState: try row.requireEnum(DesiredState.self, "desired_state"),
+                targetGeneration: try row.decode(Int64.self, "target_generation"))
+        }
+        return wanted
+    }
+
     /// How an `InstanceStatus` is written: the observed instance (`launched_at` moves when the
     /// instance changes), the remediation count, a new target generation when asked for and
     /// still current, and the workspace's phase, restart_pending, InstanceReady and last_error.
