@@ -132,7 +132,7 @@ struct Bench: AsyncParsableCommand {
         // Wait for the start-up resync to settle whatever the previous phase left.
         try await waitConverged(pool)
         let target = reconciler.count + keys
-        var cpuStart: CPUUsage?
+        var cpuStart: RuntimeProfile.Start?
         if profile { cpuStart = try await RuntimeProfile.begin(pool, postmaster: postmaster) }
         let started = ContinuousClock.now
         try await pool.query("SELECT molecule_bump('instances', ARRAY(SELECT key FROM instances))")
