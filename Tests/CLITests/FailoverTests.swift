@@ -66,9 +66,10 @@ extension RuntimeFaultTests {
         /// there. Only the response to the new timeline brings all of it back within 30 s: the
         /// replicas sweep for orphans every 10 minutes here, so the new workspace's runtime (no
         /// row names it) is destroyed by the sweep that response runs, and the periodic full
-        /// resync is 10 minutes away. (The agent's runtime is also found by its own 3 s watch,
-        /// and the platform's bundle by the replica that lost the race for its lease and looks
-        /// again when that lease expires, about 15 s after the promotion.)
+        /// resync is 10 minutes away. (Without that response the agent's runtime is still found
+        /// by its own 3 s watch, and the platform's bundle by the replica that lost the race for
+        /// its lease at the fleet's first staging and looks again when that 30 s lease expires,
+        /// 12–17 s after the promotion; the orphan stays.)
         @Test("asynchronous failover with a lost tail: the world is brought back to the new primary")
         func asynchronousFailoverWithLostTail() async throws {
             var setup = try await FailoverFleet.converged("lost-tail", synchronous: false, sweepInterval: 600)
