@@ -2,7 +2,10 @@
 /// user set nothing, so that an explicit value (in the string, the URL or `PG*` variables) wins.
 ///
 /// - `connect_timeout` is always added (it also bounds a unix-socket connect to a stopped server),
-///   unless the conninfo or `PGCONNECT_TIMEOUT` sets one.
+///   unless the conninfo or `PGCONNECT_TIMEOUT` sets one. It is libpq's minimum, 2 s: libpq
+///   spends it on every host of a list in turn, so a hung server listed before the promoted one
+///   costs each new session that long (a server that needs longer to accept a session needs a
+///   higher value in the URL).
 /// - `keepalives`, `keepalives_idle`, `keepalives_interval`, `keepalives_count` and
 ///   `tcp_user_timeout` are added only when at least one host is reached over TCP (libpq ignores
 ///   them on unix sockets); the `keepalives_*` tuning is left out when the user set `keepalives=0`.
@@ -11,8 +14,9 @@
 ///   (`PostgresConfiguration.conninfoWarnings` says so).
 /// - Key/value strings get ` key=value` appended; URLs get `?key=value` / `&key=value`.
 public struct ConninfoDefaults: Sendable, Equatable {
-    /// Seconds libpq waits for each host address before trying the next. Default 5.
-    public var connectTimeoutSeconds = 5
+    /// Seconds libpq waits for each host address before trying the next. Default 2 (libpq's
+    /// minimum: a smaller value means 2).
+    public var connectTimeoutSeconds = 2
     /// Seconds of silence before the first TCP keepalive probe. Default 5.
     public var keepalivesIdleSeconds = 5
     /// Seconds between unanswered keepalive probes. Default 2.
