@@ -23,7 +23,7 @@ struct ConninfoDefaultsTests {
             // a unix socket: connect_timeout only
             Case(
                 given: "host=/tmp/pg port=5433 user=postgres dbname=app",
-                expected: "host=/tmp/pg port=5433 user=postgres dbname=app connect_timeout=2"),
+                expected: "host=/tmp/pg port=5433 user=postgres dbname=app connect_timeout=5"),
             // user-set values win; keepalives_* tuning is left out when keepalives are off
             Case(
                 given: "host=db connect_timeout = 10 keepalives_idle=30 tcp_user_timeout=0",
@@ -44,7 +44,7 @@ struct ConninfoDefaultsTests {
             ),
             Case(
                 given: "postgresql:///app?host=/var/run/postgresql",
-                expected: "postgresql:///app?host=/var/run/postgresql&connect_timeout=2"),
+                expected: "postgresql:///app?host=/var/run/postgresql&connect_timeout=5"),
             // a socket and a TCP host: the TCP settings apply to the TCP attempt
             Case(given: "host=/tmp,db2", expected: "host=/tmp,db2 connect_timeout=2 \(tcp)"),
             Case(given: "hostaddr=10.0.0.1 dbname=app", expected: "hostaddr=10.0.0.1 dbname=app connect_timeout=2 \(tcp)"),
