@@ -29,6 +29,10 @@ struct CloudFleetTests {
             return true
         })
         #expect(launched.met, "\(launched.log)")
+        // The recording is what the idempotency checks below count: it saw the launches.
+        let converging = try fleet.moto.recordedActions()
+        #expect(converging.filter { $0 == "ec2.RunInstances" }.count >= 3, "\(converging)")
+        #expect(converging.contains("secretsmanager.CreateSecret"), "\(converging)")
         for name in Self.names {
             let live = try await fleet.live(name)
             #expect(live.count == 1 && live.first?.generation == 1, "\(name): \(live)")
