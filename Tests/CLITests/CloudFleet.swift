@@ -118,10 +118,13 @@ struct CloudFleet {
     }
 
     /// Plain `tick`s, one after another, until `done` holds (at most `passes`); the outputs of
-    /// every tick, for the failure message.
+    /// every tick, for the failure message. Before each, the platform's runtimes say they are
+    /// still alive (`reported_at` only: no controller wakes for it), as a platform does every
+    /// few seconds, so that a slow machine never lets a heartbeat age into `degraded`.
     func tick(until done: () async throws -> Bool, passes: Int = 8) async throws -> (met: Bool, log: String) {
         var log = ""
         for _ in 0..<passes {
+            try await query("UPDATE workspace_runtime_status SET reported_at = now()")
             let outcome = try tick()
             log += "exit \(outcome.status): \(outcome.output)\n"
             if try await done() { return (true, log) }
