@@ -210,7 +210,13 @@ let package = Package(
             name: "PrivilegeTests",
             dependencies: ["Postgres", "PostgresTestSupport", "ReconcileStore", "SchemaManifests"]),
         // WorkspaceModel: the leak test derives each instance token from its seed, to look for it.
+        // AWSProviders, CloudflareContract: the cloud-fleet suite signs its own reads of moto and
+        // runs the binary against the Cloudflare contract server.
         .testTarget(
-            name: "CLITests", dependencies: ["Postgres", "PostgresTestSupport", "CurlHTTP", "ReconcileStore", "WorkspaceModel"]),
+            name: "CLITests",
+            dependencies: [
+                "Postgres", "PostgresTestSupport", "CurlHTTP", "ReconcileStore", "WorkspaceModel", "AWSProviders",
+                "CloudflareContract", "Providers",
+            ]),
     ]
 )

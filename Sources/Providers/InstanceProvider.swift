@@ -30,12 +30,20 @@ public struct InstanceSpec: Sendable, Equatable {
     public var image: String
     /// Where the instance finds its staged bundle (secret name or directory).
     public var bundleName: String
+    /// The version of that bundle staged for this generation (the Secrets Manager `VersionId`),
+    /// when the store names versions: a new generation boots exactly its bundle. nil: the
+    /// current one.
+    public var bundleVersion: String?
     /// Which database's reconciler launched it (a tag), so that orphan collection never touches
     /// another fleet's instances.
     public var owner: String
 
-    public init(workspaceID: String, generation: Int64, image: String, bundleName: String, owner: String = "") {
+    public init(
+        workspaceID: String, generation: Int64, image: String, bundleName: String, bundleVersion: String? = nil,
+        owner: String = ""
+    ) {
         self.workspaceID = workspaceID
+        self.bundleVersion = bundleVersion
         self.owner = owner
         self.generation = generation
         self.image = image

@@ -28,7 +28,7 @@ public struct InstanceStore: Sendable, StatusWriter, KeySubjects {
                    w.kind = 'platform' AND EXISTS (
                        SELECT 1 FROM workspace_declared_plugins d JOIN privileged_plugins p ON p.name = d.plugin
                         WHERE d.workspace_id = w.id) AS requires_mcp,
-                   b.staged_generation, b.staged_runtime_hash,
+                   b.staged_generation, b.staged_runtime_hash, b.staged_version,
                    last.written_at AS last_write_at, last.written_by AS last_writer
               FROM workspaces w JOIN instances i ON i.key = w.id JOIN secret_bundles b ON b.key = w.id
               LEFT JOIN workspace_runtime_status r ON r.workspace_id = w.id AND r.instance_id = i.instance_id
@@ -66,6 +66,7 @@ public struct InstanceStore: Sendable, StatusWriter, KeySubjects {
         facts.instanceState = try row.decode(String.self, "instance_state")
         facts.address = try row.decode(String.self, "address")
         facts.bundleFailure = try row.decode(String.self, "bundle_failure")
+        facts.stagedVersion = try row.decode(String.self, "staged_version")
         return (facts, try row.require(Date.self, "now"))
     }
 
