@@ -48,8 +48,8 @@ struct ConninfoDefaultsTests {
             // a socket and a TCP host: the TCP settings apply to the TCP attempt
             Case(given: "host=/tmp,db2", expected: "host=/tmp,db2 connect_timeout=2 \(tcp)"),
             Case(given: "hostaddr=10.0.0.1 dbname=app", expected: "hostaddr=10.0.0.1 dbname=app connect_timeout=2 \(tcp)"),
-            // empty: libpq's PG* variables decide; those that exist are respected
-            Case(given: "", expected: "connect_timeout=2"),
+            // empty: libpq's PG* variables decide (none: its default unix socket); those that exist are respected
+            Case(given: "", expected: "connect_timeout=5"),
             Case(given: "", environment: ["PGHOST": "db1,db2"], expected: "connect_timeout=2 \(tcp)"),
             Case(given: "", environment: ["PGHOST": "db1", "PGCONNECT_TIMEOUT": "9"], expected: tcp),
             Case(given: "dbname=app", environment: ["PGHOST": "/tmp", "PGCONNECT_TIMEOUT": "9"], expected: "dbname=app"),
