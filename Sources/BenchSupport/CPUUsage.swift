@@ -42,6 +42,14 @@ public struct CPUUsage: Sendable {
         return text.split(separator: "\n").first.flatMap { Int32($0) }
     }
 
+    /// This process's resident memory now (`/proc/self/statm`), in kilobytes.
+    public static func residentKilobytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * sysconf(Int32(_SC_PAGESIZE)) / 1024
+    }
+
     public static func peakRSSKilobytes() -> Int {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)

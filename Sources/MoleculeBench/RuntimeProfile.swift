@@ -44,6 +44,9 @@ struct RuntimeProfile {
 
     var keys: Int
     var cpu: CPUUsage
+    /// Resident memory of this process at the end of the phase, and its peak so far (kB).
+    var residentKilobytes = CPUUsage.residentKilobytes()
+    var peakKilobytes = CPUUsage.peakRSSKilobytes()
     var server: Server
     var statements: [Statement]
 
@@ -94,6 +97,9 @@ struct RuntimeProfile {
                     "   WAL per 1,000 reconciles: %.0f kB, %.0f full-page images; checkpoints %lld, autovacuum/analyze runs %lld",
                 server.walBytes * perThousand / 1024, Double(server.fullPageImages) * perThousand, server.checkpoints,
                 server.autovacuums),
+            String(
+                format: "   resident memory at the end of the phase %.1f MB (peak so far %.1f MB)",
+                Double(residentKilobytes) / 1024, Double(peakKilobytes) / 1024),
             "   calls      mean ms   pages/call   statement (top by server time, nested included)",
         ]
         for statement in statements {
