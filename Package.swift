@@ -210,6 +210,7 @@ let package = Package(
             dependencies: ["Postgres", "PostgresTestSupport", "ReconcileStore", "SchemaManifests"]),
         // WorkspaceModel: the leak test derives each instance token from its seed, to look for it.
         .testTarget(
-            name: "CLITests", dependencies: ["Postgres", "PostgresTestSupport", "CurlHTTP", "ReconcileStore", "WorkspaceModel"]),
+            name: "CLITests",
+            dependencies: ["Postgres", "PostgresTestSupport", "CurlHTTP", "ReconcileStore", "WorkspaceModel", "EmbeddedPostgres"]),
     ]
 )

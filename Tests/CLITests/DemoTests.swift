@@ -1,5 +1,7 @@
 import CurlHTTP
+import EmbeddedPostgres
 import Foundation
+import PostgresTestSupport
 import Testing
 
 /// `molecule-reconciler demo` run as a user would: it prints the commands to try, those
@@ -23,9 +25,9 @@ struct DemoTests {
         try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
         let directory = parent.appendingPathComponent("demo").path
         let output = parent.appendingPathComponent("stdout")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let errors = parent.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         let port = CrashRestartTests.sidecarPort()
         let process = Process()
         process.executableURL = Self.products.appendingPathComponent("molecule-reconciler")
@@ -89,22 +91,30 @@ struct DemoTests {
         #expect(after.output.contains("no embedded PostgreSQL runs in \(directory)"), "\(after.output)")
     }
 
-    /// Stops an embedded server a failed test left running in `directory` (as `postgres` when root).
-    static func stopServer(_ directory: String) {
-        let data = (directory as NSString).appendingPathComponent("pgdata")
-        guard FileManager.default.fileExists(atPath: (data as NSString).appendingPathComponent("postmaster.pid")) else { return }
-        let process = Process()
-        let pgCtl = "/usr/lib/postgresql/15/bin/pg_ctl"
-        if getuid() == 0 {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            process.arguments = ["-u", "postgres", "--", pgCtl, "stop", "-m", "immediate", "-D", data]
-        } else {
-            process.executableURL = URL(fileURLWithPath: pgCtl)
-            process.arguments = ["stop", "-m", "immediate", "-D", data]
+    @Test("commands that find an embedded server without its database (a demo starting) create it once between them")
+    func concurrentFirstCommands() async throws {
+        let directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("mr-bare-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer {
+            Self.stopServer(directory)
+            try? FileManager.default.removeItem(atPath: directory)
         }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try? process.run()
-        process.waitUntilExit()
+        // A server as `demo` or `run` starts it, before either has created the database.
+        var options = EmbeddedPostgres.Options(baseDirectory: directory)
+        options.fsync = false
+        try await EmbeddedPostgres(options: options, logger: TestDatabase.logger).startInBackground()
+        let commands = (0..<8).map { _ in
+            Task.detached { try CommandLineTests.run(["get", "workspaces", "--embedded-dir", directory]) }
+        }
+        for command in commands {
+            let outcome = try await command.value
+            // Each gets as far as the schema (nobody migrated it); none trips over another's CREATE DATABASE.
+            #expect(outcome.output.contains("the database schema is too old"), "\(outcome.output)")
+        }
+    }
+
+    /// Stops an embedded server a test left running in `directory`.
+    static func stopServer(_ directory: String) {
+        EmbeddedPostgres(options: .init(baseDirectory: directory), logger: TestDatabase.logger).stop()
     }
 }
