@@ -216,7 +216,7 @@ let package = Package(
             name: "CLITests",
             dependencies: [
                 "Postgres", "PostgresTestSupport", "CurlHTTP", "ReconcileStore", "WorkspaceModel", "AWSProviders",
-                "CloudflareContract", "Providers",
+                "CloudflareContract", "Providers", "EmbeddedPostgres",
             ]),
     ]
 )

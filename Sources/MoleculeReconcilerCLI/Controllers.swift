@@ -19,6 +19,9 @@ struct Controllers {
     var controllers: [ReconcilerHost.Controller]
     var sweepers: [any Sweeper]
     var refreshers: [any MetricsRefresher]
+    /// The instance provider and the database's owner tag (`demo` stops its runtimes at exit).
+    var instances: any InstanceProvider
+    var owner: String
 
     /// Instances are tagged with the database's identity, so that sweeping orphans never
     /// touches the instances of another database sharing the state directory, the engine or the
@@ -41,6 +44,8 @@ struct Controllers {
     }
 
     init(pool: PostgresPool, providers: ProviderSet, owner: String) {
+        self.instances = providers.instances
+        self.owner = owner
         let tunnels = TunnelWriter(
             provider: providers.tunnels,
             limiter: ProviderRateLimiter(rate: providers.tunnelRate, burst: max(1, Int(providers.tunnelRate))),

@@ -38,8 +38,16 @@ struct DatabaseTarget {
         }
         let started = startsEmbedded ? try await server.startInBackground() : false
         let admin = PostgresConnection(configuration: .init(conninfo: server.conninfo()))
-        let exists = try await admin.query("SELECT 1 FROM pg_database WHERE datname = 'molecule'").rows.isEmpty == false
-        if !exists { try await admin.query("CREATE DATABASE molecule") }
+        let exists = { try await admin.query("SELECT 1 FROM pg_database WHERE datname = 'molecule'").rows.isEmpty == false }
+        if try await !exists() {
+            do {
+                try await admin.query("CREATE DATABASE molecule")
+            } catch {
+                // Another command (a `demo` starting, a `wait` beside it) created it first:
+                // 42P04, or 23505 when both inserted into pg_database at once.
+                guard try await exists() else { throw error }
+            }
+        }
         await admin.close()
         return DatabaseTarget(
             configuration: .init(conninfo: server.conninfo(database: "molecule")), embedded: server,

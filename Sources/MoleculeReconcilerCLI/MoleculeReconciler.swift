@@ -11,7 +11,9 @@ struct MoleculeReconciler: AsyncParsableCommand {
         commandName: "molecule-reconciler",
         abstract: "Keeps an agent-workspace platform converged: desired state in PostgreSQL, level-triggered controllers.",
         version: version,
-        subcommands: [Run.self, Tick.self, Migrate.self, Status.self, Get.self, Describe.self, Explain.self, Wait.self],
+        subcommands: [
+            Run.self, Tick.self, Migrate.self, Status.self, Get.self, Describe.self, Explain.self, Wait.self, Demo.self,
+        ],
         defaultSubcommand: Run.self)
 
     /// This binary's version, and the schema version (newest migration) it needs.

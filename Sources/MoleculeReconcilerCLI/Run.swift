@@ -39,6 +39,16 @@ struct Run: AsyncParsableCommand {
     var sweepInterval = 60
 
     func run() async throws {
+        try await serve()
+    }
+
+    /// The sidecar; `demo` runs it too, with `started` (the database ready, the example fleet
+    /// loaded, the controllers built, just before they run) and `stopped` (after a graceful
+    /// stop, before an embedded server this process started is stopped).
+    func serve(
+        started: (DatabaseTarget) -> Void = { _ in },
+        stopped: (Controllers, Logger) async -> Void = { _, _ in }
+    ) async throws {
         let registry = MetricsBootstrap.bootstrap()
         try await global.withDatabase(poolSize: poolSize, schema: .migrateIfEmbedded(force: migrate), startsEmbedded: true) {
             pool, target, logger in
@@ -67,7 +77,9 @@ struct Run: AsyncParsableCommand {
                     services: [.init(service: host), .init(service: health), .init(service: readiness)],
                     gracefulShutdownSignals: [.sigterm, .sigint],
                     logger: logger))
+            started(target)
             try await group.run()
+            await stopped(set, logger)
         }
     }
 }

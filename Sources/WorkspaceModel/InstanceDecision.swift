@@ -229,7 +229,7 @@ private struct Judged {
         case .remediate:
             status.restartFrom = facts.targetGeneration
             status.remediations = attempts + 1
-            events.append(.warning("Remediating", "recreating the failed workspace (remediation \(attempts + 1)): \(problem)"))
+            events.append(.normal("Remediating", "recreating the failed workspace (remediation \(attempts + 1)): \(problem)"))
             outcome = .done
         case .waitUntil(let due):
             outcome = .requeueAfter(.seconds(max(1, due.timeIntervalSince(context.now))))

@@ -117,7 +117,45 @@ struct DeployArtifactsTests {
         #expect(Int(fields[2]).map { $0 > 0 && $0 < 1000 } == true)
     }
 
-    @Test("scripts/install stages the binaries, the schema and the unit; the installed link finds its schema")
+    /// systemd's own checks on the unit as `scripts/install` put it under `root` (PID 1 here is
+    /// not systemd, so no unit can be started): `verify --root` loads it with the host's units
+    /// and resolves ExecStart through the installed link; `security --offline` keeps its exposure
+    /// under 5.0; the non-root variant its comment describes loads as a drop-in and is less exposed.
+    static func verifyInstalledUnit(root: URL) throws {
+        let units = root.appendingPathComponent("usr/lib/systemd/system")
+        try FileManager.default.createDirectory(at: units.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "/usr/lib/systemd/system", toPath: units.path)
+        let verify = ["verify", "--root=\(root.path)", "molecule-reconciler.service"]
+        let verified = try Self.exec("systemd-analyze", verify)
+        #expect(verified.status == 0 && verified.errors.isEmpty && verified.output.isEmpty, "\(verified.errors)")
+        let security = ["security", "--offline=true", "--threshold=50", "--root=\(root.path)", "molecule-reconciler.service"]
+        let asRoot = try Self.exec("systemd-analyze", security)
+        #expect(asRoot.status == 0, "\(asRoot.output.suffix(500))\(asRoot.errors)")
+        let dropIns = root.appendingPathComponent("etc/systemd/system/molecule-reconciler.service.d")
+        try FileManager.default.createDirectory(at: dropIns, withIntermediateDirectories: true)
+        try "[Service]\nUser=molecule-reconciler\nEnvironment=MOLECULE_REQUIRE_ISOLATION=0\nCapabilityBoundingSet=\n".write(
+            to: dropIns.appendingPathComponent("non-root.conf"), atomically: true, encoding: .utf8)
+        let withDropIn = try Self.exec("systemd-analyze", verify)
+        #expect(withDropIn.status == 0 && withDropIn.errors.isEmpty, "\(withDropIn.errors)")
+        let nonRoot = try Self.exec("systemd-analyze", security)
+        #expect(nonRoot.output.contains("✓ User=/DynamicUser="), "\(nonRoot.output)")
+        #expect(try #require(exposure(nonRoot.output)) < exposure(asRoot.output)!)
+        // The check is real: the binary missing under the root is reported.
+        let binary = root.appendingPathComponent("opt/molecule/lib/molecule-reconciler/molecule-reconciler")
+        try FileManager.default.moveItem(at: binary, to: root.appendingPathComponent("moved"))
+        defer { try? FileManager.default.moveItem(at: root.appendingPathComponent("moved"), to: binary) }
+        let missing = try Self.exec("systemd-analyze", verify)
+        #expect(missing.status != 0 && missing.errors.contains("/opt/molecule/bin/molecule-reconciler is not executable"))
+    }
+
+    /// "Overall exposure level for molecule-reconciler.service: 4.3 OK".
+    static func exposure(_ report: String) -> Double? {
+        report.firstMatch(of: /Overall exposure level for molecule-reconciler\.service: (\d+\.\d)/).flatMap { Double($0.1) }
+    }
+
+    @Test(
+        "scripts/install stages the binaries, the schema and the unit; systemd-analyze verifies the unit as installed; the installed link finds its schema"
+    )
     func install() async throws {
         let destination = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: destination) }
@@ -140,6 +178,7 @@ struct DeployArtifactsTests {
         let env = try FileManager.default.attributesOfItem(
             atPath: destination.appendingPathComponent("etc/molecule-reconciler/env").path)
         #expect((env[.posixPermissions] as? Int) == 0o640)
+        try Self.verifyInstalledUnit(root: destination)
         // Run through its link, as the unit does: the schema is found beside the real path.
         let conninfo = try await TestDatabase.createEmpty()
         let migrate = try Self.exec(

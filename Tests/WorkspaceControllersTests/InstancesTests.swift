@@ -1,5 +1,6 @@
 import ControllerHost
 import Foundation
+import Logging
 import Postgres
 import PostgresTestSupport
 import ProviderFakes
@@ -19,13 +20,13 @@ struct InstancesTests {
         let store = FakeSecretStore()
         let workspace: String
 
-        func driver(holder: String = ReconcilerHost.defaultHolder()) -> TickDriver {
+        func driver(holder: String = ReconcilerHost.defaultHolder(), logger: Logger = TestDatabase.logger) -> TickDriver {
             TickDriver(
                 pool: pool,
                 controllers: [
                     .init(SecretsBundleReconciler(store: BundleStore(pool: pool), secretStore: store)),
                     .init(InstancesReconciler(store: InstanceStore(pool: pool), provider: cloud)),
-                ], holder: holder, logger: TestDatabase.logger)
+                ], holder: holder, logger: logger)
         }
 
         func phase() async throws -> String {

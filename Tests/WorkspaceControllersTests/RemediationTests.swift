@@ -1,5 +1,6 @@
 import ControllerHost
 import Foundation
+import Logging
 import Postgres
 import PostgresTestSupport
 import ProviderFakes
@@ -30,10 +31,17 @@ struct RemediationTests {
         #expect(failed.phase == "failed")
         #expect(failed.error == "instances: no runtime heartbeat 600 s after launch of instance \(first.id)")
         #expect(try await EventStore(pool: world.pool).select(key: world.workspace).contains { $0.reason == "RuntimeUnhealthy" })
-        // ...and recreated by itself on the retry.
-        _ = try await world.driver().tickUntilConverged(now: Self.t0 + 760)
+        // ...and recreated by itself on the retry: a mutation, so a Normal event and an info
+        // line (Warnings are for failures).
+        let capture = FailureLogTests.Capture()
+        let logger = Logger(label: "test") { _ in FailureLogTests.CaptureHandler(capture: capture) }
+        _ = try await world.driver(logger: logger).tickUntilConverged(now: Self.t0 + 760)
         let events = try await EventStore(pool: world.pool).select(key: world.workspace)
-        #expect(events.contains { $0.reason == "Remediating" && $0.type == .warning })
+        #expect(events.contains { $0.reason == "Remediating" && $0.type == .normal })
+        #expect(!events.contains { $0.reason == "Remediating" && $0.type == .warning })
+        let line = capture.all.first { $0.metadata["reason"] == "Remediating" }
+        #expect(line?.level == .info && line?.message == "recorded a Normal event", "\(capture.all.map(\.message))")
+        #expect(line?.metadata["message"]?.hasPrefix("recreating the failed workspace (remediation 1)") == true)
         let live = await world.cloud.live(workspaceID: world.workspace)
         #expect(live.count == 1 && live[0].id != first.id && live[0].generation == 2)
         // The new instance reports ready: running, error cleared, budget reset.

@@ -200,6 +200,11 @@ struct InstanceDecisionTests {
         #expect(decision.status.remediations == row.remediations)
         #expect(decision.status.restartPending == row.restartPending)
         #expect(decision.events.map(\.reason) == row.events)
+        // Every mutation is a Normal event, remediation included; Warnings are for failures.
+        let mutations: Set = ["InstanceCreated", "InstanceAdopted", "InstanceTerminated", "RestartingForConfig", "Remediating"]
+        for event in decision.events where mutations.contains(event.reason) {
+            #expect(event.type == .normal, "\(event.reason) is a \(event.type) event")
+        }
         if let contains = row.errorContains {
             #expect(decision.status.error?.contains(contains) == true, "\(decision.status.error ?? "no error")")
         } else {
