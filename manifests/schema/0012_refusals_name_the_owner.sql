@@ -231,13 +231,14 @@ BEGIN
     PERFORM molecule_grant('platform', 'INSERT (written_at)', 'TABLE workspace_secrets');
 END $$;
 
+-- The statement guards and the message get a fixed search_path; the row guard of workspaces'
+-- inserts does not (a SET on a per-row function costs every row; see schema 0010).
 DO $$
 DECLARE
     path text := format('%I, pg_temp', current_schema());
 BEGIN
     EXECUTE format('ALTER FUNCTION molecule_guard_writer() SET search_path = %s', path);
     EXECUTE format('ALTER FUNCTION molecule_write_refusal(text, text, text[], text, oid) SET search_path = %s', path);
-    EXECUTE format('ALTER FUNCTION workspaces_insert_guard() SET search_path = %s', path);
 END $$;
 -- Trigger functions need no EXECUTE; the message builder is the triggers'. The guards call
 -- molecule_write_refusal under the caller's rights: every role executes it (it reads nothing
