@@ -87,6 +87,44 @@ struct GuardedWritesTests {
         #expect(try await Self.snapshot(database.owner) == before)
     }
 
+    @Test("behind the guards, row-level security: with a guard disabled, a refused write still changes no row")
+    func secondLayer() async throws {
+        let database = try await RoleDatabase.create()
+        let workspace = try await database.owner.query(
+            "INSERT INTO workspaces (org, name, image) VALUES ('acme', 'w', 'img') RETURNING id::text AS id"
+        ).rows[0].require(String.self, "id")
+        try await database.owner.query(
+            """
+            INSERT INTO events (controller, key, type, reason, message, first_seen, last_seen)
+            VALUES ('instances', $1::uuid, 'Normal', 'R', 'm', now(), now())
+            """, [workspace])
+        for (table, trigger) in [
+            ("instances", "instances_update_guard"), ("workspaces", "workspaces_delete_guard"),
+            ("templates", "templates_insert_guard"), ("events", "events_delete_guard"),
+        ] {
+            try await database.owner.query("ALTER TABLE \(table) DISABLE TRIGGER \(trigger)")
+        }
+        let before = try await Self.snapshot(database.owner)
+        let attempts: [(DatabaseRole, String)] = [
+            (.viewer, "UPDATE instances SET attempts = 7"), (.operator, "UPDATE instances SET attempts = 7"),
+            (.viewer, "DELETE FROM workspaces"), (.platform, "DELETE FROM workspaces"), (.reconciler, "DELETE FROM events"),
+        ]
+        for (role, sql) in attempts {
+            let pool = database.pool(as: role)
+            defer { Task { await pool.close() } }
+            try await pool.query(sql)  // no guard answers: no row is visible to the write
+        }
+        let reconciler = database.pool(as: .reconciler)
+        defer { Task { await reconciler.close() } }
+        do {
+            try await reconciler.query("INSERT INTO templates (name) VALUES ('t')")
+            Issue.record("the reconciler inserted a template")
+        } catch let error as PostgresError {
+            #expect(error.sqlState == "42501" && error.message.contains("row-level security"), "\(error)")
+        }
+        #expect(try await Self.snapshot(database.owner) == before)
+    }
+
     /// Every row of the tables the attempts aim at, as text.
     static func snapshot(_ pool: PostgresPool) async throws -> [String] {
         var rows: [String] = []

@@ -219,6 +219,36 @@ BEGIN
     END LOOP;
 END $$;
 
+-- Behind the guards, row-level security: on every table that has it, a role that may not insert,
+-- update or delete there meets a restrictive policy that lets no row through unless it is also
+-- a member of a role that may (an UPDATE of a table guarded by column: roles that may update no
+-- column of it). Were a guard missing, such a write would change no row instead of every row.
+DO $$
+DECLARE
+    w record;
+    kinds text[];
+    others text[];
+    writers text;
+BEGIN
+    FOR w IN
+        SELECT m.tbl, m.operation, array_agg(DISTINCT k) FILTER (WHERE k IS NOT NULL) AS kinds
+          FROM molecule_writers m LEFT JOIN LATERAL unnest(array_remove(string_to_array(m.kinds, ','), '')) AS k ON true
+          JOIN pg_class c ON c.relname = m.tbl AND c.relnamespace = current_schema()::regnamespace AND c.relrowsecurity
+         GROUP BY m.tbl, m.operation ORDER BY 1, 2
+    LOOP
+        kinds := coalesce(w.kinds, '{}');
+        others := ARRAY(SELECT k FROM unnest(ARRAY['reconciler', 'operator', 'platform', 'viewer']) AS k WHERE k <> ALL (kinds));
+        CONTINUE WHEN cardinality(others) = 0;
+        writers := coalesce((SELECT string_agg(format('pg_has_role(current_user, %L, ''USAGE'')', molecule_role(k)), ' OR ')
+                               FROM unnest(kinds) AS k), 'false');
+        EXECUTE format('CREATE POLICY %I ON %I AS RESTRICTIVE FOR %s TO %s %s', lower(w.operation) || '_by_writers_only', w.tbl,
+                       w.operation, (SELECT string_agg(quote_ident(molecule_role(k)), ', ') FROM unnest(others) AS k),
+                       CASE w.operation WHEN 'INSERT' THEN format('WITH CHECK (%s)', writers)
+                                        WHEN 'UPDATE' THEN format('USING (%s) WITH CHECK (%s)', writers, writers)
+                                        ELSE format('USING (%s)', writers) END);
+    END LOOP;
+END $$;
+
 -- The operator inserts workspaces, and the secrets' written_at too (it may update it anyway).
 -- The row guard fires before workspaces_validate (triggers fire in name order).
 CREATE TRIGGER workspaces_insert_columns_guard BEFORE INSERT ON workspaces
