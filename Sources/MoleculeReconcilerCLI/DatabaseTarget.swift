@@ -39,7 +39,13 @@ struct DatabaseTarget {
         let started = startsEmbedded ? try await server.startInBackground() : false
         let admin = PostgresConnection(configuration: .init(conninfo: server.conninfo()))
         let exists = try await admin.query("SELECT 1 FROM pg_database WHERE datname = 'molecule'").rows.isEmpty == false
-        if !exists { try await admin.query("CREATE DATABASE molecule") }
+        if !exists {
+            do {
+                try await admin.query("CREATE DATABASE molecule")
+            } catch let error as PostgresError where error.sqlState == "42P04" {
+                // Created by another command on the same server at the same moment.
+            }
+        }
         await admin.close()
         return DatabaseTarget(
             configuration: .init(conninfo: server.conninfo(database: "molecule")), embedded: server,

@@ -108,10 +108,11 @@ struct CommandLineTests {
             try? FileManager.default.removeItem(atPath: log)
         }
         let products = Bundle.main.executableURL!.deletingLastPathComponent()
+        let port = CrashRestartTests.sidecarPort()
         let process = Process()
         process.executableURL = products.appendingPathComponent("molecule-reconciler")
         process.arguments = [
-            "run", "--embedded-dir", directory, "--state-dir", stateDir, "--http-port", "\(CrashRestartTests.sidecarPort())",
+            "run", "--embedded-dir", directory, "--state-dir", stateDir, "--http-port", "\(port)",
             "--runtime-executable", products.appendingPathComponent("molecule-workspace-runtime").path,
             "--log-level", "warning",
         ]
@@ -126,15 +127,24 @@ struct CommandLineTests {
         try process.run()
         defer { if process.isRunning { process.terminate() } }
 
-        // Converged, as `status` on the same embedded server says (exit 0).
-        var status = Outcome(status: -1, output: "")
+        // Ready (migrated, the fleet loaded, the controllers started), then converged, as
+        // `status` on the same embedded server says (exit 0).
+        let client = CurlHTTPClient()
+        var ready = false
         let deadline = ContinuousClock.now + .seconds(150)
+        while !ready, ContinuousClock.now < deadline, process.isRunning {
+            let response = try? await client.send(.init(url: "http://127.0.0.1:\(port)/readyz", timeoutMilliseconds: 500))
+            ready = response?.status == 200
+            if !ready { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(ready, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        var status = Outcome(status: -1, output: "")
         while ContinuousClock.now < deadline, process.isRunning {
             status = try Self.run(["status", "--embedded-dir", directory, "--log-level", "error"])
             if status.status == 0 { break }
             try await Task.sleep(for: .milliseconds(500))
         }
-        #expect(status.status == 0, "\(status.output)")
+        #expect(status.status == 0, "\(status.output)\n\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         #expect(status.output.contains("workspaces: 4 (running 4)"), "\(status.output)")
 
         // The controllers' sessions are the sidecar login's, a member of molecule_reconciler only.
