@@ -23,6 +23,8 @@
 -- hold column privileges only, on the columns guarded here: a column added later has no grant
 -- and no guard until its migration gives it both. An operator inserting a workspace may not set
 -- its status or timestamps: a row trigger refuses a value other than the column's default.
+-- Behind the guards, restrictive row-level policies (below) let a role write no row of a table
+-- it may not insert, update or delete, so that a guard dropped by mistake changes no row.
 --
 -- The sidecar's privilege check compares privileges, which no longer tell the roles' writes
 -- apart; it also reports membership of operator, platform or viewer (ReconcileStore's
