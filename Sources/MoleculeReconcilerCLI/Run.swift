@@ -51,11 +51,15 @@ struct Run: AsyncParsableCommand {
     ) async throws {
         let registry = MetricsBootstrap.bootstrap()
         try await global.withDatabase(poolSize: poolSize, schema: .migrateIfEmbedded(force: migrate), startsEmbedded: true) {
-            pool, target, logger in
-            try await PrivilegeCheck(pool: pool).enforce(logger: logger)
+            owner, target, logger in
             if exampleFleet, target.embedded != nil {
-                try await ExampleFleet.loadIfEmpty(pool, logger: logger)
+                try await ExampleFleet.loadIfEmpty(owner, logger: logger)
             }
+            // On the embedded default the controllers run as a login in the reconciler role only,
+            // not as the superuser that migrated; a configured database is used as it is.
+            let pool = target.embedded == nil ? owner : try await Self.sidecarPool(owner: owner, size: poolSize)
+            if pool !== owner { await owner.close() }
+            try await PrivilegeCheck(pool: pool).enforce(logger: logger)
             let set = try await Controllers.make(pool: pool, global: global, providers: providers, logger: logger)
             let host = ReconcilerHost(
                 pool: pool, controllers: set.controllers, sweepers: set.sweepers,
@@ -81,5 +85,13 @@ struct Run: AsyncParsableCommand {
             try await group.run()
             await stopped(set, logger)
         }
+    }
+
+    /// A pool on the same database as `owner`, logged in as the embedded server's sidecar login.
+    static func sidecarPool(owner: PostgresPool, size: Int) async throws -> PostgresPool {
+        let login = try await SidecarLogin.ensure(owner: owner)
+        var configuration = owner.configuration
+        configuration.conninfo += " user=\(login)"
+        return PostgresPool(configuration: configuration, size: size)
     }
 }

@@ -47,7 +47,9 @@ struct Tick: AsyncParsableCommand {
 
     func run() async throws {
         let instant = now.flatMap { ISO8601DateFormatter().date(from: $0) }
-        try await global.withDatabase(poolSize: 4, schema: .migrateIfEmbedded(force: false)) { pool, _, logger in
+        try await global.withDatabase(poolSize: 4, schema: .migrateIfEmbedded(force: false)) { owner, target, logger in
+            // As `run` does: on the embedded server, the controllers run as its reconciler login.
+            let pool = target.embedded == nil ? owner : try await Run.sidecarPool(owner: owner, size: 4)
             try await PrivilegeCheck(pool: pool).enforce(logger: logger)
             let set = try await Controllers.make(pool: pool, global: global, providers: providers, logger: logger)
             let driver = TickDriver(pool: pool, controllers: set.controllers, sweepers: set.sweepers, logger: logger)

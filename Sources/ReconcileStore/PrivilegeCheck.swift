@@ -14,7 +14,8 @@ public struct PrivilegeCheck: Sendable {
         /// The role the sidecar should have the privileges of, e.g. `molecule_reconciler`.
         public var reconcilerRole: String
         public var superuser: Bool
-        /// "UPDATE on workspaces (image, name)", "CREATE on schema public", "BYPASSRLS"...
+        /// "UPDATE on workspaces (image, name)", "CREATE on schema public", "BYPASSRLS",
+        /// "member of molecule_operator"...
         public var excess: [String]
         public var missing: [String]
     }
@@ -94,7 +95,10 @@ public struct PrivilegeCheck: Sendable {
     }
 
     /// Every privilege on the schema's objects that `current_user` has and $1 has not (excess),
-    /// or the other way round; column privileges grouped per table and privilege.
+    /// or the other way round; column privileges grouped per table and privilege. Membership of
+    /// another of the schema's roles is excess too: since schema 0012 every role holds the writes
+    /// it is refused, and the guards, not the privileges, tell who may make them: they admit the
+    /// members of the reconciler role (and the schema's owner), so that membership is needed.
     static let differences = """
         WITH roles AS (SELECT current_user::name AS me, $1::name AS rec),
         rels AS (
@@ -148,6 +152,13 @@ public struct PrivilegeCheck: Sendable {
           FROM by_table WHERE lacking IS NOT NULL
         UNION ALL
         SELECT mine, priv || ' on ' || object FROM objects WHERE mine <> needed
+        UNION ALL
+        SELECT true, 'member of ' || m.name FROM molecule_roles m
+         WHERE m.role <> 'reconciler' AND pg_has_role(current_user, m.name, 'USAGE')
+        UNION ALL
+        SELECT false, 'membership of ' || rec FROM roles
+         WHERE NOT pg_has_role(me, rec, 'USAGE')
+           AND NOT pg_has_role(me, (SELECT relowner FROM pg_class WHERE oid = 'workspaces'::regclass), 'USAGE')
         UNION ALL
         SELECT true, attribute FROM pg_roles r,
                LATERAL (VALUES ('CREATEROLE', r.rolcreaterole), ('CREATEDB', r.rolcreatedb), ('BYPASSRLS', r.rolbypassrls),

@@ -1,19 +1,20 @@
-/// The declared privilege policy of schema 0010: every relation of the schema with every column,
+/// The declared privilege policy of schemas 0010 and 0012: every relation of the schema with every column,
 /// and every function, with what each role may do. The matrix test compares it with what the
 /// database does, so an object this policy does not mention (a table added without grants, a
 /// new column, a new function) fails it.
 ///
 /// Per role, a list of clauses separated by `;`: `s`, `i`, `u` and their column lists (`*`:
-/// every column) are allowed; `d` is delete; `gi`, `gu`, `gd` are held but refused by the guard
-/// trigger with a message that names the table or column and its owner; `usage` (sequences) is
-/// nextval. Anything not listed is denied by PostgreSQL's privileges.
+/// every column) are allowed; `d` is delete; `usage` (sequences) is nextval. Anything not listed
+/// is refused: a read by PostgreSQL's privileges, a write (insert, update, delete, truncate) by
+/// the guards of schema 0012, whose message names the table or column and the roles listed here
+/// as its writers (none: the schema's owner). TRUNCATE is nobody's.
 enum PrivilegePolicy {
     struct Relation {
         let columns: [String]
         let roles: [DatabaseRole: String]
     }
 
-    static let controllerOperator = "s *; gi *; gu *; gd"
+    static let controllerOperator = "s *"
     static let secretColumnsWithoutValue = "workspace_id key runtime_consumed written_by written_at"
     static let orgSecretColumnsWithoutValue = "org key runtime_consumed written_by written_at"
     static let bundleColumnsWithoutSeed =
@@ -44,7 +45,7 @@ enum PrivilegePolicy {
             columns: words("org key value runtime_consumed written_by written_at"),
             roles: [
                 .reconciler: "s *",
-                .operator: "s \(orgSecretColumnsWithoutValue); i org key value runtime_consumed written_by; "
+                .operator: "s \(orgSecretColumnsWithoutValue); i org key value runtime_consumed written_by written_at; "
                     + "u key value runtime_consumed written_by written_at; d",
                 .viewer: "s \(orgSecretColumnsWithoutValue)",
             ]),
@@ -68,7 +69,7 @@ enum PrivilegePolicy {
         "secret_bundles": .init(
             columns: words(bundleColumnsWithoutSeed + " token_seed"),
             roles: [
-                .reconciler: "s *; u *", .operator: "s \(bundleColumnsWithoutSeed); gi *; gu *; gd",
+                .reconciler: "s *; u *", .operator: "s \(bundleColumnsWithoutSeed)",
                 .viewer: "s \(bundleColumnsWithoutSeed)",
             ]),
         "secret_versions": .init(
@@ -94,9 +95,9 @@ enum PrivilegePolicy {
             columns: words("workspace_id key value runtime_consumed written_by written_at"),
             roles: [
                 .reconciler: "s *",
-                .operator: "s \(secretColumnsWithoutValue); i workspace_id key value runtime_consumed written_by; "
+                .operator: "s \(secretColumnsWithoutValue); i workspace_id key value runtime_consumed written_by written_at; "
                     + "u key value runtime_consumed written_by written_at; d",
-                .platform: "s \(secretColumnsWithoutValue); i workspace_id key value runtime_consumed written_by; "
+                .platform: "s \(secretColumnsWithoutValue); i workspace_id key value runtime_consumed written_by written_at; "
                     + "u value runtime_consumed written_by written_at; d",
                 .viewer: "s \(secretColumnsWithoutValue)",
             ]),
@@ -107,8 +108,7 @@ enum PrivilegePolicy {
             roles: [
                 .reconciler: "s *; u phase last_error last_error_at conditions restart_pending",
                 .operator: "s *; i id org name kind template image desired_state restart_requests restart_policy; "
-                    + "u org name kind template image desired_state restart_requests restart_policy; "
-                    + "gu phase last_error last_error_at conditions restart_pending; d",
+                    + "u org name kind template image desired_state restart_requests restart_policy; d",
                 .platform: "s *; u restart_requests",
                 .viewer: "s *",
             ]),
@@ -133,6 +133,7 @@ enum PrivilegePolicy {
             "molecule_workspace_error(text,text,text)": [.reconciler],
             "molecule_put_workspace_secret(uuid,text,text,boolean,text)": [.operator, .platform],
             "molecule_put_org_secret(text,text,text,boolean,text)": [.operator],
+            "molecule_write_refusal(text,text,text[],text,oid)": Set(DatabaseRole.allCases),
         ]
         for helper in validationHelpers { table[helper] = [.reconciler, .operator, .platform] }
         for ownerOnly in [
@@ -143,7 +144,7 @@ enum PrivilegePolicy {
             "instances_target_moved()", "lifecycle_chain()", "runtime_status_changed()", "tenants_retire_ingress()",
             "templates_validate()", "workspace_runtime_status_validate()", "secret_bundles_validate()",
             "molecule_grant(text,text,text)", "org_scopes_validate()", "tenants_org_validate()", "molecule_guard_writer()",
-            "molecule_scope_policies(text,text)", "molecule_status_changed()",
+            "molecule_scope_policies(text,text)", "molecule_status_changed()", "workspaces_insert_guard()",
         ] {
             table[ownerOnly] = []
         }
