@@ -12,6 +12,19 @@ public protocol InstanceProvider: Sendable {
     func listAll(owner: String) async throws -> [InstanceRecord]
     /// Terminates an instance; terminating a terminated one is not an error.
     func terminate(instanceID: String) async throws
+    /// Deletes what the provider holds for a workspace besides its instances (EC2: the
+    /// workspace's IAM role and instance profile), once the workspace is deleted and none of its
+    /// instances is live. Idempotent; returns whether anything was deleted (a released workspace
+    /// costs reads only). Default: nothing held.
+    func release(workspaceID: String, owner: String) async throws -> Bool
+    /// The workspaces of `owner` for which the provider holds such resources, so that the
+    /// orphan sweep releases those whose row is gone. Default: none.
+    func heldWorkspaces(owner: String) async throws -> [String]
+}
+
+extension InstanceProvider {
+    public func release(workspaceID: String, owner: String) async throws -> Bool { false }
+    public func heldWorkspaces(owner: String) async throws -> [String] { [] }
 }
 
 public struct InstanceSpec: Sendable, Equatable {

@@ -26,6 +26,11 @@ public struct OrphanSweeper: Sweeper {
     public func sweep(now: Date?, actions: ActionLog) async throws -> Int {
         actions.record("instances.list_all", mutating: false)
         let live = try await provider.listAll(owner: owner).filter(\.state.isLive)
+        let terminated = try await terminate(live, now: now, actions: actions)
+        return terminated + (try await release(now: now, actions: actions))
+    }
+
+    private func terminate(_ live: [InstanceRecord], now: Date?, actions: ActionLog) async throws -> Int {
         guard !live.isEmpty else { return 0 }
         let existing = try await instances.selectExistingWorkspaces(among: Array(Set(live.map(\.workspaceID))).sorted())
         var terminated = 0
@@ -39,5 +44,25 @@ public struct OrphanSweeper: Sweeper {
                 message: "terminated instance \(orphan.id): its workspace no longer exists", now: now)
         }
         return terminated
+    }
+
+    /// What the provider still holds for gone workspaces (EC2: IAM roles), released after their
+    /// instances were told to terminate; each release a Warning event under the gone workspace's key.
+    private func release(now: Date?, actions: ActionLog) async throws -> Int {
+        actions.record("instances.list_held", mutating: false)
+        let held = try await provider.heldWorkspaces(owner: owner).filter { UUID(uuidString: $0) != nil }
+        guard !held.isEmpty else { return 0 }
+        let existing = try await instances.selectExistingWorkspaces(among: held)
+        var released = 0
+        for workspace in held where !existing.contains(workspace) {
+            let deleted = try await provider.release(workspaceID: workspace, owner: owner)
+            actions.record("instances.release", mutating: deleted)
+            guard deleted else { continue }
+            released += 1
+            try await events.record(
+                controller: ControllerName.instances.rawValue, key: workspace, type: .warning, reason: "OrphanReleased",
+                message: "released what the provider held for workspace \(workspace): it no longer exists", now: now)
+        }
+        return released
     }
 }

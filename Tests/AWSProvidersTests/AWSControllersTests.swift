@@ -75,10 +75,13 @@ struct AWSControllersTests {
         #expect(world.launches() == 2)
     }
 
-    @Test("stop terminates the instance; delete schedules the bundle's deletion with a recovery window")
+    @Test(
+        "stop terminates the instance; delete schedules the bundle's deletion with a recovery window and deletes the workspace's IAM role and profile"
+    )
     func stopAndDelete() async throws {
         let world = try await AWSControllerWorld.make()
         _ = try await world.driver().tickUntilConverged(now: Self.t0)
+        #expect(try await world.ec2.heldWorkspaces(owner: AWSControllerWorld.owner).contains(world.workspace))
         try await world.pool.query("UPDATE workspaces SET desired_state = 'stopped' WHERE id = $1::uuid", [world.workspace])
         _ = try await world.driver().tickUntilConverged(now: Self.t0 + 10)
         #expect(try await world.live().isEmpty)
@@ -87,6 +90,8 @@ struct AWSControllersTests {
         _ = try await world.driver().tickUntilConverged(now: Self.t0 + 20)
         #expect(try await world.secrets.describe(name: world.secretName)?.scheduledForDeletion == true)
         #expect(try await world.live().isEmpty)
+        #expect(world.moto.transport.operations.contains("iam.DeleteRole"))
+        #expect(try await !world.ec2.heldWorkspaces(owner: AWSControllerWorld.owner).contains(world.workspace))
         let before = world.moto.transport.operations.count
         let check = try await world.driver().checkIdempotent(now: Self.t0 + 30)
         #expect(check.passed, "\(check.rowWrites) \(check.mutatingActions)")

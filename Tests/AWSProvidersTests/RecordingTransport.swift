@@ -31,12 +31,13 @@ final class RecordingTransport: AWSTransport {
         return try await inner.send(request)
     }
 
-    /// `secretsmanager.<Target>` or `ec2.<Action>`.
+    /// `secretsmanager.<Target>`, `ec2.<Action>` or `iam.<Action>` (the signing scope's service).
     static func operation(_ request: CurlHTTPClient.Request) -> String {
         if let target = request.headers["X-Amz-Target"] { return target }
         let body = String(decoding: request.body ?? Data(), as: UTF8.self)
         let action = body.split(separator: "&").first { $0.hasPrefix("Action=") }?.dropFirst("Action=".count)
-        return "ec2.\(action ?? "?")"
+        let scope = request.headers["Authorization"]?.split(separator: "/").dropFirst(3).first
+        return "\(scope == "iam" ? "iam" : "ec2").\(action ?? "?")"
     }
 
     /// Mutating operations, by name: anything not a read.
