@@ -300,6 +300,45 @@ struct WorkspaceInstanceRoleTests {
         }
     }
 
+    @Test("names fit IAM's 64 characters; an ID that does not fit is hashed and found again through the role's tags")
+    func namesAndHashedIDs() async throws {
+        let moto = try await MotoProviders.make()
+        let provider = try moto.instances()
+        let uuid = Self.workspace()
+        let plain = provider.roles.name(workspaceID: uuid, owner: Self.owner)
+        #expect(plain.hasSuffix("-\(uuid)") && plain.hasPrefix("molecule-ws-") && plain.count <= 64)
+        let odd = "Tenant/\(UUID().uuidString)-with-a-long-and-Mixed-Case-name"
+        let hashed = provider.roles.name(workspaceID: odd, owner: Self.owner)
+        #expect(hashed.count == 64 && !hashed.contains("/"))
+        #expect(hashed != provider.roles.name(workspaceID: odd, owner: "pg:another-fleet"))
+        _ = try await provider.roles.ensure(workspaceID: odd, owner: Self.owner, secretName: Self.secretName("x"))
+        #expect(try await provider.heldWorkspaces(owner: Self.owner).contains(odd))
+        #expect(try await provider.release(workspaceID: odd, owner: Self.owner))
+        #expect(try await !provider.heldWorkspaces(owner: Self.owner).contains(odd))
+    }
+
+    @Test("a role of the workspace's name tagged with another owner is refused, never adopted or changed")
+    func foreignRoleRefused() async throws {
+        let moto = try await MotoProviders.make()
+        let provider = try moto.instances()
+        let workspace = Self.workspace()
+        let name = provider.roles.name(workspaceID: workspace, owner: Self.owner)
+        _ = try await provider.roles.iam.call(
+            "CreateRole",
+            [
+                ("RoleName", name), ("Path", "/molecule/"), ("AssumeRolePolicyDocument", WorkspaceInstanceRoles.trustPolicy),
+                ("Tags.member.1.Key", "molecule:owner"), ("Tags.member.1.Value", "pg:someone-else"),
+            ])
+        let before = moto.transport.operations.count
+        do {
+            _ = try await provider.create(Self.spec(workspace))
+            Issue.record("a foreign role was adopted")
+        } catch let error as ProviderError {
+            #expect(error.kind == .invalid && error.message.contains(name) && error.message.contains("another owner"))
+        }
+        #expect(moto.mutations(since: before).isEmpty, "\(moto.mutations(since: before))")
+    }
+
     static func deployFile(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("deploy/aws/\(name)").path
