@@ -121,17 +121,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
+        .target(name: "BenchSupport"),
         .executableTarget(
             name: "MoleculeBench",
             dependencies: [
-                "Postgres", "ReconcileRuntime", "ReconcileStore", "ControllerHost", "EmbeddedPostgres",
+                "BenchSupport", "Postgres", "ReconcileRuntime", "ReconcileStore", "ControllerHost", "EmbeddedPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(
             name: "MoleculeFleetBench",
             dependencies: [
-                "ControllerHost", "WorkspaceControllers", "WorkspaceStore", "WorkspaceModel", "ProviderFakes",
+                "BenchSupport", "ControllerHost", "WorkspaceControllers", "WorkspaceStore", "WorkspaceModel", "ProviderFakes",
                 "EmbeddedPostgres", "ReconcileRuntime", "ReconcileStore", "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -209,7 +210,13 @@ let package = Package(
             name: "PrivilegeTests",
             dependencies: ["Postgres", "PostgresTestSupport", "ReconcileStore", "SchemaManifests"]),
         // WorkspaceModel: the leak test derives each instance token from its seed, to look for it.
+        // AWSProviders, CloudflareContract: the cloud-fleet suite signs its own reads of moto and
+        // runs the binary against the Cloudflare contract server.
         .testTarget(
-            name: "CLITests", dependencies: ["Postgres", "PostgresTestSupport", "CurlHTTP", "ReconcileStore", "WorkspaceModel"]),
+            name: "CLITests",
+            dependencies: [
+                "Postgres", "PostgresTestSupport", "CurlHTTP", "ReconcileStore", "WorkspaceModel", "AWSProviders",
+                "CloudflareContract", "Providers",
+            ]),
     ]
 )

@@ -31,14 +31,18 @@ extension EC2InstanceProvider {
         return parameters
     }
 
-    /// The boot script: which bundle to fetch and which generation it must carry. Names only:
-    /// no secret value, no credential (the instance profile provides those).
+    /// The boot script: which bundle to fetch — the secret and the version staged for this
+    /// generation (`GetSecretValue` with that `VersionId`: a later bundle never reaches an
+    /// instance launched for an earlier one), or its `AWSCURRENT` stage when the spec names no
+    /// version — and which generation it must carry. Names only: no secret value, no
+    /// credential (the instance profile provides those).
     func userData(_ spec: InstanceSpec) -> String {
+        let version =
+            spec.bundleVersion.map { ("MOLECULE_BUNDLE_VERSION_ID", $0) } ?? ("MOLECULE_BUNDLE_VERSION_STAGE", "AWSCURRENT")
         let variables = [
             ("MOLECULE_WORKSPACE_ID", spec.workspaceID), ("MOLECULE_GENERATION", String(spec.generation)),
-            ("MOLECULE_IMAGE", spec.image), ("MOLECULE_BUNDLE_SECRET", spec.bundleName),
-            ("MOLECULE_BUNDLE_VERSION_STAGE", "AWSCURRENT"), ("MOLECULE_RUNTIME_PORT", String(settings.runtimePort)),
-            ("AWS_REGION", region),
+            ("MOLECULE_IMAGE", spec.image), ("MOLECULE_BUNDLE_SECRET", spec.bundleName), version,
+            ("MOLECULE_RUNTIME_PORT", String(settings.runtimePort)), ("AWS_REGION", region),
         ]
         return
             (["#!/bin/sh", "# molecule workspace boot: names its bundle, holds no secret"]

@@ -8,9 +8,9 @@ import Providers
 ///   `ClientToken`, so this is what carries idempotency there), then `RunInstances` with
 ///   `ClientToken = <workspace>-g<generation>` (AWS's own guard against a concurrent retry),
 ///   tagged `molecule:owner`, `molecule:workspace`, `molecule:generation`.
-/// - User data names the bundle (secret name, the `AWSCURRENT` stage, the region and the
-///   generation it must carry) and never holds a value: user data is readable from the
-///   instance metadata service and the API.
+/// - User data names the bundle (secret name, the version ID staged for the generation, the
+///   region and the generation it must carry) and never holds a value: user data is readable
+///   from the instance metadata service and the API.
 /// - `list` is `DescribeInstances` by tag, every page; terminated instances are listed while
 ///   EC2 shows them. `terminate` is idempotent (EC2's own).
 /// - Each workspace's instances run with the workspace's own instance profile, whose role may

@@ -220,19 +220,26 @@ public final class ControllerRunner: Sendable {
     /// After a reconnect landed on another server history: the keys this replica reconciled in
     /// the last `recentWindow` first (newest first: the likeliest to have acted on writes the new
     /// server never got), then every key at once, unpaced. Each reconcile compares the provider's
-    /// world with the rows, as the periodic full resync's do.
+    /// world with the rows, as the periodic full resync's do. The full pass is retried until it
+    /// succeeds (250 ms doubling to 5 s): right after a failover the pool still holds sessions on
+    /// the old server, each failing once, and the next periodic pass is minutes away.
     public func lookAgainAfterHistoryChange() async {
         let horizon = ContinuousClock.now - Self.recentWindow
         let recentKeys = recent.withLock { recent in
             recent.filter { $0.value > horizon }.sorted { $0.value > $1.value }.map(\.key)
         }
         recentKeys.forEach(enqueue)
-        await fullResync(paced: false)
+        var wait = Duration.milliseconds(250)
+        while !queue.isShuttingDown, !(await fullResync(paced: false)) {
+            do { try await clock.sleep(until: clock.now + wait) } catch { return }
+            wait = min(wait * 2, .seconds(5))
+        }
     }
 
     /// Re-examines every key, one page at a time, spreading the pages over half the interval
-    /// (or all at once, unpaced).
-    private func fullResync(paced: Bool = true) async {
+    /// (or all at once, unpaced). Returns false when reading the keys failed.
+    @discardableResult
+    private func fullResync(paced: Bool = true) async -> Bool {
         let pageSize = 500
         do {
             let counts = try await store.selectCounts()
@@ -247,10 +254,14 @@ public final class ControllerRunner: Sendable {
                 if paced { try await clock.sleep(until: clock.now + pause) }
             }
         } catch is CancellationError {
-            return
+            return true
         } catch {
-            logger.error("full resync failed; tried again at the next interval", metadata: ["error": "\(error)"])
+            logger.error(
+                paced ? "full resync failed; tried again at the next interval" : "full resync failed; retrying",
+                metadata: ["error": "\(error)"])
+            return false
         }
+        return true
     }
 
     private func periodically(_ interval: Duration, _ body: @Sendable () async -> Void) async {

@@ -149,9 +149,24 @@ public final class ReconcilerHost: Service, Sendable {
                 ])
             metrics.timelineChanges.increment()
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.sweepOnce() }
+                group.addTask { await self.sweepAfterHistoryChange() }
                 for runner in runners.values { group.addTask { await runner.lookAgainAfterHistoryChange() } }
             }
+        }
+    }
+
+    /// The sweep a history change asks for, retried (250 ms doubling to 5 s) until every sweeper
+    /// succeeded or the periodic sweep is due: right after a failover the pool still holds
+    /// sessions on the old server, each failing once.
+    private func sweepAfterHistoryChange() async {
+        let giveUp = ContinuousClock.now + sweepInterval
+        var pending = sweepers
+        var wait = Duration.milliseconds(250)
+        while true {
+            pending = await sweep(pending, retrying: ContinuousClock.now + wait < giveUp)
+            if pending.isEmpty || ContinuousClock.now + wait >= giveUp { return }
+            do { try await Task.sleep(for: wait) } catch { return }
+            wait = min(wait * 2, .seconds(5))
         }
     }
 
@@ -165,6 +180,12 @@ public final class ReconcilerHost: Service, Sendable {
     }
 
     private func sweepOnce() async {
+        _ = await sweep(sweepers, retrying: false)
+    }
+
+    /// Runs `sweepers` once each; returns those that failed.
+    private func sweep(_ sweepers: [any Sweeper], retrying: Bool) async -> [any Sweeper] {
+        var failed: [any Sweeper] = []
         for sweeper in sweepers {
             do {
                 let collected = try await sweeper.sweep(now: nil, actions: ActionLog())
@@ -173,11 +194,13 @@ public final class ReconcilerHost: Service, Sendable {
                         "sweep collected orphans", metadata: ["sweeper": "\(sweeper.name)", "count": "\(collected)"])
                 }
             } catch {
+                failed.append(sweeper)
                 logger.error(
-                    "sweep failed; retried at the next interval",
+                    retrying ? "sweep failed; retrying" : "sweep failed; retried at the next interval",
                     metadata: ["sweeper": "\(sweeper.name)", "error": "\(error)"])
             }
         }
+        return failed
     }
 
     /// Every metrics refresher at start, then every `refreshInterval`, until cancelled.

@@ -9,7 +9,8 @@ extension DockerEngineClient {
         case nameTaken
     }
 
-    func createContainer(name: String, body: Data) async throws -> Created {
+    /// A missing image is `notFound` (retried: building it heals the key) naming `image`'s setting.
+    func createContainer(name: String, body: Data, image: ImageChoice) async throws -> Created {
         let answer = try await send("POST", "/containers/create", query: [("name", name)], json: body, operation: "create")
         switch answer.status {
         case 201:
@@ -21,9 +22,9 @@ extension DockerEngineClient {
             return .nameTaken
         case 404:
             throw ProviderError(
-                .invalid, provider: "instances", operation: "create",
+                .notFound, provider: "instances", operation: "create",
                 message:
-                    "Docker Engine: image \(settings.image) is not in the engine (setting docker-image): \(Self.engineMessage(answer.body) ?? "no such image")"
+                    "Docker Engine: image \(image.name) (\(image.setting)) is not in the engine: \(Self.engineMessage(answer.body) ?? "no such image")"
             )
         default:
             throw failure(answer, operation: "create")

@@ -2,7 +2,9 @@ import Foundation
 import Providers
 
 /// The body of `POST /containers/create`: what `docker inspect` will show of a workspace
-/// container, so nothing in it is secret — the bundle name, a port and the labels.
+/// container, so nothing in it is secret — the bundle name, a port, the labels and the user.
+/// The container runs as a user that is not root (the workspace's own uid where the reconciler
+/// allocates one), with no capabilities and no way to gain privileges, on a read-only root.
 extension DockerInstanceProvider {
     struct ContainerConfig: Encodable {
         struct Mount: Encodable {
@@ -31,6 +33,8 @@ extension DockerInstanceProvider {
             var nanoCpus: Int64
             var pidsLimit: Int64?
             var readonlyRootfs = true
+            var capDrop = ["ALL"]
+            var securityOpt = ["no-new-privileges"]
 
             enum CodingKeys: String, CodingKey {
                 case networkMode = "NetworkMode"
@@ -40,9 +44,13 @@ extension DockerInstanceProvider {
                 case nanoCpus = "NanoCpus"
                 case pidsLimit = "PidsLimit"
                 case readonlyRootfs = "ReadonlyRootfs"
+                case capDrop = "CapDrop"
+                case securityOpt = "SecurityOpt"
             }
         }
         var image: String
+        /// `uid:gid`, numeric (the image has no user database).
+        var user: String
         var cmd: [String]
         var env: [String] = []
         var labels: [String: String]
@@ -51,6 +59,7 @@ extension DockerInstanceProvider {
 
         enum CodingKeys: String, CodingKey {
             case image = "Image"
+            case user = "User"
             case cmd = "Cmd"
             case env = "Env"
             case labels = "Labels"
@@ -59,7 +68,10 @@ extension DockerInstanceProvider {
         }
     }
 
-    func containerConfig(_ spec: InstanceSpec) throws -> Data {
+    /// - Parameters:
+    ///   - image: the image the container runs (`image(for:)`).
+    ///   - user: the uid and gid it runs as (`user(for:)`).
+    func containerConfig(_ spec: InstanceSpec, image: String, user: ContainerUser) throws -> Data {
         let directory = Self.bundleDirectoryName(spec.bundleName)
         let host = settings.networkMode == "host"
         let port = host ? try LoopbackPort.free() : Self.networkPort
@@ -69,7 +81,7 @@ extension DockerInstanceProvider {
         ]
         if host { labels[Label.port] = String(port) }
         let config = ContainerConfig(
-            image: settings.image,
+            image: image, user: "\(user.uid):\(user.gid)",
             cmd: [
                 "--secret-store", DockerSettings.containerSecretStore, "--bundle", spec.bundleName,
                 "--host", host ? "127.0.0.1" : "0.0.0.0", "--port", String(port),

@@ -10,17 +10,27 @@ import Providers
 /// reconciler decides. The bundle (secrets and the instance token) reaches the runtime through
 /// a read-only bind mount of that workspace's bundle directory alone; no secret is ever in the
 /// container's configuration (environment, labels, command), which `docker inspect` shows.
+/// Each container runs the workspace row's image (`image(for:)`) as the workspace's own user
+/// (`user`), never as root where the reconciler allocates users. Exited containers stay in the
+/// engine until removed (`keepsEndedInstances`): the orphan sweeper removes those nothing wants.
 public struct DockerInstanceProvider: InstanceProvider {
     public let settings: DockerSettings
     let engine: DockerEngineClient
+    private let users: ContainerUserSource?
 
     /// The runtime's port inside a container on a named network.
     static let networkPort = 8080
 
-    public init(settings: DockerSettings) {
+    /// - Parameter users: the user each workspace's container runs as, who may read that
+    ///   workspace's bundle (the local runtimes' per-workspace uids, `RuntimeIsolation`); nil,
+    ///   or nil for a workspace, for the reconciler's own uid and gid.
+    public init(settings: DockerSettings, users: ContainerUserSource? = nil) {
         self.settings = settings
         self.engine = DockerEngineClient(settings: settings)
+        self.users = users
     }
+
+    public var keepsEndedInstances: Bool { true }
 
     enum Label {
         static let owner = "molecule.owner"
@@ -32,7 +42,9 @@ public struct DockerInstanceProvider: InstanceProvider {
 
     public func create(_ spec: InstanceSpec) async throws -> InstanceRecord {
         let name = try Self.containerName(spec.idempotencyToken)
-        switch try await engine.createContainer(name: name, body: try containerConfig(spec)) {
+        let image = image(for: spec)
+        let body = try containerConfig(spec, image: image.name, user: try user(for: spec))
+        switch try await engine.createContainer(name: name, body: body, image: image) {
         case .created:
             try await engine.startContainer(name)
         case .nameTaken:
@@ -56,6 +68,30 @@ public struct DockerInstanceProvider: InstanceProvider {
     public func terminate(instanceID: String) async throws {
         try await engine.stopContainer(instanceID, graceSeconds: settings.stopGraceSeconds)
         try await engine.removeContainer(instanceID)
+    }
+
+    /// The image a workspace's container runs: the row's `image`, except that an image of the
+    /// local provider's (`local/...`, as the example fleet names them; the local provider runs
+    /// its one runtime whatever the row says) means this provider's own, `--docker-image`.
+    func image(for spec: InstanceSpec) -> ImageChoice {
+        if spec.image.isEmpty || spec.image.hasPrefix(DockerSettings.localImagePrefix) {
+            return ImageChoice(name: settings.image, setting: "--docker-image")
+        }
+        return ImageChoice(name: spec.image, setting: "workspaces.image")
+    }
+
+    /// The uid and gid the workspace's container runs as.
+    func user(for spec: InstanceSpec) throws -> ContainerUser {
+        do {
+            if let user = try users?(spec.workspaceID, spec.bundleName) { return user }
+        } catch let error as ProviderError {
+            throw error
+        } catch {
+            throw ProviderError(
+                .transient, provider: "instances", operation: "create",
+                message: "cannot choose the container's user: \(error)")
+        }
+        return ContainerUser(uid: geteuid(), gid: getegid())
     }
 
     /// The container a lost create left: started if it never was, described if it runs, and

@@ -8,8 +8,9 @@ public struct DockerSettings: Sendable, Equatable {
     /// The Engine API version pinned in every path (`/v1.41/...`): Debian 12's engine (20.10)
     /// offers at most 1.41; Engine 29 refuses anything below 1.44. Default `1.41`.
     public var apiVersion: String
-    /// The workspace image, present in the engine (no pull: `scripts/build-workspace-image`).
-    /// Default `molecule-workspace:latest`.
+    /// The workspace image of workspaces whose row names a local image (`local/...`), present
+    /// in the engine (no pull: `scripts/build-workspace-image`); other rows' `image` is run as
+    /// named. Default `molecule-workspace:latest`.
     public var image: String
     /// `host` (the runtime listens on loopback on a port the provider chooses, reached at
     /// 127.0.0.1) or the name of a network (the runtime listens on every address of the
@@ -47,6 +48,10 @@ public struct DockerSettings: Sendable, Equatable {
         self.secretStoreRoot = secretStoreRoot
         self.requestTimeoutMilliseconds = requestTimeoutMilliseconds
     }
+
+    /// A workspace whose `image` starts with this runs `image` above (the example fleet's and the
+    /// local provider's names); any other `image` is run as named.
+    public static let localImagePrefix = "local/"
 
     /// Where bundles are mounted inside a container (the runtime's `--secret-store`).
     static let containerSecretStore = "/run/molecule/secrets"

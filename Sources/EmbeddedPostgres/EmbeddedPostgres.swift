@@ -51,7 +51,7 @@ public final class EmbeddedPostgres: Sendable {
         self.logger = logger
     }
 
-    var dataDirectory: String { (options.baseDirectory as NSString).appendingPathComponent("pgdata") }
+    public var dataDirectory: String { (options.baseDirectory as NSString).appendingPathComponent("pgdata") }
     var socketDirectory: String { options.baseDirectory }
     /// The server's log (`pg_ctl -l`): every error it reports, with its DETAIL and statement.
     public var logFile: String { (options.baseDirectory as NSString).appendingPathComponent("postgres.log") }

@@ -12,12 +12,14 @@ import Synchronization
 /// has succeeded for `staleAfter` (a check stuck connecting to a silent server).
 public final class ReadinessMonitor: Service, Sendable {
     public struct Options: Sendable {
-        /// Time between database checks. Default 1 s.
+        /// Time between the starts of two database checks (a check that took longer, such as
+        /// one that waited out `connect_timeout` on a silent host, is followed at once). Default 1 s.
         public var interval: Duration = .seconds(1)
         /// Bound on one check's statement (server-side timeout and client deadline). Default 1 s.
         public var checkDeadline: Duration = .seconds(1)
         /// Without a successful check for this long the database counts as unreachable. Default 6 s
-        /// (more than libpq's default `connect_timeout` of 5 s, which bounds a reconnection).
+        /// (more than a reconnection through a two-host list takes when the first host is silent:
+        /// the sidecar's default `connect_timeout` of 2 s per host).
         public var staleAfter: Duration = .seconds(6)
         public init() {}
     }
@@ -53,8 +55,9 @@ public final class ReadinessMonitor: Service, Sendable {
     public func run() async throws {
         await cancelWhenGracefulShutdown { [self] in
             while !Task.isCancelled {
+                let started = ContinuousClock.now
                 await check()
-                try? await Task.sleep(for: options.interval)
+                try? await Task.sleep(until: started + options.interval)
             }
         }
         await connection.close()

@@ -55,9 +55,34 @@ public enum RuntimeIsolation: Sendable {
     public func prepare(stateDirectory: URL) throws {
         guard case .perWorkspaceUser = self else { return }
         try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
+        try Self.refuseShared(stateDirectory)
         try FileAccess.set(stateDirectory, group: nil, mode: 0o711)
         for (name, mode) in [("secrets", 0o711), ("instances", 0o711), ("tunnels", 0o700), ("users", 0o700)] {
             try FileAccess.directory(stateDirectory.appendingPathComponent(name), group: nil, mode: mode_t(mode))
+        }
+    }
+
+    /// A state directory is the reconciler's own: one that another user owns or may write into
+    /// (`/tmp`, a home directory) is refused rather than re-moded under its other users.
+    public struct SharedStateDirectory: Error, CustomStringConvertible {
+        public var path: String
+        public var reason: String
+        public var description: String {
+            "the state directory \(path) (--state-dir) \(reason): give the reconciler a directory of its own"
+        }
+    }
+
+    private static func refuseShared(_ directory: URL) throws {
+        var info = stat()
+        guard lstat(directory.path, &info) == 0 else {
+            throw FileAccess.Failure(step: "cannot read the state directory", code: errno)
+        }
+        if info.st_uid != geteuid() {
+            throw SharedStateDirectory(path: directory.path, reason: "belongs to uid \(info.st_uid)")
+        }
+        if info.st_mode & (S_IWGRP | S_IWOTH) != 0 {
+            throw SharedStateDirectory(
+                path: directory.path, reason: "is writable by other users (mode \(String(info.st_mode & 0o7777, radix: 8)))")
         }
     }
 
@@ -70,6 +95,16 @@ public enum RuntimeIsolation: Sendable {
             if required { throw RuntimeUserTable.Failure(description: summary) }
             return nil
         }
+    }
+
+    /// The user a workspace's container runs as (the Docker provider's `ContainerUserSource`),
+    /// after letting its group read the workspace's bundle under `secretStoreRoot` (a bundle
+    /// staged before isolation was on, or before its reader was known, is let in too); nil when
+    /// runtimes run as the reconciler's user. Throws when isolation is required and unavailable.
+    public func bundleReader(workspaceID: String, bundleName: String, secretStoreRoot: URL) throws -> RuntimeUser? {
+        guard let user = try user(for: workspaceID) else { return nil }
+        try FileSecretStore(root: secretStoreRoot).grantNow(bundleName, group: user.gid)
+        return user
     }
 
     /// The nearest existing ancestor of `directory` (itself excluded) that other users cannot pass.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BenchSupport
 import ControllerHost
 import EmbeddedPostgres
 import Foundation
@@ -27,6 +28,12 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Seconds of idle time over which CPU use is measured.")
     var idleSeconds = 10
 
+    @Flag(
+        help:
+            "Also print, for each throughput phase, CPU per 1,000 reconciles (this process and the server) and the statements' calls and buffer pages per call (loads pg_stat_statements)."
+    )
+    var profile = false
+
     @Option(help: "Directory of the benchmark's PostgreSQL (removed afterwards).")
     var directory = "/tmp/molecule-bench-\(getpid())"
 
@@ -35,6 +42,9 @@ struct Bench: AsyncParsableCommand {
         var options = EmbeddedPostgres.Options(baseDirectory: directory)
         options.port = 5434
         options.fsync = true
+        if profile {
+            options.settings = ["shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"]
+        }
         let server = EmbeddedPostgres(options: options, logger: logger)
         try await server.startInBackground()
         defer {
@@ -46,8 +56,14 @@ struct Bench: AsyncParsableCommand {
         try await admin.query("CREATE DATABASE bench")
         await admin.close()
         let configuration = PostgresConfiguration(conninfo: server.conninfo(database: "bench"))
-        let setup = PostgresPool(configuration: configuration, size: 2)
+        // Creating and vacuuming 100,000 keys on a busy machine can take longer than a
+        // reconcile's statement may.
+        var setupConfiguration = configuration
+        setupConfiguration.statementTimeoutMilliseconds = 600_000
+        let setup = PostgresPool(configuration: setupConfiguration, size: 2)
         try await Migrator(pool: setup, logger: logger).migrate()
+        if profile { try await setup.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements") }
+        let postmaster = CPUUsage.postmaster(dataDirectory: server.dataDirectory)
 
         print(
             "molecule-bench: \(keys) keys, batch \(batchSize), PostgreSQL 15 with fsync on, \(ProcessInfo.processInfo.activeProcessorCount) cores"
@@ -64,10 +80,13 @@ struct Bench: AsyncParsableCommand {
             try $0.require(String.self, "key")
         }
         var throughput: [(workers: Int, runtime: Double, baseline: Double)] = []
+        var profiles: [(workers: Int, profile: RuntimeProfile)] = []
         for workers in [1, 4] {
             let baseline = try await Baseline(configuration: configuration, keys: fleet, clients: workers).run()
-            let runtime = try await measureRuntime(configuration: configuration, workers: workers, logger: logger)
+            let (runtime, profile) = try await measureRuntime(
+                configuration: configuration, workers: workers, postmaster: profile ? postmaster : nil, logger: logger)
             throughput.append((workers, runtime, baseline))
+            if let profile { profiles.append((workers, profile)) }
         }
         print("\n1. throughput (reconciles/s: watch + queue + lease + fenced status write)")
         print("   workers   runtime   direct-SQL baseline   ratio")
@@ -76,6 +95,10 @@ struct Bench: AsyncParsableCommand {
                 String(
                     format: "   %7d   %7.0f   %19.0f   %5.2fx", row.workers, row.runtime, row.baseline, row.runtime / row.baseline
                 ))
+        }
+        for (workers, profile) in profiles {
+            print("\n   profile of the runtime phase, \(workers) worker(s):")
+            profile.lines().forEach { print($0) }
         }
 
         let latency = try await measureLatency(configuration: configuration, logger: logger)
@@ -92,8 +115,11 @@ struct Bench: AsyncParsableCommand {
         await setup.close()
     }
 
-    /// Bumps every key and times until the no-op controller has reconciled all of them.
-    private func measureRuntime(configuration: PostgresConfiguration, workers: Int, logger: Logger) async throws -> Double {
+    /// Bumps every key and times until the no-op controller has reconciled all of them; with a
+    /// postmaster (`--profile`), also what the phase cost per reconcile.
+    private func measureRuntime(
+        configuration: PostgresConfiguration, workers: Int, postmaster: Int32?, logger: Logger
+    ) async throws -> (Double, RuntimeProfile?) {
         let pool = PostgresPool(configuration: configuration, size: workers + 2)
         let reconciler = CountingReconciler()
         var options = ControllerOptions()
@@ -106,15 +132,19 @@ struct Bench: AsyncParsableCommand {
         // Wait for the start-up resync to settle whatever the previous phase left.
         try await waitConverged(pool)
         let target = reconciler.count + keys
+        var cpuStart: RuntimeProfile.Start?
+        if profile { cpuStart = try await RuntimeProfile.begin(pool, postmaster: postmaster) }
         let started = ContinuousClock.now
         try await pool.query("SELECT molecule_bump('instances', ARRAY(SELECT key FROM instances))")
         await reconciler.wait(untilCount: target)
         try await waitConverged(pool)
         let elapsed = ContinuousClock.now - started
+        var phase: RuntimeProfile?
+        if let cpuStart { phase = try await RuntimeProfile.end(pool, postmaster: postmaster, since: cpuStart, keys: keys) }
         running.cancel()
         try await running.value
         await pool.close()
-        return Double(keys) / elapsed.secondsValue
+        return (Double(keys) / elapsed.secondsValue, phase)
     }
 
     private func measureLatency(configuration: PostgresConfiguration, logger: Logger) async throws -> [Double] {

@@ -1,3 +1,4 @@
+import BenchSupport
 import Foundation
 
 extension Duration {
@@ -16,15 +17,6 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
     return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.down)))]
 }
 
-func cpuSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
-        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
-}
+func cpuSeconds() -> Double { CPUUsage.processSeconds() }
 
-func peakRSSKilobytes() -> Int {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return usage.ru_maxrss
-}
+func peakRSSKilobytes() -> Int { CPUUsage.peakRSSKilobytes() }

@@ -1,3 +1,4 @@
+import BenchSupport
 import EmbeddedPostgres
 import Foundation
 import Logging
@@ -70,11 +71,7 @@ struct FleetServer {
     }
 
     /// The postmaster's process id (its children are the server's backends).
-    var postmasterPID: Int32? {
-        let file = (directory as NSString).appendingPathComponent("pgdata/postmaster.pid")
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
-        return text.split(separator: "\n").first.flatMap { Int32($0) }
-    }
+    var postmasterPID: Int32? { CPUUsage.postmaster(dataDirectory: embedded.dataDirectory) }
 
     /// Stops the server and removes its directory, keeping a copy of its log at `logCopy` if given.
     func stop(keepingLogAt logCopy: String?) {

@@ -1,3 +1,4 @@
+import BenchSupport
 import Foundation
 
 /// Measures one phase of the benchmark: wall time, CPU of this process and of the server, each

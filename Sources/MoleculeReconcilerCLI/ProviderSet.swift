@@ -59,7 +59,14 @@ struct ProviderSet {
         case .docker:
             // Bind mounts need an absolute source, whatever --state-dir was given as.
             let settings = try options.docker.settings(secretStoreRoot: secretRoot.absoluteURL.standardizedFileURL.path)
-            let docker = DockerInstanceProvider(settings: settings)
+            // Each container runs as its workspace's own user where runtimes are isolated.
+            let bundles = URL(fileURLWithPath: settings.secretStoreRoot)
+            let docker = DockerInstanceProvider(
+                settings: settings,
+                users: { workspace, bundle in
+                    try isolation.bundleReader(workspaceID: workspace, bundleName: bundle, secretStoreRoot: bundles)
+                        .map { ContainerUser(uid: $0.uid, gid: $0.gid) }
+                })
             try await docker.checkSetup()
             instances = InstrumentedInstanceProvider(docker, provider: "docker")
         case .ec2:

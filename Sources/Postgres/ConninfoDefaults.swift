@@ -2,7 +2,11 @@
 /// user set nothing, so that an explicit value (in the string, the URL or `PG*` variables) wins.
 ///
 /// - `connect_timeout` is always added (it also bounds a unix-socket connect to a stopped server),
-///   unless the conninfo or `PGCONNECT_TIMEOUT` sets one.
+///   unless the conninfo or `PGCONNECT_TIMEOUT` sets one. Over TCP it is libpq's minimum, 2 s:
+///   libpq spends it on every host of a list in turn, so a hung server listed before the promoted
+///   one costs each new session that long (a server that needs longer to accept a session needs a
+///   higher value in the URL). Over unix sockets only (the embedded server, a local one) there is
+///   no host to move on to, so a busy machine's slow backend start gets 5 s.
 /// - `keepalives`, `keepalives_idle`, `keepalives_interval`, `keepalives_count` and
 ///   `tcp_user_timeout` are added only when at least one host is reached over TCP (libpq ignores
 ///   them on unix sockets); the `keepalives_*` tuning is left out when the user set `keepalives=0`.
@@ -11,8 +15,11 @@
 ///   (`PostgresConfiguration.conninfoWarnings` says so).
 /// - Key/value strings get ` key=value` appended; URLs get `?key=value` / `&key=value`.
 public struct ConninfoDefaults: Sendable, Equatable {
-    /// Seconds libpq waits for each host address before trying the next. Default 5.
-    public var connectTimeoutSeconds = 5
+    /// Seconds libpq waits for each host address before trying the next. Default 2 (libpq's
+    /// minimum: a smaller value means 2).
+    public var connectTimeoutSeconds = 2
+    /// The same when every host is a unix socket. Default 5.
+    public var socketConnectTimeoutSeconds = 5
     /// Seconds of silence before the first TCP keepalive probe. Default 5.
     public var keepalivesIdleSeconds = 5
     /// Seconds between unanswered keepalive probes. Default 2.
@@ -31,10 +38,11 @@ public struct ConninfoDefaults: Sendable, Equatable {
         guard let given = LibPQ.parseConninfo(conninfo) else { return conninfo }
         if given["service"] != nil || environment["PGSERVICE"] != nil { return conninfo }
         var added: [(String, String)] = []
+        let usesTCP = ConninfoHosts(given: given, environment: environment).usesTCP
         if given["connect_timeout"] == nil, environment["PGCONNECT_TIMEOUT"] == nil {
-            added.append(("connect_timeout", "\(connectTimeoutSeconds)"))
+            added.append(("connect_timeout", "\(usesTCP ? connectTimeoutSeconds : socketConnectTimeoutSeconds)"))
         }
-        if ConninfoHosts(given: given, environment: environment).usesTCP {
+        if usesTCP {
             let tcp = [
                 ("keepalives", "1"),
                 ("keepalives_idle", "\(keepalivesIdleSeconds)"),

@@ -14,6 +14,7 @@ extension PostgresListener {
         }
         while !stopped.load(ordering: .relaxed) {
             guard let current = session else {
+                let attempted = ContinuousClock.now
                 do {
                     session = try openListening()
                     recordConnected()
@@ -23,7 +24,10 @@ extension PostgresListener {
                 } catch {
                     recordDisconnected("\(error)")
                     continuation.yield(.disconnected(reason: "\(error)"))
-                    _ = waitReadable(socket: nil, timeout: .milliseconds(delay))
+                    let waited = ContinuousClock.now - attempted
+                    if waited < .milliseconds(delay) {
+                        _ = waitReadable(socket: nil, timeout: .milliseconds(delay) - waited)
+                    }
                     delay = min(delay * 2, 5_000)
                 }
                 continue

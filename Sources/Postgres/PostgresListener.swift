@@ -29,7 +29,9 @@ public final class PostgresListener: Sendable {
         /// How long that check, and opening a session (after the connect itself, which
         /// `connect_timeout` bounds), may take before the session is given up. Default 2 s.
         public var livenessDeadline: Duration = .seconds(2)
-        /// Wait between reconnection attempts, in milliseconds (doubles up to 5 s).
+        /// Time between the starts of two reconnection attempts, in milliseconds (doubles up to
+        /// 5 s): an attempt that took longer (it waited out `connect_timeout` on a silent host)
+        /// is followed at once.
         public var reconnectDelayMilliseconds: Int = 100
         public init() {}
     }

@@ -12,6 +12,11 @@ public protocol InstanceProvider: Sendable {
     func listAll(owner: String) async throws -> [InstanceRecord]
     /// Terminates an instance; terminating a terminated one is not an error.
     func terminate(instanceID: String) async throws
+    /// Whether an ended instance stays listed until it is terminated (removed) — a Docker
+    /// container that exited stays in the engine — so that the orphan sweeper removes the ended
+    /// instances nothing wants any more. False (the default) where ended instances go away on
+    /// their own (EC2 forgets terminated instances).
+    var keepsEndedInstances: Bool { get }
     /// Deletes what the provider holds for a workspace besides its instances (EC2: the
     /// workspace's IAM role and instance profile), once the workspace is deleted and none of its
     /// instances is live. Idempotent; returns whether anything was deleted (a released workspace
@@ -23,6 +28,7 @@ public protocol InstanceProvider: Sendable {
 }
 
 extension InstanceProvider {
+    public var keepsEndedInstances: Bool { false }
     public func release(workspaceID: String, owner: String) async throws -> Bool { false }
     public func heldWorkspaces(owner: String) async throws -> [String] { [] }
 }
@@ -34,12 +40,20 @@ public struct InstanceSpec: Sendable, Equatable {
     public var image: String
     /// Where the instance finds its staged bundle (secret name or directory).
     public var bundleName: String
+    /// The version of that bundle staged for this generation (the Secrets Manager `VersionId`),
+    /// when the store names versions: a new generation boots exactly its bundle. nil: the
+    /// current one.
+    public var bundleVersion: String?
     /// Which database's reconciler launched it (a tag), so that orphan collection never touches
     /// another fleet's instances.
     public var owner: String
 
-    public init(workspaceID: String, generation: Int64, image: String, bundleName: String, owner: String = "") {
+    public init(
+        workspaceID: String, generation: Int64, image: String, bundleName: String, bundleVersion: String? = nil,
+        owner: String = ""
+    ) {
         self.workspaceID = workspaceID
+        self.bundleVersion = bundleVersion
         self.owner = owner
         self.generation = generation
         self.image = image

@@ -118,7 +118,8 @@ public struct InstancesReconciler: Reconciler, StatusWriter {
                 let launched = try await provider.create(
                     InstanceSpec(
                         workspaceID: request.key, generation: generation, image: facts.image,
-                        bundleName: WorkspaceBundle.secretName(workspaceID: request.key), owner: owner))
+                        bundleName: WorkspaceBundle.secretName(workspaceID: request.key),
+                        bundleVersion: facts.stagedVersion, owner: owner))
                 if launched.state.isLive {
                     observed.kept = Self.observed(launched)
                     observed.created = true

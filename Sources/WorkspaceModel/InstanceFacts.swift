@@ -13,6 +13,9 @@ public struct InstanceFacts: Sendable, Equatable {
     public var targetGeneration: Int64
     public var stagedGeneration: Int64?
     public var stagedRuntimeHash: String?
+    /// The store's version of the staged bundle (`secret_bundles.staged_version`), which a new
+    /// instance of the staged generation is told to boot.
+    public var stagedVersion: String?
     public var bootedRuntimeHash: String?
     /// The instance recorded last time, and when it was first seen.
     public var instanceID: String?

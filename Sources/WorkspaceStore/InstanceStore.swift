@@ -28,7 +28,7 @@ public struct InstanceStore: Sendable, StatusWriter, KeySubjects {
                    w.kind = 'platform' AND EXISTS (
                        SELECT 1 FROM workspace_declared_plugins d JOIN privileged_plugins p ON p.name = d.plugin
                         WHERE d.workspace_id = w.id) AS requires_mcp,
-                   b.staged_generation, b.staged_runtime_hash,
+                   b.staged_generation, b.staged_runtime_hash, b.staged_version,
                    last.written_at AS last_write_at, last.written_by AS last_writer
               FROM workspaces w JOIN instances i ON i.key = w.id JOIN secret_bundles b ON b.key = w.id
               LEFT JOIN workspace_runtime_status r ON r.workspace_id = w.id AND r.instance_id = i.instance_id
@@ -66,6 +66,7 @@ public struct InstanceStore: Sendable, StatusWriter, KeySubjects {
         facts.instanceState = try row.decode(String.self, "instance_state")
         facts.address = try row.decode(String.self, "address")
         facts.bundleFailure = try row.decode(String.self, "bundle_failure")
+        facts.stagedVersion = try row.decode(String.self, "staged_version")
         return (facts, try row.require(Date.self, "now"))
     }
 
@@ -110,6 +111,38 @@ public struct InstanceStore: Sendable, StatusWriter, KeySubjects {
         guard !ids.isEmpty else { return [] }
         let rows = try await pool.query("SELECT id FROM workspaces WHERE id = ANY($1::uuid[])", [ids]).rows
         return Set(try rows.map { try $0.require(String.self, "id") })
+    }
+
+    /// What a workspace still wants of its ended instances: its desired state and the
+    /// generation that should run (nil before the instances row exists).
+    public struct Wanted: Sendable, Equatable {
+        public var desiredState: DesiredState
+        public var targetGeneration: Int64?
+
+        public init(desiredState: DesiredState, targetGeneration: Int64?) {
+            self.desiredState = desiredState
+            self.targetGeneration = targetGeneration
+        }
+    }
+
+    /// Of these workspace IDs, each existing one's `Wanted` (an ID missing from the answer has
+    /// no workspace row).
+    public func selectWanted(among ids: [String]) async throws -> [String: Wanted] {
+        guard !ids.isEmpty else { return [:] }
+        let rows = try await pool.query(
+            """
+            SELECT w.id, w.desired_state, i.target_generation
+              FROM workspaces w LEFT JOIN instances i ON i.key = w.id
+             WHERE w.id = ANY($1::uuid[])
+            """, [ids]
+        ).rows
+        var wanted: [String: Wanted] = [:]
+        for row in rows {
+            wanted[try row.require(String.self, "id")] = Wanted(
+                desiredState: try row.requireEnum(DesiredState.self, "desired_state"),
+                targetGeneration: try row.decode(Int64.self, "target_generation"))
+        }
+        return wanted
     }
 
     /// How an `InstanceStatus` is written: the observed instance (`launched_at` moves when the

@@ -47,7 +47,7 @@ struct EC2InstanceProviderTests {
         #expect(try await provider.listAll(owner: "pg:other").allSatisfy { $0.workspaceID != workspace })
     }
 
-    @Test("user data names the bundle's secret, stage, region and generation, and holds no value")
+    @Test("user data names the bundle's secret, its staged version (else the stage), region and generation, and holds no value")
     func userData() async throws {
         let provider = try await MotoProviders.make().instances()
         let script = provider.userData(Self.spec("ws-1", 3))
@@ -56,6 +56,12 @@ struct EC2InstanceProviderTests {
         #expect(script.contains("export MOLECULE_GENERATION='3'") && script.contains("export AWS_REGION='us-east-1'"))
         #expect(!script.contains("AWS_SECRET_ACCESS_KEY") && !script.contains("AWS_ACCESS_KEY_ID"))
         #expect(EC2InstanceProvider.shellQuoted("a'b") == #"'a'\''b'"#)
+        // With the staged version known, the script names it (the generation's exact bundle), not the stage.
+        var versioned = Self.spec("ws-1", 4)
+        versioned.bundleVersion = "0f3e5a7c9b1d4e6f8a2c4e6a8b0d2f4a"
+        let pinned = provider.userData(versioned)
+        #expect(pinned.contains("export MOLECULE_BUNDLE_VERSION_ID='0f3e5a7c9b1d4e6f8a2c4e6a8b0d2f4a'"))
+        #expect(!pinned.contains("AWSCURRENT") && pinned.contains("export MOLECULE_GENERATION='4'"))
     }
 
     @Test("a lost RunInstances response: the retry finds the instance by tag, no second launch")

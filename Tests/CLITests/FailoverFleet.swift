@@ -16,7 +16,8 @@ extension RuntimeFaultTests {
         var world: DesiredWorld
         let census: RuntimeCensus
 
-        static func converged(_ name: String, synchronous: Bool) async throws -> FailoverFleet {
+        /// - Parameter sweepInterval: the replicas' orphan sweep interval, in seconds.
+        static func converged(_ name: String, synchronous: Bool, sweepInterval: Int = 1) async throws -> FailoverFleet {
             let cluster = try await ReplicatedCluster.start(synchronous: synchronous) { configuration in
                 let pool = PostgresPool(configuration: configuration, size: 1)
                 try await Migrator(pool: pool, logger: TestDatabase.logger).migrate()
@@ -32,7 +33,7 @@ extension RuntimeFaultTests {
                 var world = DesiredWorld(fleet: fleet)
                 for index in 0..<workspaces { try await world.addWorkspace("w\(index)", kind: index == 0 ? "platform" : "agent") }
                 let census = RuntimeCensus(stateDir: fleet.stateDir, interval: .milliseconds(100))
-                for _ in 0..<2 { try fleet.startReplica() }
+                for _ in 0..<2 { try fleet.startReplica(sweepInterval: sweepInterval) }
                 try await fleet.expectRunning(Set(world.workspaces.keys), seconds: 60)
                 return FailoverFleet(cluster: cluster, fleet: fleet, world: world, census: census)
             } catch {
@@ -97,14 +98,15 @@ extension RuntimeFaultTests {
             }
         }
 
-        /// The `DatabaseWentBack` events recorded for `key`.
-        func wentBackEvents(_ key: String) async throws -> Int {
+        /// The controllers that recorded a `DatabaseWentBack` Normal event for `key`.
+        func wentBackEvents(_ key: String) async throws -> Set<String> {
             try await following {
-                try await fleet.pool.query(
-                    "SELECT count(*) AS n FROM events WHERE key = $1::uuid AND reason = 'DatabaseWentBack' AND type = 'Normal'",
-                    [key]
-                ).rows[0].require(Int.self, "n")
-            } ?? 0
+                Set(
+                    try await fleet.pool.query(
+                        "SELECT controller FROM events WHERE key = $1::uuid AND reason = 'DatabaseWentBack' AND type = 'Normal'",
+                        [key]
+                    ).rows.map { try $0.require(String.self, "controller") })
+            } ?? []
         }
     }
 }

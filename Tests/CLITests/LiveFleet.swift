@@ -155,15 +155,16 @@ final class LiveFleet {
         return ids
     }
 
-    /// Starts one more replica on its own health port, sweeping for orphans every second.
+    /// Starts one more replica on its own health port, sweeping for orphans every
+    /// `sweepInterval` seconds.
     @discardableResult
-    func startReplica() throws -> Process {
+    func startReplica(sweepInterval: Int = 1) throws -> Process {
         let process = Process()
         process.executableURL = Self.products.appendingPathComponent("molecule-reconciler")
         process.arguments = [
             "run", "--database-url", pool.configuration.conninfo, "--state-dir", stateDir,
             "--runtime-executable", Self.products.appendingPathComponent("molecule-workspace-runtime").path,
-            "--http-port", "\(nextPort)", "--sweep-interval", "1", "--log-level", "error",
+            "--http-port", "\(nextPort)", "--sweep-interval", "\(sweepInterval)", "--log-level", "error",
         ]
         nextPort += 1
         process.standardOutput = FileHandle.nullDevice

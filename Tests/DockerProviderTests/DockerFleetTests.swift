@@ -111,7 +111,10 @@ struct DockerSetupTests {
         process.executableURL = binary
         process.arguments =
             [
-                "tick", "--database-url", pool.configuration.conninfo, "--state-dir", NSTemporaryDirectory(), "--instances",
+                "tick", "--database-url", pool.configuration.conninfo, "--state-dir",
+                // A directory of its own: as root, `run`/`tick` set the state directory's mode (0711).
+                URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("docker-setup-\(UUID().uuidString)").path,
+                "--instances",
                 "docker",
             ]
             + arguments
@@ -122,6 +125,42 @@ struct DockerSetupTests {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test("molecule-reconciler tick --instances docker, as root, runs each workspace's container as its own uid, not root")
+    func tickRunsContainersAsWorkspaceUsers() async throws {
+        let engine = try await DockerEngine.shared.value
+        let pool = try await TestDatabase.create()
+        try await pool.query(#"INSERT INTO templates (name, files) VALUES ('t', '{"config.yaml": "a: 1"}')"#)
+        let id = try await pool.query(
+            "INSERT INTO workspaces (org, name, template, image) VALUES ('o', 'cli', 't', 'local/agent:1') RETURNING id"
+        ).rows[0].require(String.self, "id")
+        let state = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("docker-cli-\(UUID().uuidString)")
+        let binary = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("molecule-reconciler")
+        func tick() throws -> (status: Int32, text: String) {
+            try DockerEngine.run(
+                binary.path,
+                [
+                    "tick", "--until-converged", "--converge-timeout", "60", "--database-url", pool.configuration.conninfo,
+                    "--state-dir", state.path, "--instances", "docker", "--docker-socket", engine.socket, "--docker-image",
+                    DockerEngine.image, "--docker-stop-grace", "2",
+                ])
+        }
+        let first = try tick()
+        #expect(first.status == 0, "\(first.text.suffix(2_000))")
+        let client = DockerWorld.Engine(engine)
+        let containers = try await client.client.listContainers(labels: ["molecule.workspace=\(id)"])
+        #expect(containers.count == 1 && containers.first?.state == "running")
+        let name = try #require(containers.first).name
+        let inspected = try await client.send("GET", "/containers/\(name)/json")
+        let object = try JSONSerialization.jsonObject(with: inspected.body) as? [String: Any]
+        let user = (object?["Config"] as? [String: Any])?["User"] as? String ?? ""
+        let uid = user.split(separator: ":").first.flatMap { UInt32($0) }
+        #expect(uid.map { $0 >= 61_000 } == true, "Config.User is '\(user)'")
+        try await pool.query("UPDATE workspaces SET desired_state = 'deleted' WHERE id = $1::uuid", [id])
+        let last = try tick()
+        #expect(last.status == 0, "\(last.text.suffix(2_000))")
+        #expect(try await client.client.listContainers(labels: ["molecule.workspace=\(id)"]).isEmpty)
     }
 
     @Test(

@@ -84,10 +84,14 @@ struct DockerInstancesTests {
         // created and never started (a reconciler SIGKILLed between create and start).
         try await world.stageBundle(id)
         let spec = InstanceSpec(
-            workspaceID: id, generation: 1, image: "agent:1", bundleName: WorkspaceBundle.secretName(workspaceID: id),
+            workspaceID: id, generation: 1, image: "local/agent:1", bundleName: WorkspaceBundle.secretName(workspaceID: id),
             owner: world.owner)
         let name = try DockerInstanceProvider.containerName(spec.idempotencyToken)
-        _ = try await world.provider.engine.createContainer(name: name, body: try world.provider.containerConfig(spec))
+        _ = try await world.provider.engine.createContainer(
+            name: name,
+            body: try world.provider.containerConfig(
+                spec, image: world.provider.image(for: spec).name, user: try world.provider.user(for: spec)),
+            image: world.provider.image(for: spec))
         try await world.tickUntilRunning(id)
         let containers = try await world.containers(id)
         #expect(containers.map(\.name) == [name])
@@ -98,7 +102,7 @@ struct DockerInstancesTests {
         try await world.stageBundle(running)
         let launched = try await world.provider.create(
             InstanceSpec(
-                workspaceID: running, generation: 1, image: "agent:1",
+                workspaceID: running, generation: 1, image: "local/agent:1",
                 bundleName: WorkspaceBundle.secretName(workspaceID: running), owner: world.owner))
         try await world.tickUntilRunning(running)
         #expect(try await world.containers(running).map(\.name) == [launched.id])

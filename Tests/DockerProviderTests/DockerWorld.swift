@@ -22,6 +22,8 @@ struct DockerWorld {
     let state: URL
     let secrets: FileSecretStore
     let provider: DockerInstanceProvider
+    /// The uid each workspace's container runs as.
+    let users: RuntimeUserTable
     let owner: String
 
     static func make(engine: DockerEngine? = nil, network: String = "host") async throws -> DockerWorld {
@@ -29,14 +31,29 @@ struct DockerWorld {
         let engine = engine ?? shared
         let pool = try await TestDatabase.create()
         let state = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("docker-\(UUID().uuidString)")
-        let secrets = FileSecretStore(root: state.appendingPathComponent("secrets"))
+        // As `run` does as root: a uid per workspace, its bundle readable by that uid's group alone.
+        let isolation = RuntimeIsolation.detect(stateDirectory: state, uids: 61_000...65_000, required: true)
+        try isolation.prepare(stateDirectory: state)
+        guard case .perWorkspaceUser(let users) = isolation else {
+            throw DockerEngine.EngineFailure(message: "no runtime isolation: \(isolation.summary)")
+        }
+        let secrets = FileSecretStore(
+            root: state.appendingPathComponent("secrets"),
+            reader: { name in try WorkspaceBundle.workspaceID(ofSecretName: name).map { try users.user(for: $0) } })
         let settings = DockerSettings(
             socketPath: engine.socket, image: DockerEngine.image, networkMode: network, memoryBytes: 256 << 20, cpus: 1,
             pidsLimit: 256,
             stopGraceSeconds: 2, secretStoreRoot: secrets.root.path)
+        let root = secrets.root
+        let provider = DockerInstanceProvider(
+            settings: settings,
+            users: { workspace, bundle in
+                try isolation.bundleReader(workspaceID: workspace, bundleName: bundle, secretStoreRoot: root)
+                    .map { ContainerUser(uid: $0.uid, gid: $0.gid) }
+            })
         return DockerWorld(
-            pool: pool, engine: engine, state: state, secrets: secrets,
-            provider: DockerInstanceProvider(settings: settings), owner: try await DatabaseIdentity.owner(pool))
+            pool: pool, engine: engine, state: state, secrets: secrets, provider: provider, users: users,
+            owner: try await DatabaseIdentity.owner(pool))
     }
 
     func driver(holder: String = ReconcilerHost.defaultHolder()) -> TickDriver {
@@ -65,12 +82,12 @@ struct DockerWorld {
         #expect(try staged.first?.decode(String.self, "staged_hash") != nil, "the bundle of \(id) is not staged")
     }
 
-    /// A workspace of a template, with a secret; its ID.
-    func workspace(_ name: String, secret: String) async throws -> String {
+    /// A workspace of a template, with a secret; its ID. `local/...` runs the provider's image.
+    func workspace(_ name: String, secret: String, image: String = "local/agent:1") async throws -> String {
         try await pool.query(
             #"INSERT INTO templates (name, files) VALUES ('t', '{"config.yaml": "a: 1"}') ON CONFLICT DO NOTHING"#)
         let id = try await pool.query(
-            "INSERT INTO workspaces (org, name, template, image) VALUES ('o', $1, 't', 'agent:1') RETURNING id", [name]
+            "INSERT INTO workspaces (org, name, template, image) VALUES ('o', $1, 't', $2) RETURNING id", [name, image]
         ).rows[0].require(String.self, "id")
         try await pool.query(
             "INSERT INTO workspace_secrets (workspace_id, key, value) VALUES ($1::uuid, 'API_KEY', $2)", [id, secret])
@@ -134,6 +151,40 @@ struct DockerWorld {
 }
 
 extension DockerWorld {
+    /// Runs `command` inside the running container `name` as the container's own user
+    /// (`POST /containers/{id}/exec`): its exit code and its output.
+    func exec(_ name: String, _ command: [String]) async throws -> (status: Int, output: String) {
+        struct Created: Decodable {
+            var id: String
+
+            enum CodingKeys: String, CodingKey { case id = "Id" }
+        }
+        struct Inspected: Decodable {
+            var exitCode: Int?
+            var running: Bool
+
+            enum CodingKeys: String, CodingKey {
+                case exitCode = "ExitCode"
+                case running = "Running"
+            }
+        }
+        let body = try JSONSerialization.data(withJSONObject: [
+            "AttachStdout": true, "AttachStderr": true, "Cmd": command,
+        ])
+        let created = try await provider.engine.send("POST", "/containers/\(name)/exec", json: body, operation: "test")
+        let id = try JSONDecoder().decode(Created.self, from: created.body).id
+        let started = try await provider.engine.send(
+            "POST", "/exec/\(id)/start", json: Data(#"{"Detach": false, "Tty": false}"#.utf8), operation: "test")
+        let output = DockerLogStream.demultiplex(started.body)
+        for _ in 0..<100 {
+            let answer = try await provider.engine.send("GET", "/exec/\(id)/json", operation: "test")
+            let inspected = try JSONDecoder().decode(Inspected.self, from: answer.body)
+            if !inspected.running, let code = inspected.exitCode { return (code, output) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw DockerEngine.EngineFailure(message: "exec \(command) in \(name) did not finish")
+    }
+
     /// Raw Engine API calls the tests make themselves (networks, kills).
     struct Engine {
         let client: DockerEngineClient

@@ -233,4 +233,27 @@ struct RuntimeIsolationTests {
         }
         #expect(reason.contains(closed.path) && reason.contains("o+x"))
     }
+
+    @Test("a state directory others may write into, or another user's, is refused and left as it was")
+    func sharedStateDirectory() throws {
+        let base = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("iso-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: base) }
+        let isolation = RuntimeIsolation.detect(stateDirectory: base, uids: 61_000...65_000, required: false)
+        guard case .perWorkspaceUser = isolation else {
+            Issue.record("no isolation: \(isolation.summary)")
+            return
+        }
+        for (mode, owner) in [(mode_t(0o1777), geteuid()), (0o775, geteuid()), (0o700, uid_t(61_999))] {
+            #expect(chmod(base.path, mode) == 0 && lchown(base.path, owner, getegid()) == 0)
+            #expect(throws: RuntimeIsolation.SharedStateDirectory.self) { try isolation.prepare(stateDirectory: base) }
+            var info = stat()
+            #expect(lstat(base.path, &info) == 0)
+            #expect(info.st_mode & 0o7777 == mode && info.st_uid == owner, "the refused directory was changed")
+            #expect(!FileManager.default.fileExists(atPath: base.appendingPathComponent("secrets").path))
+        }
+        #expect(lchown(base.path, geteuid(), getegid()) == 0 && chmod(base.path, 0o700) == 0)
+        try isolation.prepare(stateDirectory: base)
+        #expect(FileManager.default.fileExists(atPath: base.appendingPathComponent("secrets").path))
+    }
 }

@@ -102,12 +102,12 @@ public final class ReplicatedCluster: Sendable {
         "host=\(directory) port=\(server.port) user=postgres dbname=\(database ?? self.database)"
     }
 
-    /// The conninfo an HA deployment gives the sidecar: both servers, the writable one wanted,
-    /// and a 2 s `connect_timeout`: each new session waits that long on a hung server listed
-    /// before the promoted one.
+    /// The conninfo an HA deployment gives the sidecar: both servers and the writable one
+    /// wanted; the timeouts are the sidecar's defaults (`ConninfoDefaults`: each new session
+    /// waits `connect_timeout`, 2 s, on a hung server listed before the promoted one).
     public var multiHostConninfo: String {
         "host=\(directory),\(directory) port=\(first.port),\(second.port) user=postgres dbname=\(database) "
-            + "target_session_attrs=read-write connect_timeout=2"
+            + "target_session_attrs=read-write"
     }
 
     /// `pg_ctl promote` (waits until the server accepts writes).

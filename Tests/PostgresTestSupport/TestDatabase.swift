@@ -58,7 +58,7 @@ actor TestServer {
     }
 
     /// The whole suite runs in parallel on two cores (sidecars, chaos replicas, runtimes): a new
-    /// session may wait for the server longer than the sidecar's 5 s default.
+    /// session may wait for the server longer than the sidecar's 2 s default connect_timeout.
     static let patientConnect = " connect_timeout=60"
 
     func log() async throws -> String {

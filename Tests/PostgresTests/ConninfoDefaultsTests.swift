@@ -19,7 +19,7 @@ struct ConninfoDefaultsTests {
             // key/value, one TCP host
             Case(
                 given: "host=db.example.com dbname=app",
-                expected: "host=db.example.com dbname=app connect_timeout=5 \(tcp)"),
+                expected: "host=db.example.com dbname=app connect_timeout=2 \(tcp)"),
             // a unix socket: connect_timeout only
             Case(
                 given: "host=/tmp/pg port=5433 user=postgres dbname=app",
@@ -30,12 +30,12 @@ struct ConninfoDefaultsTests {
                 expected:
                     "host=db connect_timeout = 10 keepalives_idle=30 tcp_user_timeout=0 keepalives=1 keepalives_interval=2 keepalives_count=3"
             ),
-            Case(given: "host=db keepalives=0", expected: "host=db keepalives=0 connect_timeout=5 tcp_user_timeout=10000"),
+            Case(given: "host=db keepalives=0", expected: "host=db keepalives=0 connect_timeout=2 tcp_user_timeout=10000"),
             // URLs: multi-host with and without a query, with user-set values
             Case(
                 given: "postgresql://u:p@h1:5432,h2:5433/app?target_session_attrs=read-write",
-                expected: "postgresql://u:p@h1:5432,h2:5433/app?target_session_attrs=read-write&connect_timeout=5&\(tcpQuery)"),
-            Case(given: "postgres://h1,h2/app", expected: "postgres://h1,h2/app?connect_timeout=5&\(tcpQuery)"),
+                expected: "postgresql://u:p@h1:5432,h2:5433/app?target_session_attrs=read-write&connect_timeout=2&\(tcpQuery)"),
+            Case(given: "postgres://h1,h2/app", expected: "postgres://h1,h2/app?connect_timeout=2&\(tcpQuery)"),
             Case(
                 given:
                     "postgresql://[::1]:5432/app?connect_timeout=2&keepalives=1&keepalives_idle=1&keepalives_interval=1&keepalives_count=1&tcp_user_timeout=1",
@@ -46,11 +46,11 @@ struct ConninfoDefaultsTests {
                 given: "postgresql:///app?host=/var/run/postgresql",
                 expected: "postgresql:///app?host=/var/run/postgresql&connect_timeout=5"),
             // a socket and a TCP host: the TCP settings apply to the TCP attempt
-            Case(given: "host=/tmp,db2", expected: "host=/tmp,db2 connect_timeout=5 \(tcp)"),
-            Case(given: "hostaddr=10.0.0.1 dbname=app", expected: "hostaddr=10.0.0.1 dbname=app connect_timeout=5 \(tcp)"),
+            Case(given: "host=/tmp,db2", expected: "host=/tmp,db2 connect_timeout=2 \(tcp)"),
+            Case(given: "hostaddr=10.0.0.1 dbname=app", expected: "hostaddr=10.0.0.1 dbname=app connect_timeout=2 \(tcp)"),
             // empty: libpq's PG* variables decide; those that exist are respected
-            Case(given: "", expected: "connect_timeout=5"),
-            Case(given: "", environment: ["PGHOST": "db1,db2"], expected: "connect_timeout=5 \(tcp)"),
+            Case(given: "", expected: "connect_timeout=2"),
+            Case(given: "", environment: ["PGHOST": "db1,db2"], expected: "connect_timeout=2 \(tcp)"),
             Case(given: "", environment: ["PGHOST": "db1", "PGCONNECT_TIMEOUT": "9"], expected: tcp),
             Case(given: "dbname=app", environment: ["PGHOST": "/tmp", "PGCONNECT_TIMEOUT": "9"], expected: "dbname=app"),
             // a service file's settings are not visible from here: nothing is added

@@ -21,6 +21,8 @@ public struct InstrumentedInstanceProvider: InstanceProvider {
         try await metrics.measure("list_all") { try await wrapped.listAll(owner: owner) }
     }
 
+    public var keepsEndedInstances: Bool { wrapped.keepsEndedInstances }
+
     public func terminate(instanceID: String) async throws {
         try await metrics.measure("terminate") { try await wrapped.terminate(instanceID: instanceID) }
     }
