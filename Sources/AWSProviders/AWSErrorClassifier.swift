@@ -18,10 +18,10 @@ enum AWSErrorClassifier {
         "TooManyRequestsException", "RequestThrottled", "RequestThrottledException", "SlowDown",
         "ProvisionedThroughputExceededException",
     ]
-    static let notFound: Set<String> = ["ResourceNotFoundException", "InvalidInstanceID.NotFound"]
+    static let notFound: Set<String> = ["ResourceNotFoundException", "InvalidInstanceID.NotFound", "NoSuchEntity"]
     static let transient: Set<String> = [
         "InternalServiceError", "InternalFailure", "InternalError", "ServiceUnavailable", "Unavailable",
-        "InsufficientInstanceCapacity", "ExpiredToken", "RequestExpired", "RequestTimeout",
+        "InsufficientInstanceCapacity", "ExpiredToken", "RequestExpired", "RequestTimeout", "ServiceFailure",
     ]
 
     static func classify(

@@ -27,9 +27,19 @@ extension EC2InstanceProvider {
         guard (5...1000).contains(settings.pageSize) else {
             throw AWSConfigurationError(setting: "ec2.pageSize", reason: "must be 5 to 1000, got \(settings.pageSize)")
         }
+        guard settings.instanceProfile == nil else {
+            throw AWSConfigurationError(
+                setting: "ec2.instanceProfile",
+                reason:
+                    "a profile shared by every instance lets each workspace read every bundle; the provider gives each workspace its own role and profile (ec2.rolePrefix): remove the setting"
+            )
+        }
+        try WorkspaceInstanceRoles.validate(prefix: settings.rolePrefix)
         let client = try AWSServiceClient.make(
             service: "ec2", providerName: provider, settings: settings.aws, environment: environment, transport: transport)
-        return EC2InstanceProvider(client: client, settings: settings, region: client.region)
+        let iam = try AWSServiceClient.make(
+            service: "iam", providerName: provider, settings: settings.aws, environment: environment, transport: transport)
+        return EC2InstanceProvider(client: client, iam: iam, settings: settings, region: client.region)
     }
 }
 
@@ -38,7 +48,8 @@ extension AWSServiceClient {
         service: String, providerName: String, settings: AWSSettings, environment: [String: String],
         transport: any AWSTransport
     ) throws -> AWSServiceClient {
-        let resolved = try ResolvedAWSSettings.resolve(settings, environment: environment)
+        var resolved = try ResolvedAWSSettings.resolve(settings, environment: environment)
+        if service == "iam" { resolved.region = IAMAPI.signingRegion }
         let chain = AWSCredentialChain(settings: resolved, transport: transport)
         return AWSServiceClient(
             service: service, providerName: providerName, settings: resolved, credentials: chain, transport: transport)

@@ -64,13 +64,15 @@ public struct ResolvedAWSSettings: Sendable {
         return ResolvedAWSSettings(region: region, profile: profile, environment: environment, settings: settings)
     }
 
-    /// The base URL of `service` (`ec2`, `secretsmanager`), without a trailing slash.
+    /// The base URL of `service` (`ec2`, `secretsmanager`, `iam`: global, `AWS_ENDPOINT_URL_IAM`),
+    /// without a trailing slash.
     public func endpoint(service: String) -> String {
         let variable =
             service == "secretsmanager" ? "AWS_ENDPOINT_URL_SECRETS_MANAGER" : "AWS_ENDPOINT_URL_\(service.uppercased())"
         let url =
             settings.serviceEndpoints[service] ?? nonEmpty(environment[variable]) ?? settings.endpoint
-            ?? nonEmpty(environment["AWS_ENDPOINT_URL"]) ?? "https://\(service).\(region).amazonaws.com"
+            ?? nonEmpty(environment["AWS_ENDPOINT_URL"])
+            ?? (service == "iam" ? "https://iam.amazonaws.com" : "https://\(service).\(region).amazonaws.com")
         return url.hasSuffix("/") ? String(url.dropLast()) : url
     }
 

@@ -14,9 +14,6 @@ extension EC2InstanceProvider {
         for (index, group) in settings.securityGroupIDs.enumerated() {
             parameters.append(("SecurityGroupId.\(index + 1)", group))
         }
-        if let profile = settings.instanceProfile {
-            parameters.append((profile.hasPrefix("arn:") ? "IamInstanceProfile.Arn" : "IamInstanceProfile.Name", profile))
-        }
         if let key = settings.keyName { parameters.append(("KeyName", key)) }
         var tags = settings.tags.filter { !$0.key.hasPrefix("molecule:") }
         tags[Self.workspaceTag] = spec.workspaceID

@@ -13,6 +13,9 @@ import Providers
 ///   from the instance metadata service and the API.
 /// - `list` is `DescribeInstances` by tag, every page; terminated instances are listed while
 ///   EC2 shows them. `terminate` is idempotent (EC2's own).
+/// - Each workspace's instances run with the workspace's own instance profile, whose role may
+///   read that workspace's bundle secret and nothing else (`WorkspaceInstanceRoles`): ensured
+///   before RunInstances, released when the workspace is deleted.
 /// - Health does not come from here: on EC2 the instances controller reads the heartbeats the
 ///   platform writes (no probe).
 public struct EC2InstanceProvider: InstanceProvider {
@@ -24,18 +27,32 @@ public struct EC2InstanceProvider: InstanceProvider {
     let api: EC2API
     public let settings: EC2Settings
     let region: String
+    let roles: WorkspaceInstanceRoles
 
-    public init(client: AWSServiceClient, settings: EC2Settings, region: String) {
+    /// - Parameter iam: the IAM client (global, signed for `us-east-1`) for the workspace roles.
+    public init(client: AWSServiceClient, iam: AWSServiceClient, settings: EC2Settings, region: String) {
         self.api = EC2API(client: client)
         self.settings = settings
         self.region = region
+        self.roles = WorkspaceInstanceRoles(
+            iam: IAMAPI(client: iam), prefix: settings.rolePrefix, permissionsBoundary: settings.permissionsBoundary,
+            region: region)
     }
 
     public func create(_ spec: InstanceSpec) async throws -> InstanceRecord {
         if let existing = try await list(workspaceID: spec.workspaceID).first(where: { $0.generation == spec.generation }) {
             return existing
         }
-        let root = try await api.call("RunInstances", runParameters(spec))
+        let profile = try await roles.ensure(workspaceID: spec.workspaceID, owner: spec.owner, secretName: spec.bundleName)
+        let root: XMLElementNode
+        do {
+            root = try await api.call("RunInstances", runParameters(spec) + [("IamInstanceProfile.Name", profile)])
+        } catch let error as ProviderError where Self.isProfileNotVisibleYet(error) {
+            // IAM is eventually consistent: EC2 may not see a profile created a moment ago.
+            throw ProviderError(
+                .transient, provider: Self.provider, operation: "RunInstances",
+                message: "the instance profile \(profile) is not visible to EC2 yet (IAM propagation); retried: \(error.message)")
+        }
         guard let item = root.items("instancesSet").first, let record = Self.record(item, port: settings.runtimePort) else {
             throw ProviderError(
                 .transient, provider: Self.provider, operation: "create", message: "RunInstances answered without an instance")
@@ -53,6 +70,20 @@ public struct EC2InstanceProvider: InstanceProvider {
 
     public func terminate(instanceID: String) async throws {
         _ = try await api.call("TerminateInstances", [("InstanceId.1", instanceID)])
+    }
+
+    public func release(workspaceID: String, owner: String) async throws -> Bool {
+        try await roles.release(workspaceID: workspaceID, owner: owner)
+    }
+
+    public func heldWorkspaces(owner: String) async throws -> [String] {
+        try await roles.held(owner: owner)
+    }
+
+    /// `InvalidParameterValue` naming the instance profile: AWS's answer while a new profile
+    /// propagates.
+    static func isProfileNotVisibleYet(_ error: ProviderError) -> Bool {
+        error.message.hasPrefix("InvalidParameterValue") && error.message.lowercased().contains("iaminstanceprofile")
     }
 
     /// Every instance matching the tag filter, following `nextToken`.

@@ -10,9 +10,16 @@ public struct EC2Settings: Sendable, Equatable {
     public var subnetID: String?
     /// Security group IDs (`sg-...`); empty: the VPC's default group.
     public var securityGroupIDs: [String]
-    /// The instance profile's name (or ARN, `arn:aws:iam::...`) whose role lets the runtime read
-    /// its bundle; nil: none.
+    /// Refused when set: a profile shared by every instance lets each workspace read every
+    /// bundle. The provider gives each workspace its own role and profile (`rolePrefix`).
     public var instanceProfile: String?
+    /// The name prefix of the per-workspace IAM role and instance profile
+    /// (`<prefix><owner hash>-<workspace>`, path `/molecule/`), 1–16 of `A-Za-z0-9+=,.@_-`.
+    /// Default `molecule-ws-`. The sidecar's IAM policy is scoped to it.
+    public var rolePrefix: String
+    /// A managed policy ARN set as the permissions boundary of every workspace role; nil: none.
+    /// With the deploy policy's condition, the sidecar can create no role without it.
+    public var permissionsBoundary: String?
     /// An EC2 key pair for SSH; nil: none.
     public var keyName: String?
     /// Extra tags on every instance and its volumes (cost allocation...). The `molecule:*` keys
@@ -31,7 +38,8 @@ public struct EC2Settings: Sendable, Equatable {
         aws: AWSSettings = AWSSettings(), imageID: String, instanceType: String = "t3.small", subnetID: String? = nil,
         securityGroupIDs: [String] = [],
         instanceProfile: String? = nil, keyName: String? = nil, tags: [String: String] = [:], runtimePort: Int = 8000,
-        bootCommand: String = "/usr/local/bin/molecule-workspace-boot", pageSize: Int = 100
+        bootCommand: String = "/usr/local/bin/molecule-workspace-boot", pageSize: Int = 100,
+        rolePrefix: String = "molecule-ws-", permissionsBoundary: String? = nil
     ) {
         self.aws = aws
         self.imageID = imageID
@@ -44,5 +52,7 @@ public struct EC2Settings: Sendable, Equatable {
         self.runtimePort = runtimePort
         self.bootCommand = bootCommand
         self.pageSize = pageSize
+        self.rolePrefix = rolePrefix
+        self.permissionsBoundary = permissionsBoundary
     }
 }

@@ -34,8 +34,20 @@ struct AWSOptions: ParsableArguments {
 
     @Option(
         name: .customLong("ec2-instance-profile"),
-        help: "Instance profile whose role may read the workspace's secret ($MOLECULE_EC2_INSTANCE_PROFILE).")
+        help:
+            "Refused: a shared profile lets every workspace read every bundle; each workspace gets its own role ($MOLECULE_EC2_INSTANCE_PROFILE)."
+    )
     var instanceProfile: String?
+
+    @Option(
+        name: .customLong("ec2-role-prefix"),
+        help: "Name prefix of the per-workspace IAM roles and instance profiles ($MOLECULE_EC2_ROLE_PREFIX; molecule-ws-).")
+    var rolePrefix: String?
+
+    @Option(
+        name: .customLong("ec2-role-permissions-boundary"),
+        help: "Managed policy ARN set as every workspace role's permissions boundary ($MOLECULE_EC2_ROLE_PERMISSIONS_BOUNDARY).")
+    var rolePermissionsBoundary: String?
 
     var aws: AWSSettings {
         AWSSettings(region: region, profile: profile, endpoint: endpoint)
@@ -51,7 +63,9 @@ struct AWSOptions: ParsableArguments {
         return EC2Settings(
             aws: aws, imageID: image, instanceType: Self.value(instanceType, "MOLECULE_EC2_INSTANCE_TYPE") ?? "t3.small",
             subnetID: Self.value(subnet, "MOLECULE_EC2_SUBNET"), securityGroupIDs: groups ?? [],
-            instanceProfile: Self.value(instanceProfile, "MOLECULE_EC2_INSTANCE_PROFILE"))
+            instanceProfile: Self.value(instanceProfile, "MOLECULE_EC2_INSTANCE_PROFILE"),
+            rolePrefix: Self.value(rolePrefix, "MOLECULE_EC2_ROLE_PREFIX") ?? "molecule-ws-",
+            permissionsBoundary: Self.value(rolePermissionsBoundary, "MOLECULE_EC2_ROLE_PERMISSIONS_BOUNDARY"))
     }
 
     static func value(_ flag: String?, _ variable: String) -> String? {

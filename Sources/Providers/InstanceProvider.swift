@@ -17,10 +17,20 @@ public protocol InstanceProvider: Sendable {
     /// instances nothing wants any more. False (the default) where ended instances go away on
     /// their own (EC2 forgets terminated instances).
     var keepsEndedInstances: Bool { get }
+    /// Deletes what the provider holds for a workspace besides its instances (EC2: the
+    /// workspace's IAM role and instance profile), once the workspace is deleted and none of its
+    /// instances is live. Idempotent; returns whether anything was deleted (a released workspace
+    /// costs reads only). Default: nothing held.
+    func release(workspaceID: String, owner: String) async throws -> Bool
+    /// The workspaces of `owner` for which the provider holds such resources, so that the
+    /// orphan sweep releases those whose row is gone. Default: none.
+    func heldWorkspaces(owner: String) async throws -> [String]
 }
 
 extension InstanceProvider {
     public var keepsEndedInstances: Bool { false }
+    public func release(workspaceID: String, owner: String) async throws -> Bool { false }
+    public func heldWorkspaces(owner: String) async throws -> [String] { [] }
 }
 
 public struct InstanceSpec: Sendable, Equatable {

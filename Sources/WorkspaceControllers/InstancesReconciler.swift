@@ -86,6 +86,11 @@ public struct InstancesReconciler: Reconciler, StatusWriter {
             kept: plan.keep.flatMap { keep in listed.first { $0.id == keep.id } }.map(Self.observed))
         do {
             try await carryOut(plan.steps, listed: listed, facts, request, into: &observed)
+            if facts.desiredState == .deleted {
+                // Nothing of it runs any more: what the provider holds for it (EC2: its IAM role) goes too.
+                let released = try await provider.release(workspaceID: request.key, owner: owner)
+                request.actions.record("instances.release", mutating: released)
+            }
         } catch let error as ProviderError {
             observed.failed = .failed(error)
         }

@@ -32,7 +32,6 @@ public struct OrphanSweeper: Sweeper {
         let listed = try await provider.listAll(owner: owner)
         let live = listed.filter(\.state.isLive)
         let ended = provider.keepsEndedInstances ? listed.filter { $0.state == .terminated } : []
-        guard !live.isEmpty || !ended.isEmpty else { return 0 }
         var terminated = 0
         if !live.isEmpty {
             let existing = try await instances.selectExistingWorkspaces(among: Array(Set(live.map(\.workspaceID))).sorted())
@@ -49,7 +48,27 @@ public struct OrphanSweeper: Sweeper {
         if !ended.isEmpty {
             terminated += try await removeUnwanted(ended, now: now, actions: actions)
         }
-        return terminated
+        return terminated + (try await release(now: now, actions: actions))
+    }
+
+    /// What the provider still holds for gone workspaces (EC2: IAM roles), released after their
+    /// instances were told to terminate; each release a Warning event under the gone workspace's key.
+    private func release(now: Date?, actions: ActionLog) async throws -> Int {
+        actions.record("instances.list_held", mutating: false)
+        let held = try await provider.heldWorkspaces(owner: owner).filter { UUID(uuidString: $0) != nil }
+        guard !held.isEmpty else { return 0 }
+        let existing = try await instances.selectExistingWorkspaces(among: held)
+        var released = 0
+        for workspace in held where !existing.contains(workspace) {
+            let deleted = try await provider.release(workspaceID: workspace, owner: owner)
+            actions.record("instances.release", mutating: deleted)
+            guard deleted else { continue }
+            released += 1
+            try await events.record(
+                controller: ControllerName.instances.rawValue, key: workspace, type: .warning, reason: "OrphanReleased",
+                message: "released what the provider held for workspace \(workspace): it no longer exists", now: now)
+        }
+        return released
     }
 
     /// Removes the ended instances (exited containers) that nothing wants any more; an ended

@@ -75,10 +75,13 @@ struct AWSControllersTests {
         #expect(world.launches() == 2)
     }
 
-    @Test("stop terminates the instance; delete schedules the bundle's deletion with a recovery window")
+    @Test(
+        "stop terminates the instance; delete schedules the bundle's deletion with a recovery window and deletes the workspace's IAM role and profile"
+    )
     func stopAndDelete() async throws {
         let world = try await AWSControllerWorld.make()
         _ = try await world.driver().tickUntilConverged(now: Self.t0)
+        #expect(try await world.ec2.heldWorkspaces(owner: AWSControllerWorld.owner).contains(world.workspace))
         try await world.pool.query("UPDATE workspaces SET desired_state = 'stopped' WHERE id = $1::uuid", [world.workspace])
         _ = try await world.driver().tickUntilConverged(now: Self.t0 + 10)
         #expect(try await world.live().isEmpty)
@@ -87,6 +90,8 @@ struct AWSControllersTests {
         _ = try await world.driver().tickUntilConverged(now: Self.t0 + 20)
         #expect(try await world.secrets.describe(name: world.secretName)?.scheduledForDeletion == true)
         #expect(try await world.live().isEmpty)
+        #expect(world.moto.transport.operations.contains("iam.DeleteRole"))
+        #expect(try await !world.ec2.heldWorkspaces(owner: AWSControllerWorld.owner).contains(world.workspace))
         let before = world.moto.transport.operations.count
         let check = try await world.driver().checkIdempotent(now: Self.t0 + 30)
         #expect(check.passed, "\(check.rowWrites) \(check.mutatingActions)")
@@ -165,6 +170,29 @@ struct AWSControllersTests {
         #expect(try await world.live().count == 1)
         #expect(try await world.ec2.list(workspaceID: world.workspace).count == 1, "a throttled launch launched nothing")
         #expect(try await world.row().lastError == nil)
+    }
+
+    @Test("a workspace role IAM refuses to delete: last_error and an event name DeleteRole and the reason")
+    func releaseFailureReported() async throws {
+        let world = try await AWSControllerWorld.make()
+        _ = try await world.driver().tickUntilConverged(now: Self.t0)
+        try await world.pool.query("UPDATE workspaces SET desired_state = 'deleted' WHERE id = $1::uuid", [world.workspace])
+        world.moto.transport.intercept { operation, _ in
+            guard operation == "iam.DeleteRole" else { return nil }
+            return RecordingTransport.xmlError(403, "AccessDenied", "User is not authorized to perform: iam:DeleteRole")
+        }
+        let pass = try await world.driver().tickUntilConverged(now: Self.t0 + 10)
+        world.moto.transport.intercept(nil)
+        #expect(pass.failures.contains { $0.controller == "instances" && $0.message.contains("DeleteRole") }, "\(pass.failures)")
+        let lastError = try await world.row().lastError ?? ""
+        #expect(lastError.contains("DeleteRole") && lastError.contains("AccessDenied"), "\(lastError)")
+        let events = try await world.pool.query("SELECT message FROM events").rows.map { try $0.require(String.self, "message") }
+        #expect(events.contains { $0.contains("DeleteRole") }, "\(events)")
+        #expect(try await world.live().isEmpty)
+        // Half released (the profile is gone, the role is not): the next release finishes it.
+        #expect(try await world.ec2.heldWorkspaces(owner: AWSControllerWorld.owner).contains(world.workspace))
+        #expect(try await world.ec2.release(workspaceID: world.workspace, owner: AWSControllerWorld.owner))
+        #expect(try await !world.ec2.heldWorkspaces(owner: AWSControllerWorld.owner).contains(world.workspace))
     }
 
     @Test("a wrong secret key: the failure is in last_error and an event, and the key is in no row")

@@ -25,7 +25,7 @@ struct MotoProviders {
         try EC2InstanceProvider.make(
             settings: .init(
                 aws: Self.aws, imageID: "ami-12c6146b", instanceType: "t3.micro", subnetID: nil, securityGroupIDs: [],
-                instanceProfile: "molecule-workspace", tags: ["team": "platform"], pageSize: pageSize),
+                tags: ["team": "platform"], pageSize: pageSize),
             environment: endpoint.environment, transport: transport)
     }
 

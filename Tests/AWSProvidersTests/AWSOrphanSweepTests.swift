@@ -15,7 +15,9 @@ import WorkspaceStore
 /// instance and its bundle; another fleet's (another owner in the same account) are untouched.
 @Suite("AWS orphan sweeps (moto)")
 struct AWSOrphanSweepTests {
-    @Test("a deleted workspace row: its instance terminated and its bundle scheduled; another owner's untouched")
+    @Test(
+        "a deleted workspace row: its instance terminated, its IAM role released and its bundle scheduled; another owner's untouched"
+    )
     func sweepsOnlyOwnOrphans() async throws {
         let pool = try await TestDatabase.create(poolSize: 4)
         let moto = try await MotoProviders.make()
@@ -65,6 +67,12 @@ struct AWSOrphanSweepTests {
                 == false)
         #expect(try await secrets.describe(name: foreignName)?.scheduledForDeletion == false)
         #expect(try await ec2.list(workspaceID: foreign).filter(\.state.isLive).map(\.id) == [foreignInstance.id])
+        let held = try await ec2.heldWorkspaces(owner: owner)
+        #expect(!held.contains(ids["gone"]!) && held.contains(ids["kept"]!), "\(held)")
+        #expect(try await ec2.heldWorkspaces(owner: "pg:another-fleet").contains(foreign))
+        let released = try await pool.query(
+            "SELECT count(*)::int AS n FROM events WHERE reason = 'OrphanReleased' AND key = $1", [ids["gone"]!])
+        #expect(try released.rows[0].require(Int.self, "n") == 1)
         #expect(
             try await secrets.list(prefix: WorkspaceBundle.secretNamePrefix).sorted()
                 == [gone, WorkspaceBundle.secretName(workspaceID: ids["kept"]!)].sorted())

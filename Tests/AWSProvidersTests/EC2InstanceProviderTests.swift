@@ -41,7 +41,7 @@ struct EC2InstanceProviderTests {
         let body = sent.withLock { $0 }
         #expect(body.contains("ClientToken=\(workspace)-g1"))
         #expect(body.contains("Tag.3.Key=molecule%3Aworkspace") || body.contains("molecule%3Aworkspace"))
-        #expect(body.contains("IamInstanceProfile.Name=molecule-workspace"))
+        #expect(body.contains("IamInstanceProfile.Name=\(provider.roles.name(workspaceID: workspace, owner: "pg:test"))"))
         #expect(body.contains("MetadataOptions.HttpTokens=required"))
         #expect(try await provider.listAll(owner: "pg:test").contains { $0.id == created.id })
         #expect(try await provider.listAll(owner: "pg:other").allSatisfy { $0.workspaceID != workspace })

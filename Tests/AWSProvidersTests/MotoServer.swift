@@ -96,25 +96,7 @@ actor MotoServer {
         guard let id = key.value("CreateAccessKeyResult/AccessKey/AccessKeyId"),
             let secret = key.value("CreateAccessKeyResult/AccessKey/SecretAccessKey")
         else { throw MotoUnavailable(reason: "CreateAccessKey answered no key") }
-        let endpoint = Endpoint(url: url, accessKeyID: id, secretAccessKey: secret)
-        try await createInstanceProfile(endpoint, http: http)
-        return endpoint
-    }
-
-    /// The instance profile the EC2 fixture launches with, signed with the new key (checked).
-    private static func createInstanceProfile(_ endpoint: Endpoint, http: CurlHTTPClient) async throws {
-        let keys = AWSCredentials(accessKeyID: endpoint.accessKeyID, secretAccessKey: endpoint.secretAccessKey, source: "test")
-        let body = "Action=CreateInstanceProfile&InstanceProfileName=molecule-workspace&Version=2010-05-08"
-        let headers = SigV4Signer(region: "us-east-1", service: "iam").sign(
-            .init(
-                method: "POST", host: AWSServiceClient.hostHeader(endpoint.url),
-                headers: ["Content-Type": "application/x-www-form-urlencoded; charset=utf-8"], body: Data(body.utf8)),
-            credentials: keys, date: Date())
-        let response = try await http.send(
-            .init(method: "POST", url: endpoint.url + "/", headers: headers, body: Data(body.utf8)))
-        guard response.status == 200 else {
-            throw MotoUnavailable(reason: "IAM CreateInstanceProfile answered \(response.status)")
-        }
+        return Endpoint(url: url, accessKeyID: id, secretAccessKey: secret)
     }
 
     private static func freePort() throws -> Int {

@@ -27,16 +27,30 @@ final class RecordingTransport: AWSTransport {
             $0.operations.append(operation)
             return $0.interceptor
         }
-        if let interceptor, let answer = try await interceptor(operation, request) { return answer }
-        return try await inner.send(request)
+        let forward: @Sendable () async throws -> CurlHTTPClient.Response = { [inner] in
+            if let interceptor, let answer = try await interceptor(operation, request) { return answer }
+            return try await inner.send(request)
+        }
+        guard Self.walksIAM(operation, request) else { return try await forward() }
+        return try await MotoIAMSerializer.shared.run(forward)
     }
 
-    /// `secretsmanager.<Target>` or `ec2.<Action>`.
+    /// Requests on which moto iterates its IAM dictionaries: IAM itself, a launch naming an
+    /// instance profile, and a request with a session token (moto searches the roles for it).
+    /// Moto's server is threaded and its IAM backend unlocked: such a request concurrent with a
+    /// role being created answers 500 ("dictionary changed size during iteration"). AWS has no
+    /// such race, so the tests, which share one moto, send these one at a time.
+    static func walksIAM(_ operation: String, _ request: CurlHTTPClient.Request) -> Bool {
+        operation.hasPrefix("iam.") || operation == "ec2.RunInstances" || request.headers["X-Amz-Security-Token"] != nil
+    }
+
+    /// `secretsmanager.<Target>`, `ec2.<Action>` or `iam.<Action>` (the signing scope's service).
     static func operation(_ request: CurlHTTPClient.Request) -> String {
         if let target = request.headers["X-Amz-Target"] { return target }
         let body = String(decoding: request.body ?? Data(), as: UTF8.self)
         let action = body.split(separator: "&").first { $0.hasPrefix("Action=") }?.dropFirst("Action=".count)
-        return "ec2.\(action ?? "?")"
+        let scope = request.headers["Authorization"]?.split(separator: "/").dropFirst(3).first
+        return "\(scope == "iam" ? "iam" : "ec2").\(action ?? "?")"
     }
 
     /// Mutating operations, by name: anything not a read.
@@ -63,5 +77,24 @@ final class RecordingTransport: AWSTransport {
     /// The JSON body of a Secrets Manager request.
     static func json(_ request: CurlHTTPClient.Request) -> [String: Any] {
         (try? JSONSerialization.jsonObject(with: request.body ?? Data())) as? [String: Any] ?? [:]
+    }
+}
+
+/// One request at a time, in arrival order.
+actor MotoIAMSerializer {
+    static let shared = MotoIAMSerializer()
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        if busy {
+            await withCheckedContinuation { waiting.append($0) }
+        } else {
+            busy = true
+        }
+        defer {
+            if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+        }
+        return try await body()
     }
 }

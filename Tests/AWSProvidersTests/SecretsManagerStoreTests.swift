@@ -149,7 +149,7 @@ struct SecretsManagerStoreTests {
         var environment = moto.endpoint.environment
         environment["AWS_SECRET_ACCESS_KEY"] = marker
         environment["AWS_SESSION_TOKEN"] = "MARKER-session-token-0123456789"
-        let store = try SecretsManagerStore.make(settings: .init(), environment: environment)
+        let store = try SecretsManagerStore.make(settings: .init(), environment: environment, transport: moto.transport)
         do {
             _ = try await store.describe(name: Self.name())
             Issue.record("a request signed with the wrong key was accepted")

@@ -92,6 +92,12 @@ struct SigV4SignerTests {
         #expect(SigV4Signer.percentEncode("a b/ä~_.-") == "a%20b%2F%C3%A4~_.-")
     }
 
+    @Test("Query bodies are form-encoded as botocore's urlencode does: a space as +, the rest RFC 3986")
+    func formEncoding() {
+        #expect(AWSQueryAPI.formEncode("a b/ä~_.-*+%20") == "a+b%2F%C3%A4~_.-%2A%2B%2520")
+        #expect(AWSQueryAPI.formEncode(#"{"Sid": "x"}"#) == "%7B%22Sid%22%3A+%22x%22%7D")
+    }
+
     @Test("a session token is sent and signed; the secret key is in no header")
     func sessionToken() {
         var keys = Self.keys

@@ -5,6 +5,11 @@ import Testing
 
 /// Choosing the cloud providers from the command line: a setting that cannot work is a start-up
 /// error naming it (exit 1), before any key is reconciled; nothing is written meanwhile.
+/// An EC2 launch that is complete but for the setting a case adds.
+private let ec2Launch = [
+    "--instances", "ec2", "--secret-store", "aws", "--aws-region", "eu-west-1", "--ec2-image-id", "ami-0123456789abcdef0",
+]
+
 @Suite("provider selection")
 struct ProviderSelectionTests {
     @Test(
@@ -16,6 +21,8 @@ struct ProviderSelectionTests {
             (["--tunnels", "cloudflare"], "--cloudflare-account-id"),
             (["--tunnels", "cloudflare", "--cloudflare-account-id", "not an account"], "account id"),
             (["--instances", "lambda"], "--instances"),
+            (ec2Launch + ["--ec2-instance-profile", "molecule-workspace"], "ec2.instanceProfile"),
+            (ec2Launch + ["--ec2-role-prefix", "not a prefix"], "ec2.rolePrefix"),
         ])
     func startUpErrors(_ arguments: [String], _ named: String) async throws {
         let pool = try await TestDatabase.create(poolSize: 1)

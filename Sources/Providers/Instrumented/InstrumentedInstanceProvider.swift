@@ -5,7 +5,8 @@ public struct InstrumentedInstanceProvider: InstanceProvider {
 
     public init(_ wrapped: any InstanceProvider, provider: String) {
         self.wrapped = wrapped
-        self.metrics = ProviderMetrics(provider: provider, operations: ["create", "list", "list_all", "terminate"])
+        self.metrics = ProviderMetrics(
+            provider: provider, operations: ["create", "list", "list_all", "terminate", "release", "list_held"])
     }
 
     public func create(_ spec: InstanceSpec) async throws -> InstanceRecord {
@@ -24,5 +25,13 @@ public struct InstrumentedInstanceProvider: InstanceProvider {
 
     public func terminate(instanceID: String) async throws {
         try await metrics.measure("terminate") { try await wrapped.terminate(instanceID: instanceID) }
+    }
+
+    public func release(workspaceID: String, owner: String) async throws -> Bool {
+        try await metrics.measure("release") { try await wrapped.release(workspaceID: workspaceID, owner: owner) }
+    }
+
+    public func heldWorkspaces(owner: String) async throws -> [String] {
+        try await metrics.measure("list_held") { try await wrapped.heldWorkspaces(owner: owner) }
     }
 }
