@@ -52,6 +52,7 @@ extension PostgresError.Code {
         case .raisedException: "raised_exception"
         case .serializationFailure: "serialization_failure"
         case .deadlockDetected: "deadlock_detected"
+        case .lockNotAvailable: "lock_not_available"
         case .queryCanceled: "query_canceled"
         case .undefinedTable: "undefined_table"
         case .connectionFailed: "connection_failed"
