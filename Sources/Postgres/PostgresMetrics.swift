@@ -38,8 +38,8 @@ public enum PostgresMetrics {
 extension PostgresError.Code {
     static let all: [PostgresError.Code] = [
         .uniqueViolation, .foreignKeyViolation, .checkViolation, .notNullViolation, .raisedException,
-        .serializationFailure, .deadlockDetected, .queryCanceled, .undefinedTable, .connectionFailed, .connectionLost,
-        .timeout, .serverReadOnly, .poolTimeout, .decoding, .other,
+        .serializationFailure, .deadlockDetected, .lockNotAvailable, .queryCanceled, .undefinedTable, .connectionFailed,
+        .connectionLost, .timeout, .serverReadOnly, .poolTimeout, .decoding, .other,
     ]
 
     /// The `code` label.
