@@ -4,11 +4,11 @@ import Postgres
 /// `tick --check-idempotent` catches any write of its check pass, whatever code made it, and
 /// nothing another session wrote before the pass began.
 ///
-/// The horizon is the first transaction id not yet assigned when the audit begins
-/// (`pg_snapshot_xmax` of the current snapshot); every transaction of the pass gets a later one.
-/// After the pass, a row whose `xmin` lies between the horizon and the next id then is a row the
-/// pass inserted or updated (a row version written by an older transaction, one still running
-/// at the horizon included, is not). A deleted row leaves no version to count, so each table's
+/// The horizon is the first transaction id not yet assigned when the audit begins (one past an
+/// id the audit takes for itself); every transaction of the pass gets a later one. After the
+/// pass, a row whose `xmin` lies between the horizon and the newest completed transaction is a
+/// row the pass inserted or updated (a row version written by an older transaction, one still
+/// running at the horizon included, is not). A deleted row leaves no version to count, so each table's
 /// row count is taken at the horizon too, once every older transaction has ended, and a table
 /// that has fewer rows of its own is counted as written. Exact where PostgreSQL's statistics
 /// (`pg_stat_user_tables`) are not: an idle session reports its counts up to ~10 s late, so
@@ -27,8 +27,9 @@ public struct WriteAudit: Sendable {
     }
 
     private let pool: PostgresPool
-    /// How long `begin` waits for transactions older than the horizon to end (a session left
-    /// idle in a transaction would otherwise stall it); their deletions may be counted after it.
+    /// How long `begin` waits for this database's transactions older than the horizon to end (a
+    /// session left idle in a transaction would otherwise stall it); their deletions may be
+    /// counted after it.
     private let settle: Duration
 
     public init(pool: PostgresPool, settle: Duration = .seconds(5)) {
@@ -40,16 +41,26 @@ public struct WriteAudit: Sendable {
     /// to end, and counts each table's rows.
     public func begin() async throws -> Horizon {
         try await pool.withConnection { connection in
+            // An id of its own (it writes nothing): every id after it was assigned later. A
+            // snapshot's xmax would not do: it is one past the newest *completed* transaction, and
+            // a transaction still open may hold a later id.
             let transaction = try await connection.query(
-                "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS horizon"
+                "SELECT pg_current_xact_id()::text::bigint + 1 AS horizon"
             ).rows[0].require(Int64.self, "horizon")
             let clock = ContinuousClock()
             let deadline = clock.now + settle
+            // Only this database's: a test server's other databases may keep a transaction open
+            // for seconds. Sessions of roles whose activity this one may not see are not waited for.
             while clock.now < deadline {
-                let oldest = try await connection.query(
-                    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS oldest"
-                ).rows[0].require(Int64.self, "oldest")
-                if oldest >= transaction { break }
+                let older = try await connection.query(
+                    """
+                    SELECT count(*) AS older FROM pg_stat_activity
+                     WHERE datname = current_database() AND backend_xid IS NOT NULL
+                       AND ($1::bigint % 4294967296 - backend_xid::text::bigint + 4294967296) % 4294967296
+                           BETWEEN 1 AND 2147483647
+                    """, [transaction]
+                ).rows[0].require(Int.self, "older")
+                if older == 0 { break }
                 try await Task.sleep(for: .milliseconds(10))
             }
             var rows: [String: Int64] = [:]
