@@ -115,10 +115,9 @@ public struct TickDriver: Sendable {
         converge.add(try await tick(now: instant))
         converge.stillConverging = converging
         let audit = WriteAudit(pool: pool)
-        let before = try await audit.snapshot()
+        let horizon = try await audit.begin()
         let check = try await tick(now: instant, full: true)
-        let after = try await audit.snapshot()
-        var writes = WriteAudit.difference(from: before, to: after)
+        var writes = try await audit.writes(since: horizon)
         writes.removeValue(forKey: "leases")
         return IdempotencyReport(converge: converge, check: check, rowWrites: writes, mutatingActions: check.actions.mutating)
     }

@@ -39,6 +39,7 @@ extension PostgresError {
         "P0001": .raisedException,
         "40001": .serializationFailure,
         "40P01": .deadlockDetected,
+        "55P03": .lockNotAvailable,
         "57014": .queryCanceled,
         "42P01": .undefinedTable,
         "25006": .serverReadOnly,

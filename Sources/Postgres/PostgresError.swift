@@ -13,6 +13,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         case raisedException
         case serializationFailure
         case deadlockDetected
+        /// A row or table lock asked for with NOWAIT is held by another session (55P03).
+        case lockNotAvailable
         /// Statement timeout or cancellation (57014).
         case queryCanceled
         case undefinedTable

@@ -38,8 +38,8 @@ public enum PostgresMetrics {
 extension PostgresError.Code {
     static let all: [PostgresError.Code] = [
         .uniqueViolation, .foreignKeyViolation, .checkViolation, .notNullViolation, .raisedException,
-        .serializationFailure, .deadlockDetected, .queryCanceled, .undefinedTable, .connectionFailed, .connectionLost,
-        .timeout, .serverReadOnly, .poolTimeout, .decoding, .other,
+        .serializationFailure, .deadlockDetected, .lockNotAvailable, .queryCanceled, .undefinedTable, .connectionFailed,
+        .connectionLost, .timeout, .serverReadOnly, .poolTimeout, .decoding, .other,
     ]
 
     /// The `code` label.
@@ -52,6 +52,7 @@ extension PostgresError.Code {
         case .raisedException: "raised_exception"
         case .serializationFailure: "serialization_failure"
         case .deadlockDetected: "deadlock_detected"
+        case .lockNotAvailable: "lock_not_available"
         case .queryCanceled: "query_canceled"
         case .undefinedTable: "undefined_table"
         case .connectionFailed: "connection_failed"

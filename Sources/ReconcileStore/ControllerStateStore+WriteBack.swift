@@ -15,7 +15,17 @@ extension ControllerStateStore {
     /// its events and its wake-ups, and releases its lease, all in one statement and all
     /// conditional on the fencing token still being current: a stale worker's whole result is
     /// dropped. Nothing that would not change is written (a converged pass writes no row).
-    public func writeBack(_ writes: [StatusWrite], holder: String, now: Date?) async throws -> WriteResult {
+    ///
+    /// Row locks are taken in the documented order (docs/DESIGN.md, "Lock order"): the owner
+    /// rows (`workspaces`) first, in key order and with NOWAIT, then the controller's rows in key
+    /// order, then everything else. When an owner row is locked elsewhere (an operator's UPDATE,
+    /// another controller's write-back) the statement fails at once having changed and kept
+    /// nothing, and runs again after a short pause (5 ms doubling to 200 ms, jittered) for at
+    /// most `lockWait`: it never waits for a lock while holding an owner row, so it never closes
+    /// a cycle with a statement that locks workspace rows in another order.
+    public func writeBack(
+        _ writes: [StatusWrite], holder: String, now: Date?, lockWait: Duration = .seconds(10)
+    ) async throws -> WriteResult {
         guard !writes.isEmpty else { return WriteResult(fenced: [], written: []) }
         let events = EventBatch(writes)
         let wakes = writes.flatMap { write in write.wakes.map { (source: write.key, wake: $0) } }
@@ -34,7 +44,7 @@ extension ControllerStateStore {
             wakes.map(\.source), wakes.map(\.wake.controller), wakes.map(\.wake.key),
             nullable(writes.map { $0.claimedGeneration.map(String.init) }),
         ]
-        let result = try await pool.query(writeBackSQL, parameters)
+        let result = try await queryWhenOwnersAreFree(writeBackSQL, parameters, lockWait: lockWait)
         var fenced = Set<String>()
         var written = Set<String>()
         for row in result.rows {
@@ -43,6 +53,22 @@ extension ControllerStateStore {
             if try row.require(Bool.self, "written") { written.insert(key) }
         }
         return WriteResult(fenced: fenced, written: written)
+    }
+
+    private func queryWhenOwnersAreFree(
+        _ sql: String, _ parameters: [(any PostgresEncodable)?], lockWait: Duration
+    ) async throws -> PostgresResult {
+        let clock = ContinuousClock()
+        let deadline = clock.now + lockWait
+        var pause = Duration.milliseconds(5)
+        while true {
+            do {
+                return try await pool.query(sql, parameters)
+            } catch let error as PostgresError where error.code == .lockNotAvailable && clock.now + pause < deadline {
+                try await Task.sleep(for: pause * Double.random(in: 0.5...1.5))
+                pause = min(pause * 2, .milliseconds(200))
+            }
+        }
     }
 
     /// The write-back statement: the machinery's CTEs with the controller's status spliced in.
@@ -63,11 +89,26 @@ extension ControllerStateStore {
         let statements = statusColumns.statements.map { ", \($0.name) AS (\n\($0.sql)\n)" }.joined()
         let writtenBy = (["status"] + statusColumns.statements.map(\.name))
             .map { "EXISTS (SELECT 1 FROM \($0) x WHERE x.key = r.key)" }.joined(separator: " OR ")
+        // The lock order: each CTE below is evaluated in full (an uncorrelated scalar subquery, an
+        // InitPlan) before the next one reads a row, and every write of the statement joins `input`.
+        let owners = statusColumns.owner.map { owner in
+            """
+            owners AS MATERIALIZED (
+                SELECT o.\(owner.key) FROM \(owner.table) o WHERE o.\(owner.key) = ANY($2::uuid[])
+                 ORDER BY o.\(owner.key) FOR NO KEY UPDATE NOWAIT
+            ),\n
+            """
+        }
+        let ownersFirst = owners == nil ? "" : " AND (SELECT count(*) FROM owners) >= 0"
         return """
-            WITH input AS (
+            WITH \(owners ?? "")own AS MATERIALIZED (
+                SELECT s.key FROM \(table.quoted) s WHERE s.key = ANY($2::uuid[])\(ownersFirst)
+                 ORDER BY s.key FOR NO KEY UPDATE
+            ), input AS (
                 SELECT * FROM unnest($2::uuid[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::float8[], $8::jsonb[],
                                      $19::bigint[])
                     AS i(key, token, generation, error, next, seconds, status, claimed)
+                 WHERE (SELECT count(*) FROM own) >= 0
             ), released AS (
                 UPDATE leases l SET holder = NULL, expires_at = NULL
                   FROM input i

@@ -33,12 +33,28 @@ public struct StatusColumns: Sendable {
         }
     }
 
+    /// The table whose rows own the keys, when a statement writes to it (`workspaces` for the
+    /// workspace controllers): the write-back locks those rows before anything else, in key
+    /// order (docs/DESIGN.md, "Lock order").
+    public struct Owner: Sendable {
+        /// The table's name and its key column, both identifiers.
+        public var table: String
+        public var key: String
+
+        public init(table: String, key: String) {
+            self.table = table
+            self.key = key
+        }
+    }
+
     public var columns: [Column]
     public var statements: [Statement]
+    public var owner: Owner?
 
-    public init(columns: [Column] = [], statements: [Statement] = []) {
+    public init(columns: [Column] = [], statements: [Statement] = [], owner: Owner? = nil) {
         self.columns = columns
         self.statements = statements
+        self.owner = owner
     }
 
     /// A controller with no status beyond the machinery's columns.

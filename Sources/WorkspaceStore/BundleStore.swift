@@ -105,7 +105,7 @@ public struct BundleStore: Sendable, StatusWriter {
                                                 (\(staged) ->> 'generation')::bigint, \(staged) ->> 'version')
                          THEN p.now ELSE s.staged_at END
                     """),
-            ], statements: [WorkspaceStatusStatement.make(includingPhase: false)])
+            ], statements: [WorkspaceStatusStatement.make(includingPhase: false)], owner: WorkspaceStatusStatement.owner)
     }
 }
 

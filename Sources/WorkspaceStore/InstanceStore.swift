@@ -178,7 +178,7 @@ public struct InstanceStore: Sendable, StatusWriter, KeySubjects {
                               AND s.target_generation < 9223372036854775807 THEN s.target_generation + 1
                          ELSE s.target_generation END
                     """),
-            ], statements: [WorkspaceStatusStatement.make(includingPhase: true)])
+            ], statements: [WorkspaceStatusStatement.make(includingPhase: true)], owner: WorkspaceStatusStatement.owner)
     }
 }
 

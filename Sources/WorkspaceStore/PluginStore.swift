@@ -80,7 +80,7 @@ public struct PluginStore: Sendable, StatusWriter {
         StatusColumns(
             columns: [
                 .init("installed", "coalesce(p.status -> 'managed', s.installed)")
-            ], statements: [WorkspaceStatusStatement.make(includingPhase: false)])
+            ], statements: [WorkspaceStatusStatement.make(includingPhase: false)], owner: WorkspaceStatusStatement.owner)
     }
 }
 

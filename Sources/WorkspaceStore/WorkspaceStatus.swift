@@ -6,6 +6,9 @@ import ReconcileStore
 /// `restart_pending`. Reads `condition`, `error`, `phase` and `restartPending` from the status
 /// value; writes nothing when nothing changes. Every statement on `workspaces`' status columns.
 public enum WorkspaceStatusStatement {
+    /// The rows the statement writes, which the write-back locks first.
+    public static let owner = StatusColumns.Owner(table: "workspaces", key: "id")
+
     public static func make(includingPhase: Bool) -> StatusColumns.Statement {
         let condition = "molecule_set_condition(w.conditions, p.status -> 'condition', p.now)"
         let error = "molecule_workspace_error(w.last_error, $1, p.status ->> 'error')"
