@@ -67,6 +67,9 @@ extension LocalProcessProvider {
         return port
     }
 
+    /// glibc's `POSIX_SPAWN_SETSID` (2.26+), which its header shows only to `_GNU_SOURCE` code.
+    static let spawnNewSession: Int16 = 0x80
+
     func spawn(_ record: Record, bundleName: String, user: RuntimeUser?) throws -> Int32 {
         var arguments = [
             runtimeExecutable.path, "--secret-store", secretStoreRoot.path, "--bundle", bundleName,
@@ -93,8 +96,14 @@ extension LocalProcessProvider {
         let home = user == nil ? directory.appendingPathComponent(record.workspaceID) : home(record.workspaceID)
         let envp = Self.environment(home: home.path).map { strdup($0) } + [nil]
         defer { envp.forEach { free($0) } }
+        // A session of its own: runtimes outlive the reconciler by design, so a Ctrl-C or a
+        // hangup of the reconciler's terminal (sent to its whole process group) must not reach them.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Self.spawnNewSession)
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, runtimeExecutable.path, &actions, nil, argv, envp)
+        let result = posix_spawn(&pid, runtimeExecutable.path, &actions, &attributes, argv, envp)
         guard result == 0 else {
             throw ProviderError(
                 .transient, provider: "instances", operation: "create",

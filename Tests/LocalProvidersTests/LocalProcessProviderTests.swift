@@ -52,7 +52,7 @@ struct LocalProcessProviderTests {
         #expect(try await provider().create(spec).state == .terminated)
     }
 
-    @Test("a runtime is spawned with a minimal environment of its own, never the reconciler's")
+    @Test("a runtime is spawned with a minimal environment and a session of its own, never the reconciler's")
     func minimalEnvironment() async throws {
         let root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("lp-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -84,6 +84,10 @@ struct LocalProcessProviderTests {
             environ.sorted() == [
                 "HOME=\(root.appendingPathComponent("instances/ws-env").path)", "LANG=C.UTF-8", "PATH=/usr/bin:/bin",
             ])
+        // A session and process group of its own: a Ctrl-C or hangup of the reconciler's
+        // terminal, sent to the reconciler's group, does not reach the runtime.
+        #expect(getsid(pid_t(pid)) == pid_t(pid))
+        #expect(getpgid(pid_t(pid)) == pid_t(pid) && getpgid(pid_t(pid)) != getpgrp())
         try await provider.terminate(instanceID: created.id)
     }
 }
