@@ -58,7 +58,7 @@ struct DockerFleetTests {
         var error = ""
         let said = try await world.tick(
             until: {
-                error = try await world.lastError(id) ?? ""
+                error = try await world.instancesError(id) ?? ""
                 return error.contains("Docker Engine at \(engine.socket) does not answer")
             }, seconds: 30)
         #expect(said, "last_error: \(error)")

@@ -103,6 +103,13 @@ struct DockerWorld {
             String.self, "last_error")
     }
 
+    /// The instances controller's own `last_error` (the workspace's shows the latest of every
+    /// controller's: with the engine gone, the plugins controller's unanswered runtime may be it).
+    func instancesError(_ id: String) async throws -> String? {
+        try await pool.query("SELECT last_error FROM instances WHERE key = $1::uuid", [id]).rows[0].decode(
+            String.self, "last_error")
+    }
+
     /// Ticks (every key, as the watch would) until `done` holds, within `seconds`.
     @discardableResult
     func tick(until done: () async throws -> Bool, seconds: Double = 90) async throws -> Bool {
