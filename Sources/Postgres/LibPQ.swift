@@ -28,6 +28,7 @@ enum LibPQ {
                 """
                 SET DateStyle = 'ISO'; SET TimeZone = 'UTC'; SET client_min_messages = warning;
                 SET statement_timeout = \(max(0, configuration.statementTimeoutMilliseconds));
+                SET jit = off;
                 SELECT set_config('application_name', \(quoteLiteral(configuration.applicationName)), false)
                 """, timeout: setupTimeout)
         } catch let error as PostgresError {

@@ -57,6 +57,17 @@ struct PostgresConnectionTests {
         await connection.close()
     }
 
+    @Test("every session runs with ISO dates in UTC and no JIT")
+    func sessionSettings() async throws {
+        let pool = try await TestDatabase.create(poolSize: 1)
+        let row = try await pool.query(
+            "SELECT current_setting('DateStyle') AS d, current_setting('TimeZone') AS z, current_setting('jit') AS jit"
+        ).rows[0]
+        #expect(try row.require(String.self, "d").hasPrefix("ISO"))
+        #expect(try row.require(String.self, "z") == "UTC")
+        #expect(try row.require(String.self, "jit") == "off")
+    }
+
     @Test("a NULL parameter is SQL NULL")
     func nullParameter() async throws {
         let pool = try await TestDatabase.create(poolSize: 1)
