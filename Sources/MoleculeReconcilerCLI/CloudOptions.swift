@@ -54,23 +54,20 @@ struct AWSOptions: ParsableArguments {
     }
 
     func ec2() throws -> EC2Settings {
-        guard let image = Self.value(imageID, "MOLECULE_EC2_IMAGE_ID"), !image.isEmpty else {
+        guard let image = SettingLookup.text(imageID, "MOLECULE_EC2_IMAGE_ID"), !image.isEmpty else {
             throw ProviderSetupError(setting: "--ec2-image-id", reason: "an AMI ID is required with --instances ec2")
         }
-        let groups = Self.value(securityGroups, "MOLECULE_EC2_SECURITY_GROUPS")?.split(separator: ",").map {
+        let groups = SettingLookup.text(securityGroups, "MOLECULE_EC2_SECURITY_GROUPS")?.split(separator: ",").map {
             $0.trimmingCharacters(in: .whitespaces)
         }
         return EC2Settings(
-            aws: aws, imageID: image, instanceType: Self.value(instanceType, "MOLECULE_EC2_INSTANCE_TYPE") ?? "t3.small",
-            subnetID: Self.value(subnet, "MOLECULE_EC2_SUBNET"), securityGroupIDs: groups ?? [],
-            instanceProfile: Self.value(instanceProfile, "MOLECULE_EC2_INSTANCE_PROFILE"),
-            rolePrefix: Self.value(rolePrefix, "MOLECULE_EC2_ROLE_PREFIX") ?? "molecule-ws-",
-            permissionsBoundary: Self.value(rolePermissionsBoundary, "MOLECULE_EC2_ROLE_PERMISSIONS_BOUNDARY"))
+            aws: aws, imageID: image, instanceType: SettingLookup.text(instanceType, "MOLECULE_EC2_INSTANCE_TYPE") ?? "t3.small",
+            subnetID: SettingLookup.text(subnet, "MOLECULE_EC2_SUBNET"), securityGroupIDs: groups ?? [],
+            instanceProfile: SettingLookup.text(instanceProfile, "MOLECULE_EC2_INSTANCE_PROFILE"),
+            rolePrefix: SettingLookup.text(rolePrefix, "MOLECULE_EC2_ROLE_PREFIX") ?? "molecule-ws-",
+            permissionsBoundary: SettingLookup.text(rolePermissionsBoundary, "MOLECULE_EC2_ROLE_PERMISSIONS_BOUNDARY"))
     }
 
-    static func value(_ flag: String?, _ variable: String) -> String? {
-        flag ?? ProcessInfo.processInfo.environment[variable].flatMap { $0.isEmpty ? nil : $0 }
-    }
 }
 
 /// The Cloudflare provider's settings (`--tunnels cloudflare`); the API token is read from the
@@ -95,14 +92,14 @@ struct CloudflareOptions: ParsableArguments {
     var rate: Double?
 
     func settings() throws -> CloudflareSettings {
-        guard let account = AWSOptions.value(accountID, "MOLECULE_CLOUDFLARE_ACCOUNT_ID") else {
+        guard let account = SettingLookup.text(accountID, "MOLECULE_CLOUDFLARE_ACCOUNT_ID") else {
             throw ProviderSetupError(setting: "--cloudflare-account-id", reason: "required with --tunnels cloudflare")
         }
         let rate =
-            rate ?? AWSOptions.value(nil, "MOLECULE_CLOUDFLARE_RATE").flatMap(Double.init) ?? 3
+            rate ?? SettingLookup.text(nil, "MOLECULE_CLOUDFLARE_RATE").flatMap(Double.init) ?? 3
         return CloudflareSettings(
             accountID: account,
-            apiBaseURL: AWSOptions.value(apiBaseURL, "MOLECULE_CLOUDFLARE_API_BASE_URL")
+            apiBaseURL: SettingLookup.text(apiBaseURL, "MOLECULE_CLOUDFLARE_API_BASE_URL")
                 ?? CloudflareSettings.defaultAPIBaseURL,
             tokenVariable: tokenVariable ?? CloudflareSettings.defaultTokenVariable,
             requestsPerSecond: rate, burst: max(1, Int(rate.rounded(.up))))

@@ -47,32 +47,24 @@ struct DockerOptions: ParsableArguments {
     /// The settings, bundles mounted from the file secret store at `secretStoreRoot`.
     func settings(secretStoreRoot: String) throws -> DockerSettings {
         var settings = DockerSettings(secretStoreRoot: secretStoreRoot)
-        settings.socketPath = try value(socket, "--docker-socket", "MOLECULE_DOCKER_SOCKET") ?? settings.socketPath
-        settings.apiVersion = try value(apiVersion, "--docker-api-version", "MOLECULE_DOCKER_API_VERSION") ?? settings.apiVersion
-        settings.image = try value(image, "--docker-image", "MOLECULE_DOCKER_IMAGE") ?? settings.image
-        settings.networkMode = try value(network, "--docker-network", "MOLECULE_DOCKER_NETWORK") ?? settings.networkMode
-        if let megabytes = try value(memoryMB, "--docker-memory-mb", "MOLECULE_DOCKER_MEMORY_MB") {
+        settings.socketPath = try SettingLookup.parsed(socket, "--docker-socket", "MOLECULE_DOCKER_SOCKET") ?? settings.socketPath
+        settings.apiVersion =
+            try SettingLookup.parsed(apiVersion, "--docker-api-version", "MOLECULE_DOCKER_API_VERSION") ?? settings.apiVersion
+        settings.image = try SettingLookup.parsed(image, "--docker-image", "MOLECULE_DOCKER_IMAGE") ?? settings.image
+        settings.networkMode =
+            try SettingLookup.parsed(network, "--docker-network", "MOLECULE_DOCKER_NETWORK") ?? settings.networkMode
+        if let megabytes = try SettingLookup.parsed(memoryMB, "--docker-memory-mb", "MOLECULE_DOCKER_MEMORY_MB") {
             settings.memoryBytes = megabytes << 20
         }
-        settings.cpus = try value(cpus, "--docker-cpus", "MOLECULE_DOCKER_CPUS") ?? settings.cpus
-        settings.pidsLimit = try value(pidsLimit, "--docker-pids-limit", "MOLECULE_DOCKER_PIDS_LIMIT") ?? settings.pidsLimit
+        settings.cpus = try SettingLookup.parsed(cpus, "--docker-cpus", "MOLECULE_DOCKER_CPUS") ?? settings.cpus
+        settings.pidsLimit =
+            try SettingLookup.parsed(pidsLimit, "--docker-pids-limit", "MOLECULE_DOCKER_PIDS_LIMIT") ?? settings.pidsLimit
         settings.stopGraceSeconds =
-            try value(stopGrace, "--docker-stop-grace", "MOLECULE_DOCKER_STOP_GRACE") ?? settings.stopGraceSeconds
+            try SettingLookup.parsed(stopGrace, "--docker-stop-grace", "MOLECULE_DOCKER_STOP_GRACE") ?? settings.stopGraceSeconds
         guard settings.memoryBytes >= 0, settings.cpus >= 0, settings.pidsLimit >= 0, settings.stopGraceSeconds >= 0 else {
             throw ValidationError(
                 "--docker-memory-mb, --docker-cpus, --docker-pids-limit and --docker-stop-grace must not be negative")
         }
         return settings
-    }
-
-    /// The flag, else the environment variable parsed as the flag would be (refused, naming
-    /// both, when it does not parse).
-    private func value<T: ExpressibleByArgument>(_ flag: T?, _ option: String, _ variable: String) throws -> T? {
-        if let flag { return flag }
-        guard let text = ProcessInfo.processInfo.environment[variable], !text.isEmpty else { return nil }
-        guard let parsed = T(argument: text) else {
-            throw ValidationError("\(option) (from $\(variable)): cannot use '\(text)'")
-        }
-        return parsed
     }
 }
