@@ -7,30 +7,9 @@ import Testing
 /// Runs the built `molecule-reconciler` binary as an operator would.
 @Suite("command line")
 struct CommandLineTests {
-    struct Outcome {
-        var status: Int32
-        var output: String
-    }
+    typealias Outcome = ReconcilerBinary.Outcome
 
-    static func run(_ arguments: [String]) throws -> Outcome {
-        // The test bundle and the products are built into the same directory.
-        let binary = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("molecule-reconciler")
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        for name in ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "PGHOSTADDR"] {
-            environment.removeValue(forKey: name)
-        }
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Outcome(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
-    }
+    static func run(_ arguments: [String]) throws -> Outcome { try ReconcilerBinary.run(arguments) }
 
     @Test("a bad flag is refused with usage")
     func badFlag() throws {

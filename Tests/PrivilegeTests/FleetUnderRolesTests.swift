@@ -10,28 +10,9 @@ import Testing
 struct FleetUnderRolesTests {
     static let products = Bundle.main.executableURL!.deletingLastPathComponent()
 
-    struct Outcome {
-        var status: Int32
-        var output: String
-    }
+    typealias Outcome = ReconcilerBinary.Outcome
 
-    static func reconciler(_ arguments: [String]) throws -> Outcome {
-        let process = Process()
-        process.executableURL = products.appendingPathComponent("molecule-reconciler")
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        for name in ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "PGHOSTADDR"] {
-            environment.removeValue(forKey: name)
-        }
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Outcome(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
-    }
+    static func reconciler(_ arguments: [String]) throws -> Outcome { try ReconcilerBinary.run(arguments) }
 
     static func tick(_ arguments: [String], conninfo: String, stateDir: String) throws -> Outcome {
         try reconciler(
