@@ -34,6 +34,11 @@ struct Bench: AsyncParsableCommand {
     )
     var profile = false
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Measure the direct-SQL baseline beside each throughput phase (--no-baseline: faster profiling runs).")
+    var baseline = true
+
     @Option(help: "Directory of the benchmark's PostgreSQL (removed afterwards).")
     var directory = "/tmp/molecule-bench-\(getpid())"
 
@@ -82,7 +87,8 @@ struct Bench: AsyncParsableCommand {
         var throughput: [(workers: Int, runtime: Double, baseline: Double)] = []
         var profiles: [(workers: Int, profile: RuntimeProfile)] = []
         for workers in [1, 4] {
-            let baseline = try await Baseline(configuration: configuration, keys: fleet, clients: workers).run()
+            let baseline =
+                self.baseline ? try await Baseline(configuration: configuration, keys: fleet, clients: workers).run() : .nan
             let (runtime, profile) = try await measureRuntime(
                 configuration: configuration, workers: workers, postmaster: profile ? postmaster : nil, logger: logger)
             throughput.append((workers, runtime, baseline))

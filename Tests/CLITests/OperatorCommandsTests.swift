@@ -199,7 +199,7 @@ struct OperatorCommandsTests {
         let version = try CommandLineTests.run(["--version"])
         #expect(version.status == 0)
         #expect(version.output.hasPrefix("molecule-reconciler "))
-        #expect(version.output.contains("(schema 0013_lock_order_and_error_prefix)"))
+        #expect(version.output.contains("(schema 0014_transition_joins_planned_per_statement)"))
         let typo = try CommandLineTests.run(["gte", "workspaces"])
         #expect(typo.status == 64)
         #expect(typo.output.contains("error: unknown command 'gte'; did you mean 'get'?"))
