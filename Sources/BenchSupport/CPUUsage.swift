@@ -50,10 +50,29 @@ public struct CPUUsage: Sendable {
         return pages * sysconf(Int32(_SC_PAGESIZE)) / 1024
     }
 
+    /// This process's peak resident memory (`VmHWM`), in kilobytes, since it started or since
+    /// the last `resetPeakRSS()`.
     public static func peakRSSKilobytes() -> Int {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            if let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) { return kilobytes }
+        }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return usage.ru_maxrss
+    }
+
+    /// Gives the heap memory freed so far back to the system (glibc's `malloc_trim`).
+    public static func returnFreedMemory() {
+        typealias Trim = @convention(c) (Int) -> Int32
+        guard let process = dlopen(nil, RTLD_NOW), let symbol = dlsym(process, "malloc_trim") else { return }
+        _ = unsafeBitCast(symbol, to: Trim.self)(0)
+    }
+
+    /// Starts the peak over from the resident memory now (`/proc/self/clear_refs`), so a later
+    /// phase's peak is its own (memory an earlier phase freed, still resident, counts).
+    public static func resetPeakRSS() {
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
     }
 
     /// utime + stime of the postmaster and of every process whose parent it is, by process.

@@ -39,6 +39,15 @@ struct Bench: AsyncParsableCommand {
         help: "Measure the direct-SQL baseline beside each throughput phase (--no-baseline: faster profiling runs).")
     var baseline = true
 
+    @Option(
+        help:
+            "A smaller fleet measured first in the same run, on the same server, whose throughput the full fleet's is compared with (0: none)."
+    )
+    var referenceKeys = 20_000
+
+    @Option(help: "Runs of each throughput phase; the median is reported.")
+    var repeats = 3
+
     @Option(help: "Directory of the benchmark's PostgreSQL (removed afterwards).")
     var directory = "/tmp/molecule-bench-\(getpid())"
 
@@ -73,37 +82,41 @@ struct Bench: AsyncParsableCommand {
         print(
             "molecule-bench: \(keys) keys, batch \(batchSize), PostgreSQL 15 with fsync on, \(ProcessInfo.processInfo.activeProcessorCount) cores"
         )
-        let started = ContinuousClock.now
-        try await setup.query(
-            """
-            INSERT INTO workspaces (org, name, image) SELECT 'bench', 'w' || g, 'img' FROM generate_series(1, $1) g
-            """, [keys])
-        try await setup.query("VACUUM ANALYZE")
-        print("fleet created in \(format(ContinuousClock.now - started))")
-
-        let fleet = try await setup.query("SELECT key FROM instances ORDER BY key").rows.map {
-            try $0.require(String.self, "key")
+        var reference: Throughput?
+        if referenceKeys > 0, referenceKeys < keys {
+            try await grow(setup, to: referenceKeys)
+            reference = try await measureThroughput(setup, configuration: configuration, postmaster: nil, logger: logger)
         }
-        var throughput: [(workers: Int, runtime: Double, baseline: Double)] = []
-        var profiles: [(workers: Int, profile: RuntimeProfile)] = []
-        for workers in [1, 4] {
-            let baseline =
-                self.baseline ? try await Baseline(configuration: configuration, keys: fleet, clients: workers).run() : .nan
-            let (runtime, profile) = try await measureRuntime(
-                configuration: configuration, workers: workers, postmaster: profile ? postmaster : nil, logger: logger)
-            throughput.append((workers, runtime, baseline))
-            if let profile { profiles.append((workers, profile)) }
-        }
-        print("\n1. throughput (reconciles/s: watch + queue + lease + fenced status write)")
-        print("   workers   runtime   direct-SQL baseline   ratio")
-        for row in throughput {
+        try await grow(setup, to: keys)
+        // The memory figure below is that of the full fleet's phases.
+        CPUUsage.resetPeakRSS()
+        let throughput = try await measureThroughput(
+            setup, configuration: configuration, postmaster: profile ? postmaster : nil, logger: logger)
+        print("\n1. throughput (reconciles/s: watch + queue + lease + fenced status write; median of \(repeats) runs)")
+        print("   workers   runtime (runs)                direct-SQL baseline   ratio")
+        for row in throughput.rows {
+            let runs = row.runs.map { String(format: "%.0f", $0) }.joined(separator: ", ")
             print(
-                String(
-                    format: "   %7d   %7.0f   %19.0f   %5.2fx", row.workers, row.runtime, row.baseline, row.runtime / row.baseline
-                ))
+                String(format: "   %7d   %7.0f", row.workers, row.runtime)
+                    + " (\(runs))".padding(toLength: 23, withPad: " ", startingAt: 0)
+                    + String(format: "   %7.0f   %5.2fx", row.baseline, row.runtime / row.baseline))
         }
-        for (workers, profile) in profiles {
-            print("\n   profile of the runtime phase, \(workers) worker(s):")
+        if let reference {
+            print("\n   the fleet's growth, in the same run: \(referenceKeys) keys, then \(keys) keys")
+            print(
+                "   workers   \(referenceKeys) keys (runs)".padding(toLength: 43, withPad: " ", startingAt: 0)
+                    + "\(keys) keys   rate kept")
+            for (small, large) in zip(reference.rows, throughput.rows) {
+                let runs = small.runs.map { String(format: "%.0f", $0) }.joined(separator: ", ")
+                print(
+                    String(format: "   %7d   %7.0f", small.workers, small.runtime)
+                        + " (\(runs))".padding(toLength: 23, withPad: " ", startingAt: 0)
+                        + String(format: "   %7.0f   %8.0f %%", large.runtime, large.runtime / small.runtime * 100))
+            }
+        }
+        for row in throughput.rows {
+            guard let profile = row.profile else { continue }
+            print("\n   profile of the last runtime phase, \(row.workers) worker(s):")
             profile.lines().forEach { print($0) }
         }
 
@@ -117,14 +130,72 @@ struct Bench: AsyncParsableCommand {
             "\n3. resync over \(keys) converged keys: due-key resync \(ms(resync)); paging every key (full resync's reads) \(ms(fullScan))"
         )
         print(String(format: "   reconciler CPU while idle: %.2f %% of one core over %d s", idleCPU * 100, idleSeconds))
-        print(String(format: "\n4. peak resident memory: %.1f MB", Double(peakRSSKilobytes()) / 1024))
+        print(
+            String(
+                format: "\n4. peak resident memory (whole bench process, from the %d-key phases on): %.1f MB", keys,
+                Double(peakRSSKilobytes()) / 1024))
         await setup.close()
+    }
+
+    /// Adds workspaces (and so keys) until the fleet has `target`, and vacuums.
+    private func grow(_ setup: PostgresPool, to target: Int) async throws {
+        let started = ContinuousClock.now
+        try await setup.query(
+            """
+            INSERT INTO workspaces (org, name, image)
+            SELECT 'bench', 'w' || g, 'img' FROM generate_series((SELECT count(*) FROM workspaces) + 1, $1) g
+            """, [target])
+        try await setup.query("VACUUM ANALYZE")
+        print("fleet of \(target) keys created in \(format(ContinuousClock.now - started))")
+    }
+
+    struct Throughput {
+        struct Row {
+            var workers: Int
+            var runtime: Double
+            var runs: [Double]
+            var baseline: Double
+            var profile: RuntimeProfile?
+        }
+        var rows: [Row] = []
+    }
+
+    /// For 1 and 4 workers: the baseline once, then the runtime `repeats` times, each run
+    /// starting from a vacuumed table (no dead rows left by the previous run); the median.
+    private func measureThroughput(
+        _ setup: PostgresPool, configuration: PostgresConfiguration, postmaster: Int32?, logger: Logger
+    ) async throws -> Throughput {
+        let fleet = try await setup.query("SELECT key FROM instances ORDER BY key").rows.map {
+            try $0.require(String.self, "key")
+        }
+        var throughput = Throughput()
+        for workers in [1, 4] {
+            let baseline =
+                self.baseline ? try await Baseline(configuration: configuration, keys: fleet, clients: workers).run() : .nan
+            var runs: [Double] = []
+            var profile: RuntimeProfile?
+            for run in 1...max(1, repeats) {
+                try await setup.query("VACUUM instances, leases")
+                let last = run == max(1, repeats)
+                let (rate, phase) = try await measureRuntime(
+                    configuration: configuration, workers: workers, keys: fleet.count, postmaster: last ? postmaster : nil,
+                    logger: logger)
+                runs.append(rate)
+                // A sidecar runs one host for its life; each run here starts and stops one, and
+                // the allocator would otherwise keep every run's freed memory resident.
+                CPUUsage.returnFreedMemory()
+                if last { profile = phase }
+            }
+            let median = runs.sorted()[runs.count / 2]
+            throughput.rows.append(.init(workers: workers, runtime: median, runs: runs, baseline: baseline, profile: profile))
+        }
+        return throughput
     }
 
     /// Bumps every key and times until the no-op controller has reconciled all of them; with a
     /// postmaster (`--profile`), also what the phase cost per reconcile.
     private func measureRuntime(
-        configuration: PostgresConfiguration, workers: Int, postmaster: Int32?, logger: Logger
+        configuration: PostgresConfiguration, workers: Int, keys: Int, postmaster: Int32?, logger: Logger
     ) async throws -> (Double, RuntimeProfile?) {
         let pool = PostgresPool(configuration: configuration, size: workers + 2)
         let reconciler = CountingReconciler()
@@ -139,7 +210,7 @@ struct Bench: AsyncParsableCommand {
         try await waitConverged(pool)
         let target = reconciler.count + keys
         var cpuStart: RuntimeProfile.Start?
-        if profile { cpuStart = try await RuntimeProfile.begin(pool, postmaster: postmaster) }
+        if let postmaster { cpuStart = try await RuntimeProfile.begin(pool, postmaster: postmaster) }
         let started = ContinuousClock.now
         try await pool.query("SELECT molecule_bump('instances', ARRAY(SELECT key FROM instances))")
         await reconciler.wait(untilCount: target)

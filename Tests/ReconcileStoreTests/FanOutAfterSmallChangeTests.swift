@@ -72,6 +72,18 @@ struct FanOutAfterSmallChangeTests {
         #expect(after["secret_bundles"]! - before["secret_bundles"]! == 2)
         #expect(after["plugin_installs"]! - before["plugin_installs"]! == 3)
         #expect(after["tunnel_ingress"]! - before["tunnel_ingress"]! == 1)
+
+        // Deletions, one row then the rest: the keys' leases go, and every tenant's routes are
+        // queued for retirement.
+        for (table, key) in [("workspaces", one), ("tenants", tenant)] {
+            try await session.query("DELETE FROM \(table) WHERE id = $1::uuid", [key])
+            try await session.query("DELETE FROM \(table)")
+        }
+        let left = try await pool.query(
+            "SELECT (SELECT count(*) FROM leases) AS leases, (SELECT count(*) FROM retired_ingress) AS retired"
+        ).rows[0]
+        #expect(try left.require(Int.self, "leases") == 0)
+        #expect(try left.require(Int.self, "retired") == Self.fleet)
     }
 
     /// The lowest desired generation of each controller table (and target generation of

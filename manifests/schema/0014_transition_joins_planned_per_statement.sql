@@ -6,8 +6,22 @@
 -- `changed_new` x `changed_old`; the same session's fan-out over 20,000 rows then compared
 -- 400 million pairs and ran into its statement timeout (over 60 s where 0.4 s is enough). The
 -- other way round, a plan made for 100,000 rows was JIT-compiled again at every small write.
--- Every query that joins transition tables now runs through EXECUTE, which plans it for the
--- rows at hand; the functions are otherwise unchanged.
+-- Every query that joins a transition table (with another one, or with a table) now runs
+-- through EXECUTE, which plans it for the rows at hand; the functions are otherwise unchanged.
+
+CREATE OR REPLACE FUNCTION molecule_controller_keys_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO leases (controller, key)
+        SELECT TG_TABLE_NAME, key FROM new_keys
+        ON CONFLICT DO NOTHING;
+        PERFORM molecule_notify(TG_TABLE_NAME, ARRAY(SELECT key FROM new_keys));
+    ELSE
+        EXECUTE 'DELETE FROM leases l USING old_keys o WHERE l.controller = $1 AND l.key = o.key' USING TG_TABLE_NAME;
+    END IF;
+    RETURN NULL;
+END $$;
 
 CREATE OR REPLACE FUNCTION workspaces_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -134,14 +148,25 @@ BEGIN
     RETURN NULL;
 END $$;
 
+CREATE OR REPLACE FUNCTION tenants_retire_ingress() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE 'INSERT INTO retired_ingress (tunnel_id, hostname)
+    SELECT o.tunnel_id, o.hostname FROM changed_old o
+     WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.tunnel_id = o.tunnel_id AND t.hostname = o.hostname)
+    ON CONFLICT (tunnel_id, hostname) DO UPDATE SET retired_at = excluded.retired_at';
+    RETURN NULL;
+END $$;
+
 -- CREATE OR REPLACE resets a function's settings: run as the owner with a fixed search_path
 -- again, as schemas 0010 and 0011 set them.
 DO $$
 DECLARE
     fn text;
 BEGIN
-    FOREACH fn IN ARRAY ARRAY['workspaces_changed()', 'instances_target_moved()', 'lifecycle_chain()',
-                              'runtime_status_changed()', 'ingress_inputs_changed()', 'molecule_status_changed()'] LOOP
+    FOREACH fn IN ARRAY ARRAY['molecule_controller_keys_changed()', 'workspaces_changed()', 'instances_target_moved()',
+                              'lifecycle_chain()', 'runtime_status_changed()', 'ingress_inputs_changed()',
+                              'molecule_status_changed()', 'tenants_retire_ingress()'] LOOP
         EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER SET search_path = %I, pg_temp', fn, current_schema());
     END LOOP;
 END $$;
