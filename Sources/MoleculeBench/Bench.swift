@@ -65,33 +65,22 @@ struct Bench: AsyncParsableCommand {
             server.stop()
             try? FileManager.default.removeItem(atPath: directory)
         }
-        let admin = PostgresConnection(configuration: .init(conninfo: server.conninfo()))
-        try await admin.query("DROP DATABASE IF EXISTS bench")
-        try await admin.query("CREATE DATABASE bench")
-        await admin.close()
-        let configuration = PostgresConfiguration(conninfo: server.conninfo(database: "bench"))
-        // Creating and vacuuming 100,000 keys on a busy machine can take longer than a
-        // reconcile's statement may.
-        var setupConfiguration = configuration
-        setupConfiguration.statementTimeoutMilliseconds = 600_000
-        let setup = PostgresPool(configuration: setupConfiguration, size: 2)
-        try await Migrator(pool: setup, logger: logger).migrate()
-        if profile { try await setup.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements") }
         let postmaster = CPUUsage.postmaster(dataDirectory: server.dataDirectory)
-
         print(
             "molecule-bench: \(keys) keys, batch \(batchSize), PostgreSQL 15 with fsync on, \(ProcessInfo.processInfo.activeProcessorCount) cores"
         )
-        var reference: Throughput?
+        let full = try await Fleet.create(database: "bench", keys: keys, server: server, profile: profile, logger: logger)
+        let configuration = full.configuration
+        var fleets = [full]
         if referenceKeys > 0, referenceKeys < keys {
-            try await grow(setup, to: referenceKeys)
-            reference = try await measureThroughput(setup, configuration: configuration, postmaster: nil, logger: logger)
+            fleets.insert(
+                try await Fleet.create(
+                    database: "bench_reference", keys: referenceKeys, server: server, profile: false, logger: logger), at: 0)
         }
-        try await grow(setup, to: keys)
-        // The memory figure below is that of the full fleet's phases.
+        // The memory figure below is that of the throughput phases on.
         CPUUsage.resetPeakRSS()
-        let throughput = try await measureThroughput(
-            setup, configuration: configuration, postmaster: profile ? postmaster : nil, logger: logger)
+        let measured = try await measureThroughput(fleets, postmaster: profile ? postmaster : nil, logger: logger)
+        let throughput = measured[measured.count - 1]
         print("\n1. throughput (reconciles/s: watch + queue + lease + fenced status write; median of \(repeats) runs)")
         print("   workers   runtime (runs)                direct-SQL baseline   ratio")
         for row in throughput.rows {
@@ -101,8 +90,10 @@ struct Bench: AsyncParsableCommand {
                     + " (\(runs))".padding(toLength: 23, withPad: " ", startingAt: 0)
                     + String(format: "   %7.0f   %5.2fx", row.baseline, row.runtime / row.baseline))
         }
-        if let reference {
-            print("\n   the fleet's growth, in the same run: \(referenceKeys) keys, then \(keys) keys")
+        if measured.count > 1, let reference = measured.first {
+            print(
+                "\n   the fleet's growth: \(referenceKeys) keys (a second database on the same server, its runs alternating with these)"
+            )
             print(
                 "   workers   \(referenceKeys) keys (runs)".padding(toLength: 43, withPad: " ", startingAt: 0)
                     + "\(keys) keys   rate kept")
@@ -132,21 +123,43 @@ struct Bench: AsyncParsableCommand {
         print(String(format: "   reconciler CPU while idle: %.2f %% of one core over %d s", idleCPU * 100, idleSeconds))
         print(
             String(
-                format: "\n4. peak resident memory (whole bench process, from the %d-key phases on): %.1f MB", keys,
+                format: "\n4. peak resident memory (whole bench process, from the throughput phases on): %.1f MB",
                 Double(peakRSSKilobytes()) / 1024))
-        await setup.close()
+        for fleet in fleets { await fleet.setup.close() }
     }
 
-    /// Adds workspaces (and so keys) until the fleet has `target`, and vacuums.
-    private func grow(_ setup: PostgresPool, to target: Int) async throws {
-        let started = ContinuousClock.now
-        try await setup.query(
-            """
-            INSERT INTO workspaces (org, name, image)
-            SELECT 'bench', 'w' || g, 'img' FROM generate_series((SELECT count(*) FROM workspaces) + 1, $1) g
-            """, [target])
-        try await setup.query("VACUUM ANALYZE")
-        print("fleet of \(target) keys created in \(format(ContinuousClock.now - started))")
+    /// A database of its own with `keys` keys, migrated and vacuumed.
+    struct Fleet {
+        var configuration: PostgresConfiguration
+        /// Setup statements (creating and vacuuming 100,000 keys on a busy machine can take
+        /// longer than a reconcile's statement may).
+        var setup: PostgresPool
+        var keys: [String]
+
+        static func create(
+            database: String, keys count: Int, server: EmbeddedPostgres, profile: Bool, logger: Logger
+        ) async throws -> Fleet {
+            let admin = PostgresConnection(configuration: .init(conninfo: server.conninfo()))
+            try await admin.query("DROP DATABASE IF EXISTS \(database)")
+            try await admin.query("CREATE DATABASE \(database)")
+            await admin.close()
+            let configuration = PostgresConfiguration(conninfo: server.conninfo(database: database))
+            var setupConfiguration = configuration
+            setupConfiguration.statementTimeoutMilliseconds = 600_000
+            let setup = PostgresPool(configuration: setupConfiguration, size: 2)
+            try await Migrator(pool: setup, logger: logger).migrate()
+            if profile { try await setup.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements") }
+            let started = ContinuousClock.now
+            try await setup.query(
+                "INSERT INTO workspaces (org, name, image) SELECT 'bench', 'w' || g, 'img' FROM generate_series(1, $1) g",
+                [count])
+            try await setup.query("VACUUM ANALYZE")
+            print("fleet of \(count) keys created in \(format(ContinuousClock.now - started))")
+            let keys = try await setup.query("SELECT key FROM instances ORDER BY key").rows.map {
+                try $0.require(String.self, "key")
+            }
+            return Fleet(configuration: configuration, setup: setup, keys: keys)
+        }
     }
 
     struct Throughput {
@@ -160,36 +173,43 @@ struct Bench: AsyncParsableCommand {
         var rows: [Row] = []
     }
 
-    /// For 1 and 4 workers: the baseline once, then the runtime `repeats` times, each run
-    /// starting from a vacuumed table (no dead rows left by the previous run); the median.
-    private func measureThroughput(
-        _ setup: PostgresPool, configuration: PostgresConfiguration, postmaster: Int32?, logger: Logger
-    ) async throws -> Throughput {
-        let fleet = try await setup.query("SELECT key FROM instances ORDER BY key").rows.map {
-            try $0.require(String.self, "key")
-        }
-        var throughput = Throughput()
+    /// For 1 and 4 workers: each fleet's baseline once, then the runtime `repeats` times on
+    /// each fleet, the fleets' runs alternating (so the machine's slow minutes fall on both),
+    /// each run starting from a vacuumed table (no dead rows left by the previous run); the
+    /// medians. The last fleet's last run is profiled.
+    private func measureThroughput(_ fleets: [Fleet], postmaster: Int32?, logger: Logger) async throws -> [Throughput] {
+        var results = fleets.map { _ in Throughput() }
         for workers in [1, 4] {
-            let baseline =
-                self.baseline ? try await Baseline(configuration: configuration, keys: fleet, clients: workers).run() : .nan
-            var runs: [Double] = []
+            var baselines: [Double] = []
+            for fleet in fleets {
+                baselines.append(
+                    baseline
+                        ? try await Baseline(configuration: fleet.configuration, keys: fleet.keys, clients: workers).run() : .nan)
+            }
+            var runs = fleets.map { _ in [Double]() }
             var profile: RuntimeProfile?
             for run in 1...max(1, repeats) {
-                try await setup.query("VACUUM instances, leases")
-                let last = run == max(1, repeats)
-                let (rate, phase) = try await measureRuntime(
-                    configuration: configuration, workers: workers, keys: fleet.count, postmaster: last ? postmaster : nil,
-                    logger: logger)
-                runs.append(rate)
-                // A sidecar runs one host for its life; each run here starts and stops one, and
-                // the allocator would otherwise keep every run's freed memory resident.
-                CPUUsage.returnFreedMemory()
-                if last { profile = phase }
+                for (index, fleet) in fleets.enumerated() {
+                    try await fleet.setup.query("VACUUM instances, leases")
+                    let profiled = run == max(1, repeats) && index == fleets.count - 1
+                    let (rate, phase) = try await measureRuntime(
+                        configuration: fleet.configuration, workers: workers, keys: fleet.keys.count,
+                        postmaster: profiled ? postmaster : nil, logger: logger)
+                    runs[index].append(rate)
+                    if profiled { profile = phase }
+                    // A sidecar runs one host for its life; each run here starts and stops one,
+                    // and the allocator would otherwise keep every run's freed memory resident.
+                    CPUUsage.returnFreedMemory()
+                }
             }
-            let median = runs.sorted()[runs.count / 2]
-            throughput.rows.append(.init(workers: workers, runtime: median, runs: runs, baseline: baseline, profile: profile))
+            for index in fleets.indices {
+                results[index].rows.append(
+                    .init(
+                        workers: workers, runtime: runs[index].sorted()[runs[index].count / 2], runs: runs[index],
+                        baseline: baselines[index], profile: index == fleets.count - 1 ? profile : nil))
+            }
         }
-        return throughput
+        return results
     }
 
     /// Bumps every key and times until the no-op controller has reconciled all of them; with a
