@@ -41,7 +41,7 @@ struct Bench: AsyncParsableCommand {
 
     @Option(
         help:
-            "A smaller fleet measured first in the same run, on the same server, whose throughput the full fleet's is compared with (0: none)."
+            "Keys of a reference fleet in a second database on the same server, its runs alternating with the full fleet's, whose throughput the full fleet's is compared with (0: none)."
     )
     var referenceKeys = 20_000
 
@@ -82,28 +82,12 @@ struct Bench: AsyncParsableCommand {
         let measured = try await measureThroughput(fleets, postmaster: profile ? postmaster : nil, logger: logger)
         let throughput = measured[measured.count - 1]
         print("\n1. throughput (reconciles/s: watch + queue + lease + fenced status write; median of \(repeats) runs)")
-        print("   workers   runtime (runs)                direct-SQL baseline   ratio")
-        for row in throughput.rows {
-            let runs = row.runs.map { String(format: "%.0f", $0) }.joined(separator: ", ")
-            print(
-                String(format: "   %7d   %7.0f", row.workers, row.runtime)
-                    + " (\(runs))".padding(toLength: 23, withPad: " ", startingAt: 0)
-                    + String(format: "   %7.0f   %5.2fx", row.baseline, row.runtime / row.baseline))
-        }
+        throughput.lines().forEach { print($0) }
         if measured.count > 1, let reference = measured.first {
             print(
                 "\n   the fleet's growth: \(referenceKeys) keys (a second database on the same server, its runs alternating with these)"
             )
-            print(
-                "   workers   \(referenceKeys) keys (runs)".padding(toLength: 43, withPad: " ", startingAt: 0)
-                    + "\(keys) keys   rate kept")
-            for (small, large) in zip(reference.rows, throughput.rows) {
-                let runs = small.runs.map { String(format: "%.0f", $0) }.joined(separator: ", ")
-                print(
-                    String(format: "   %7d   %7.0f", small.workers, small.runtime)
-                        + " (\(runs))".padding(toLength: 23, withPad: " ", startingAt: 0)
-                        + String(format: "   %7.0f   %8.0f %%", large.runtime, large.runtime / small.runtime * 100))
-            }
+            throughput.growthLines(from: reference, referenceKeys: referenceKeys, keys: keys).forEach { print($0) }
         }
         for row in throughput.rows {
             guard let profile = row.profile else { continue }
@@ -128,93 +112,9 @@ struct Bench: AsyncParsableCommand {
         for fleet in fleets { await fleet.setup.close() }
     }
 
-    /// A database of its own with `keys` keys, migrated and vacuumed.
-    struct Fleet {
-        var configuration: PostgresConfiguration
-        /// Setup statements (creating and vacuuming 100,000 keys on a busy machine can take
-        /// longer than a reconcile's statement may).
-        var setup: PostgresPool
-        var keys: [String]
-
-        static func create(
-            database: String, keys count: Int, server: EmbeddedPostgres, profile: Bool, logger: Logger
-        ) async throws -> Fleet {
-            let admin = PostgresConnection(configuration: .init(conninfo: server.conninfo()))
-            try await admin.query("DROP DATABASE IF EXISTS \(database)")
-            try await admin.query("CREATE DATABASE \(database)")
-            await admin.close()
-            let configuration = PostgresConfiguration(conninfo: server.conninfo(database: database))
-            var setupConfiguration = configuration
-            setupConfiguration.statementTimeoutMilliseconds = 600_000
-            let setup = PostgresPool(configuration: setupConfiguration, size: 2)
-            try await Migrator(pool: setup, logger: logger).migrate()
-            if profile { try await setup.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements") }
-            let started = ContinuousClock.now
-            try await setup.query(
-                "INSERT INTO workspaces (org, name, image) SELECT 'bench', 'w' || g, 'img' FROM generate_series(1, $1) g",
-                [count])
-            try await setup.query("VACUUM ANALYZE")
-            print("fleet of \(count) keys created in \(format(ContinuousClock.now - started))")
-            let keys = try await setup.query("SELECT key FROM instances ORDER BY key").rows.map {
-                try $0.require(String.self, "key")
-            }
-            return Fleet(configuration: configuration, setup: setup, keys: keys)
-        }
-    }
-
-    struct Throughput {
-        struct Row {
-            var workers: Int
-            var runtime: Double
-            var runs: [Double]
-            var baseline: Double
-            var profile: RuntimeProfile?
-        }
-        var rows: [Row] = []
-    }
-
-    /// For 1 and 4 workers: each fleet's baseline once, then the runtime `repeats` times on
-    /// each fleet, the fleets' runs alternating (so the machine's slow minutes fall on both),
-    /// each run starting from a vacuumed table (no dead rows left by the previous run); the
-    /// medians. The last fleet's last run is profiled.
-    private func measureThroughput(_ fleets: [Fleet], postmaster: Int32?, logger: Logger) async throws -> [Throughput] {
-        var results = fleets.map { _ in Throughput() }
-        for workers in [1, 4] {
-            var baselines: [Double] = []
-            for fleet in fleets {
-                baselines.append(
-                    baseline
-                        ? try await Baseline(configuration: fleet.configuration, keys: fleet.keys, clients: workers).run() : .nan)
-            }
-            var runs = fleets.map { _ in [Double]() }
-            var profile: RuntimeProfile?
-            for run in 1...max(1, repeats) {
-                for (index, fleet) in fleets.enumerated() {
-                    try await fleet.setup.query("VACUUM instances, leases")
-                    let profiled = run == max(1, repeats) && index == fleets.count - 1
-                    let (rate, phase) = try await measureRuntime(
-                        configuration: fleet.configuration, workers: workers, keys: fleet.keys.count,
-                        postmaster: profiled ? postmaster : nil, logger: logger)
-                    runs[index].append(rate)
-                    if profiled { profile = phase }
-                    // A sidecar runs one host for its life; each run here starts and stops one,
-                    // and the allocator would otherwise keep every run's freed memory resident.
-                    CPUUsage.returnFreedMemory()
-                }
-            }
-            for index in fleets.indices {
-                results[index].rows.append(
-                    .init(
-                        workers: workers, runtime: runs[index].sorted()[runs[index].count / 2], runs: runs[index],
-                        baseline: baselines[index], profile: index == fleets.count - 1 ? profile : nil))
-            }
-        }
-        return results
-    }
-
     /// Bumps every key and times until the no-op controller has reconciled all of them; with a
     /// postmaster (`--profile`), also what the phase cost per reconcile.
-    private func measureRuntime(
+    func measureRuntime(
         configuration: PostgresConfiguration, workers: Int, keys: Int, postmaster: Int32?, logger: Logger
     ) async throws -> (Double, RuntimeProfile?) {
         let pool = PostgresPool(configuration: configuration, size: workers + 2)
