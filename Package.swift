@@ -141,7 +141,7 @@ let package = Package(
         .target(
             name: "PostgresTestSupport",
             dependencies: [
-                "Postgres", "ReconcileStore", "EmbeddedPostgres",
+                "Postgres", "ReconcileRuntime", "ReconcileStore", "EmbeddedPostgres",
             ], path: "Tests/PostgresTestSupport"),
         .target(name: "ProviderFakes", dependencies: ["Providers"], path: "Tests/ProviderFakes"),
         // A local server implementing Cloudflare's tunnel-configuration endpoints, for contract tests.

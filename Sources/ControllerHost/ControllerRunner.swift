@@ -27,7 +27,6 @@ public final class ControllerRunner: Sendable {
     private let enqueuedAt = Mutex<[String: Duration]>([:])
     private let resyncRequests: AsyncStream<Void>
     private let resyncRequested: AsyncStream<Void>.Continuation
-    private let resyncs = Mutex(0)
     /// Batches being processed: their start and their key count (for the unfinished-work gauges).
     private let inFlight = Mutex<[UUID: (started: Duration, keys: Int)]>([:])
     /// When each key's result was last written by this replica, for `lookAgainAfterHistoryChange`
@@ -49,9 +48,6 @@ public final class ControllerRunner: Sendable {
 
     var options: ControllerOptions { processor.options }
     private var clock: any ReconcileClock { processor.clock }
-
-    /// Due resyncs that completed (for tests and readiness).
-    public var completedResyncs: Int { resyncs.withLock { $0 } }
 
     /// Queues a key (a notification's payload; the payload is never trusted beyond naming it).
     public func enqueue(_ key: String) {
@@ -192,7 +188,6 @@ public final class ControllerRunner: Sendable {
             while !queue.isShuttingDown {
                 do {
                     try await resyncDue()
-                    resyncs.withLock { $0 += 1 }
                     break
                 } catch {
                     logger.error("due resync failed; retrying", metadata: ["error": "\(error)", "retry_in_s": "\(wait.seconds)"])

@@ -58,11 +58,6 @@ struct DatabaseTarget {
     func finish() {
         if ownsEmbedded { embedded?.stop() }
     }
-
-    /// Fails with a clear message (host and port, never a password) if the server is unreachable.
-    func checkReachable() async throws {
-        _ = try await PostgresConnection.connect(configuration)
-    }
 }
 
 /// What a command does with the schema before it starts.

@@ -1,14 +1,4 @@
 extension PostgresError {
-    /// Whether running the same work again may succeed.
-    public var isRetryable: Bool {
-        switch code {
-        case .serializationFailure, .deadlockDetected, .queryCanceled, .poolTimeout:
-            return true
-        default:
-            return isConnectionLevel
-        }
-    }
-
     /// Whether the session is unusable or talks to the wrong server (lost, timed out, refused,
     /// read-only or in recovery): it is dropped, never lent again, and the next session is opened
     /// through the conninfo's host list, which is how the sidecar follows the primary.

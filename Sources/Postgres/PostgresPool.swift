@@ -135,13 +135,3 @@ public final class PostgresPool: Sendable {
         state.withLock { $0.removeWaiter(id: id) }?.resume(throwing: reason)
     }
 }
-
-extension PostgresPool {
-    /// Runs `body` once on every connection of the pool (waiting until each is free).
-    public func forEachConnection(_ body: @Sendable (PostgresConnection) async throws -> Void) async throws {
-        var lent: [PostgresConnection] = []
-        defer { lent.forEach(checkin) }
-        for _ in 0..<size { lent.append(try await checkout()) }
-        for connection in lent { try await body(connection) }
-    }
-}

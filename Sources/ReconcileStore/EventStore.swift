@@ -14,17 +14,6 @@ public struct EventStore: Sendable {
         self.pool = pool
     }
 
-    public struct Event: Sendable, Equatable, Codable {
-        public var controller: String
-        public var key: String
-        public var type: EventType
-        public var reason: String
-        public var message: String
-        public var count: Int
-        public var firstSeen: Date
-        public var lastSeen: Date
-    }
-
     /// Records an event, or counts it again if the same one exists. For events outside a
     /// reconcile (a sweeper's); a reconcile's events travel in its result and are written with
     /// its status, fenced by its lease.
@@ -39,25 +28,6 @@ public struct EventStore: Sendable {
             DO UPDATE SET count = e.count + 1, last_seen = excluded.last_seen
             """
         try await pool.query(sql, [controller, key, type.rawValue, reason, Self.clip(message), now])
-    }
-
-    /// The events of one key, newest first.
-    public func select(key: String, limit: Int = 50) async throws -> [Event] {
-        let sql = """
-            SELECT controller, key, type, reason, message, count, first_seen, last_seen
-              FROM events WHERE key = $1::uuid ORDER BY last_seen DESC, id DESC LIMIT $2
-            """
-        return try await pool.query(sql, [key, limit]).rows.map { row in
-            Event(
-                controller: try row.require(String.self, "controller"),
-                key: try row.require(String.self, "key"),
-                type: EventType(rawValue: try row.require(String.self, "type")) ?? .warning,
-                reason: try row.require(String.self, "reason"),
-                message: try row.require(String.self, "message"),
-                count: try row.require(Int.self, "count"),
-                firstSeen: try row.require(Date.self, "first_seen"),
-                lastSeen: try row.require(Date.self, "last_seen"))
-        }
     }
 
     static func clip(_ message: String) -> String {

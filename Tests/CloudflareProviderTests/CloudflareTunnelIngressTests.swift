@@ -203,7 +203,7 @@ struct CloudflareTunnelIngressTests {
                 && errors.allSatisfy { $0.contains("9109: Invalid access token") && $0.contains("CLOUDFLARE_API_TOKEN") })
         var stored = errors
         for tenant in world.tenants.values {
-            stored += try await EventStore(pool: world.pool).select(key: tenant).map { "\($0.reason) \($0.message)" }
+            stored += try await RecordedEvents.of(tenant, in: world.pool).map { "\($0.reason) \($0.message)" }
         }
         stored += try await world.pool.query("SELECT row_to_json(t)::text AS row FROM tunnel_ingress t").rows.map {
             try $0.require(String.self, "row")

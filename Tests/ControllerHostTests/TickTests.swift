@@ -84,7 +84,7 @@ struct TickTests {
         #expect(try row.decode(Date.self, "last_error_at") == t0)
         #expect(try row.decode(Int.self, "attempts") == 1)
         #expect(try #require(try row.decode(Date.self, "next_attempt_at")) > t0)
-        let events = try await EventStore(pool: pool).select(key: key)
+        let events = try await RecordedEvents.of(key, in: pool)
         #expect(events.map(\.type) == [.warning])
         #expect(events.first?.reason == "ProvisionFailed")
 
@@ -98,7 +98,7 @@ struct TickTests {
         #expect(try after.decode(Int.self, "attempts") == 0)
         #expect(try after.decode(Date.self, "next_attempt_at") == nil)
         #expect(try after.decode(Int64.self, "observed_generation") == 1)
-        #expect(try await EventStore(pool: pool).select(key: key).first?.reason == "Reconciled")
+        #expect(try await RecordedEvents.of(key, in: pool).first?.reason == "Reconciled")
     }
 
     @Test("persisted backoff survives a restart: a new runtime neither hot-loops nor forgets the cooldown")

@@ -152,8 +152,8 @@ struct DockerWorld {
         return try JSONDecoder().decode(Bundle.self, from: data).instanceToken
     }
 
-    func events(_ id: String) async throws -> [EventStore.Event] {
-        try await EventStore(pool: pool).select(key: id)
+    func events(_ id: String) async throws -> [RecordedEvent] {
+        try await RecordedEvents.of(id, in: pool)
     }
 }
 

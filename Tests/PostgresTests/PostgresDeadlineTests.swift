@@ -29,7 +29,6 @@ struct PostgresDeadlineTests {
         } catch let error as PostgresError {
             #expect(error.code == .timeout)
             #expect(error.isConnectionLevel)
-            #expect(error.isRetryable)
         }
         let failedAfter = ContinuousClock.now - started
         #expect(failedAfter >= .milliseconds(950))

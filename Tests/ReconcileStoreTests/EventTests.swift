@@ -18,7 +18,7 @@ struct EventTests {
         try await events.record(
             controller: "instances", key: key, type: .normal, reason: "Created", message: "instance i-1",
             now: Date.epoch + 10)
-        let list = try await events.select(key: key)
+        let list = try await RecordedEvents.of(key, in: pool)
         #expect(list.count == 2)
         #expect(list[0].reason == "Created")
         #expect(list[1].count == 3)

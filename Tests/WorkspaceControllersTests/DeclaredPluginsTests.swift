@@ -162,7 +162,7 @@ struct DeclaredPluginsTests {
         let row = try await world.row()
         #expect(try row.decode(String.self, "last_error")?.hasPrefix("plugin_installs: runtime: install:") == true)
         #expect(try row.decode(String.self, "plugins_reason") == "DeliveryFailed")
-        let events = try await EventStore(pool: world.pool).select(key: world.workspace)
+        let events = try await RecordedEvents.of(world.workspace, in: world.pool)
         #expect(events.contains { $0.controller == "plugin_installs" && $0.type == .warning && $0.count >= 6 })
     }
 
@@ -208,7 +208,7 @@ struct DeclaredPluginsTests {
         #expect(try row.decode(String.self, "last_error")?.contains("'molecule-platform-mcp' is privileged") == true)
         #expect(try row.decode(String.self, "plugins_reason") == "PluginRefused")
         #expect(
-            try await EventStore(pool: world.pool).select(key: world.workspace)
+            try await RecordedEvents.of(world.workspace, in: world.pool)
                 .contains { $0.reason == "PluginRefused" && $0.type == .warning })
         // Not in the bundle either, even as a boot plugin.
         try await forced(

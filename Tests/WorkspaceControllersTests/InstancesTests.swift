@@ -115,7 +115,7 @@ struct InstancesTests {
         let live = await world.cloud.live(workspaceID: world.workspace)
         #expect(live.count == 1)
         #expect(live.allSatisfy { $0.id != other.id })
-        let events = try await EventStore(pool: world.pool).select(key: world.workspace)
+        let events = try await RecordedEvents.of(world.workspace, in: world.pool)
         #expect(events.contains { $0.reason == "DuplicateInstance" })
     }
 
@@ -150,7 +150,7 @@ struct LostInstanceTests {
         _ = try await world.driver().tickUntilConverged()
         let live = await world.cloud.live(workspaceID: world.workspace)
         #expect(live.count == 1 && live[0].generation == 2)
-        let events = try await EventStore(pool: world.pool).select(key: world.workspace)
+        let events = try await RecordedEvents.of(world.workspace, in: world.pool)
         #expect(events.contains { $0.reason == "InstanceLost" })
     }
 }

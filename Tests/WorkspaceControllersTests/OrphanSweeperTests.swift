@@ -54,7 +54,7 @@ struct OrphanSweeperTests {
         #expect(await cloud.live(workspaceID: ids["leaving"]!).isEmpty)
         #expect(await cloud.live(workspaceID: ids["kept"]!).count == 1)
         #expect(await cloud.live(workspaceID: foreign.workspaceID).count == 1)
-        let events = try await EventStore(pool: pool).select(key: ids["gone"]!)
+        let events = try await RecordedEvents.of(ids["gone"]!, in: pool)
         #expect(events.contains { $0.reason == "OrphanTerminated" && $0.type == .warning })
 
         let check = try await driver.checkIdempotent()
@@ -108,7 +108,7 @@ struct OrphanSweeperTests {
         #expect(try await store.describe(name: gone)?.scheduledForDeletion == true)
         #expect(
             try await store.describe(name: WorkspaceBundle.secretName(workspaceID: ids["kept"]!))?.scheduledForDeletion == false)
-        #expect(try await EventStore(pool: pool).select(key: ids["gone"]!).contains { $0.reason == "BundleDeleted" })
+        #expect(try await RecordedEvents.of(ids["gone"]!, in: pool).contains { $0.reason == "BundleDeleted" })
         // Once scheduled, a sweep does nothing more; after the window the store has purged it.
         #expect(try await driver.tick().actions.mutating.isEmpty)
         clock.advance(by: 8 * 86_400)

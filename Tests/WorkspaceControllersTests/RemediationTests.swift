@@ -30,13 +30,13 @@ struct RemediationTests {
         let failed = try await Self.lastError(world)
         #expect(failed.phase == "failed")
         #expect(failed.error == "instances: no runtime heartbeat 600 s after launch of instance \(first.id)")
-        #expect(try await EventStore(pool: world.pool).select(key: world.workspace).contains { $0.reason == "RuntimeUnhealthy" })
+        #expect(try await RecordedEvents.of(world.workspace, in: world.pool).contains { $0.reason == "RuntimeUnhealthy" })
         // ...and recreated by itself on the retry: a mutation, so a Normal event and an info
         // line (Warnings are for failures).
         let capture = FailureLogTests.Capture()
         let logger = Logger(label: "test") { _ in FailureLogTests.CaptureHandler(capture: capture) }
         _ = try await world.driver(logger: logger).tickUntilConverged(now: Self.t0 + 760)
-        let events = try await EventStore(pool: world.pool).select(key: world.workspace)
+        let events = try await RecordedEvents.of(world.workspace, in: world.pool)
         #expect(events.contains { $0.reason == "Remediating" && $0.type == .normal })
         #expect(!events.contains { $0.reason == "Remediating" && $0.type == .warning })
         let line = capture.all.first { $0.metadata["reason"] == "Remediating" }

@@ -99,7 +99,7 @@ struct SecretsBundleTests {
         #expect(summary.actions.mutating["secret_store.restore"] == 1)
         #expect(try await world.store.describe(name: name)?.scheduledForDeletion == false)
         #expect(await world.bundleText().contains("\"instance_generation\":\"2\""))
-        let events = try await EventStore(pool: world.pool).select(key: world.workspace)
+        let events = try await RecordedEvents.of(world.workspace, in: world.pool)
         #expect(events.contains { $0.type == .normal && $0.reason == "BundleRestored" })
         #expect(try await world.driver.checkIdempotent().passed)
     }
@@ -112,7 +112,7 @@ struct SecretsBundleTests {
         _ = try await world.driver.tickUntilConverged()
         let name = WorkspaceBundle.secretName(workspaceID: world.workspace)
         #expect(try await world.store.describe(name: name)?.scheduledForDeletion == true)
-        let deleted = try await EventStore(pool: world.pool).select(key: world.workspace).filter { $0.reason == "BundleDeleted" }
+        let deleted = try await RecordedEvents.of(world.workspace, in: world.pool).filter { $0.reason == "BundleDeleted" }
         #expect(deleted.count == 1 && deleted.first?.type == .normal && deleted.first?.count == 1)
         #expect(deleted.first?.message.contains("recovery window 7 days") == true)
     }
@@ -132,7 +132,7 @@ struct SecretsBundleTests {
             status.lastError
                 == "secret_bundles: template 'seo-agent': template file '../escape.sh': the path escapes the template directory")
         #expect(status.condition?["reason"] == "InvalidTemplate")
-        let events = try await EventStore(pool: world.pool).select(key: world.workspace)
+        let events = try await RecordedEvents.of(world.workspace, in: world.pool)
         #expect(events.first?.type == .warning && events.first?.reason == "InvalidTemplate")
         #expect(try await world.driver.tick().examined == 0)
         try await world.pool.query(#"UPDATE templates SET files = '{"config.yaml": "a: 1"}'"#)

@@ -116,7 +116,7 @@ struct SeedScenarioTests {
         #expect(try row.require(Int.self, "attempts") == 1)
         let wait = try row.require(Double.self, "wait")
         #expect(wait >= 1 && wait <= 1.5, "first retry after ~1 s, got \(wait)")
-        let events = try await EventStore(pool: world.pool).select(key: world.workspace)
+        let events = try await RecordedEvents.of(world.workspace, in: world.pool)
         #expect(events.contains { $0.type == .warning && $0.controller == "instances" && $0.message.contains("injected") })
         #expect(await world.cloud.live(workspaceID: world.workspace).isEmpty)
 
@@ -141,7 +141,7 @@ struct SeedScenarioTests {
             0]
         #expect(try healed.decode(String.self, "last_error") == nil)
         #expect(
-            try await EventStore(pool: world.pool).select(key: world.workspace)
+            try await RecordedEvents.of(world.workspace, in: world.pool)
                 .contains { $0.type == .normal && $0.reason == "Reconciled" && $0.message.contains("2 failed attempt(s)") })
     }
 }

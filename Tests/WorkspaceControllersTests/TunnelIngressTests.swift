@@ -92,7 +92,7 @@ struct TunnelIngressTests {
         #expect(await world.tunnels.writes == writes + 1)
         #expect(await world.rules("tunnel-acme", "acme.example.com").contains("^/requests(/|$) -> http://10.0.1.1:8080"))
         #expect(
-            try await EventStore(pool: world.pool).select(key: world.tenants["acme"]!)
+            try await RecordedEvents.of(world.tenants["acme"]!, in: world.pool)
                 .contains { $0.reason == "IngressDriftRepaired" && $0.type == .warning })
     }
 
@@ -119,7 +119,7 @@ struct TunnelIngressTests {
             """
         ).rows.map { "\(try $0.require(String.self, "pattern")): \(try $0.decode([String].self, "skipped_for") ?? [])" }
         #expect(skipped == ["/api/*: [\"umbrella\"]", "/healthz: [\"umbrella\"]"])
-        let warnings = try await EventStore(pool: world.pool).select(key: umbrella).filter { $0.reason == "PathSkipped" }
+        let warnings = try await RecordedEvents.of(umbrella, in: world.pool).filter { $0.reason == "PathSkipped" }
         #expect(warnings.count == 2 && warnings.allSatisfy { $0.message.contains("no URL for service 'platform'") })
         // Said once: a second pass over the same skip adds no event and writes nothing.
         #expect(try await world.driver().checkIdempotent().passed)
