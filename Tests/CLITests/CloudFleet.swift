@@ -104,17 +104,10 @@ struct CloudFleet {
 
     /// `molecule-reconciler tick <arguments>` on the cloud providers.
     func tick(_ arguments: [String] = []) throws -> CommandLineTests.Outcome {
-        let process = Process()
-        process.executableURL = Self.products.appendingPathComponent("molecule-reconciler")
-        process.arguments = ["tick"] + arguments + providerArguments
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return .init(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        try ReconcilerBinary.run(
+            command: [Self.products.appendingPathComponent("molecule-reconciler").path, "tick"] + arguments
+                + providerArguments,
+            environment: environment)
     }
 
     /// Plain `tick`s, one after another, until `done` holds (at most `passes`); the outputs of

@@ -20,17 +20,7 @@ struct RuntimeIsolationCLITests {
             "/usr/bin/setpriv", "--reuid", String(nobody), "--regid", String(nobody), "--clear-groups",
             "--inh-caps", "+dac_override", "--ambient-caps", "+dac_override", "--",
         ]
-        let process = Process()
-        let command = (unprivileged ? drop : []) + [binary] + arguments
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return .init(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        return try ReconcilerBinary.run(command: (unprivileged ? drop : []) + [binary] + arguments, environment: nil)
     }
 
     @Test(

@@ -18,14 +18,21 @@ public enum ReconcilerBinary {
     public static let products = Bundle.main.executableURL!.deletingLastPathComponent()
 
     public static func run(_ arguments: [String]) throws -> Outcome {
-        let process = Process()
-        process.executableURL = products.appendingPathComponent("molecule-reconciler")
-        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         for name in ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE", "PGHOSTADDR"] {
             environment.removeValue(forKey: name)
         }
-        process.environment = environment
+        return try run(
+            command: [products.appendingPathComponent("molecule-reconciler").path] + arguments, environment: environment)
+    }
+
+    /// Any command (its executable's path first) run to completion, with its output and status;
+    /// `environment` nil: this process's own.
+    public static func run(command: [String], environment: [String: String]?) throws -> Outcome {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        if let environment { process.environment = environment }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
